@@ -1,0 +1,220 @@
+"""LoadBalancer: the internet-facing ALB, its security group, listeners and access-log bucket."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+# TLS 1.3 with TLS 1.2 fallback, AWS's recommended policy for HTTPS listeners (ELB.17).
+TLS13_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# The ELB log-delivery service principal; AWS's current bucket policy for access logs.
+ELB_LOG_DELIVERY_PRINCIPAL = "logdelivery.elasticloadbalancing.amazonaws.com"
+
+NOT_FOUND_ACTION = {
+    "type": "fixed-response",
+    "fixed_response": {
+        "content_type": "text/plain",
+        "message_body": "Not Found",
+        "status_code": "404",
+    },
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadBalancerArgs:
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """Public subnets, in at least two AZs."""
+    ingress_cidrs: Sequence[str] = ("0.0.0.0/0",)
+    certificate_arn: str | None = None
+    """With a certificate: HTTPS on 443 and port 80 redirecting to it. Without: HTTP on 80."""
+    ssl_policy: str = TLS13_SSL_POLICY
+    deletion_protection: bool = False
+    access_logs: bool = False
+    """Write access logs to an S3 bucket this component creates."""
+    account_id: pulumi.Input[str] | None = None
+    """The AWS account id; required with access_logs (the log path contains it)."""
+    idle_timeout: int = 60
+
+
+class LoadBalancer(pulumi.ComponentResource):
+    arn: pulumi.Output[str]
+    arn_suffix: pulumi.Output[str]
+    dns_name: pulumi.Output[str]
+    zone_id: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    listener_arn: pulumi.Output[str]
+    """The listener that routes requests: HTTPS if a certificate is set, else HTTP."""
+    url: pulumi.Output[str]
+    access_log_bucket: pulumi.Output[str] | None
+
+    def __init__(
+        self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("microservices:loadbalancer:LoadBalancer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        https = args.certificate_arn is not None
+
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description=f"{name}: public load balancer",
+            tags={"Name": f"{name}-sg"},
+            opts=child,
+        )
+        ports = (80, 443) if https else (80,)
+        for cidr in args.ingress_cidrs:
+            for port in ports:
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-ingress-{port}-{cidr.replace('/', '-')}",
+                    security_group_id=security_group.id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ipv4=cidr,
+                    description=f"{'HTTPS' if port == 443 else 'HTTP'} from {cidr}",
+                    opts=child,
+                )
+
+        log_bucket = (
+            self._access_log_bucket(name, args.account_id, child) if args.access_logs else None
+        )
+
+        alb = aws.lb.LoadBalancer(
+            name,
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[security_group.id],
+            subnets=args.subnet_ids,
+            idle_timeout=args.idle_timeout,
+            drop_invalid_header_fields=True,  # ELB.4
+            desync_mitigation_mode="defensive",  # ELB.12
+            enable_deletion_protection=args.deletion_protection,  # ELB.6
+            access_logs=(
+                {"bucket": log_bucket[0].bucket, "enabled": True}
+                if log_bucket is not None
+                else None
+            ),
+            # ELB checks that it can write to the bucket when access logs are turned on.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_bucket[1]] if log_bucket is not None else []
+            ),
+        )
+
+        if https:
+            main_listener = aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=alb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=args.ssl_policy,
+                certificate_arn=args.certificate_arn,
+                default_actions=[NOT_FOUND_ACTION],
+                opts=child,
+            )
+            aws.lb.Listener(
+                f"{name}-http-redirect",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    {
+                        "type": "redirect",
+                        "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
+                    }
+                ],
+                opts=child,
+            )
+        else:
+            main_listener = aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[NOT_FOUND_ACTION],
+                opts=child,
+            )
+
+        self.arn = alb.arn
+        self.arn_suffix = alb.arn_suffix
+        self.dns_name = alb.dns_name
+        self.zone_id = alb.zone_id
+        self.security_group_id = security_group.id
+        self.listener_arn = main_listener.arn
+        self.url = pulumi.Output.format("{0}://{1}", "https" if https else "http", alb.dns_name)
+        self.access_log_bucket = log_bucket[0].bucket if log_bucket is not None else None
+        self.register_outputs(
+            {
+                "arn": self.arn,
+                "dnsName": self.dns_name,
+                "securityGroupId": self.security_group_id,
+                "listenerArn": self.listener_arn,
+                "url": self.url,
+            }
+        )
+
+    def _access_log_bucket(
+        self,
+        name: str,
+        account_id: pulumi.Input[str] | None,
+        child: pulumi.ResourceOptions,
+    ) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+        """A private, encrypted bucket that only ELB log delivery may write to."""
+        if account_id is None:
+            raise ValueError("LoadBalancerArgs.account_id is required with access_logs")
+        bucket = aws.s3.Bucket(f"{name}-logs", opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-logs-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-logs-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        # ALB access logs support only SSE-S3 on the target bucket.
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-logs-encryption",
+            bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            opts=child,
+        )
+        policy = aws.s3.BucketPolicy(
+            f"{name}-logs-policy",
+            bucket=bucket.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AllowElbLogDelivery",
+                            "Effect": "Allow",
+                            "Principal": {"Service": ELB_LOG_DELIVERY_PRINCIPAL},
+                            "Action": "s3:PutObject",
+                            "Resource": pulumi.Output.format(
+                                "{0}/AWSLogs/{1}/*", bucket.arn, account_id
+                            ),
+                        },
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [bucket.arn, pulumi.Output.format("{0}/*", bucket.arn)],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        },
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        return bucket, policy

@@ -1,0 +1,87 @@
+"""Network: a new VPC (awsx) with public and private subnets per AZ, or an existing VPC."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_awsx as awsx
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExistingVpcArgs:
+    vpc_id: str
+    public_subnet_ids: Sequence[str]
+    private_subnet_ids: Sequence[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkArgs:
+    cidr_block: str = "10.20.0.0/16"
+    availability_zones: int = 2
+    nat_gateway_per_az: bool = False
+    """One NAT gateway per AZ (AZ-independent egress) instead of a single shared one."""
+    existing: ExistingVpcArgs | None = None
+    """Use this VPC instead of creating one; the other fields are then ignored."""
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    public_subnet_ids: pulumi.Output[list[str]]
+    private_subnet_ids: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("microservices:network:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        if args.existing is not None:
+            self.vpc_id = pulumi.Output.from_input(args.existing.vpc_id)
+            self.public_subnet_ids = pulumi.Output.from_input(list(args.existing.public_subnet_ids))
+            self.private_subnet_ids = pulumi.Output.from_input(
+                list(args.existing.private_subnet_ids)
+            )
+        else:
+            strategy = (
+                awsx.ec2.NatGatewayStrategy.ONE_PER_AZ
+                if args.nat_gateway_per_az
+                else awsx.ec2.NatGatewayStrategy.SINGLE
+            )
+            vpc = awsx.ec2.Vpc(
+                f"{name}-vpc",
+                cidr_block=args.cidr_block,
+                number_of_availability_zones=args.availability_zones,
+                nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=strategy),
+                # "Auto" sizes subnets without the overlaps the legacy layout allows.
+                subnet_strategy=awsx.ec2.SubnetAllocationStrategy.AUTO,
+                subnet_specs=[
+                    awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PUBLIC),
+                    awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PRIVATE),
+                ],
+                # Cloud Map private DNS namespaces need both.
+                enable_dns_hostnames=True,
+                enable_dns_support=True,
+                opts=child,
+            )
+            # The default group allows all traffic between its members; nothing should use it
+            # (Security Hub EC2.2). Adopting it with no rules removes them.
+            aws.ec2.DefaultSecurityGroup(
+                f"{name}-default-sg",
+                vpc_id=vpc.vpc_id,
+                tags={"Name": f"{name}-default (unused, no rules)"},
+                opts=child,
+            )
+            self.vpc_id = vpc.vpc_id
+            self.public_subnet_ids = vpc.public_subnet_ids
+            self.private_subnet_ids = vpc.private_subnet_ids
+
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "publicSubnetIds": self.public_subnet_ids,
+                "privateSubnetIds": self.private_subnet_ids,
+            }
+        )

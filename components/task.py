@@ -1,0 +1,164 @@
+"""Pure functions behind a service's task: the container definition and its IAM documents.
+
+Plain data in, plain data out, so they are tested without the Pulumi runtime.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+TMP_VOLUME = "tmp"
+# Secrets Manager secret ARN: arn:<partition>:secretsmanager:<region>:<account>:secret:<name>,
+# optionally followed by :<json-key>:<version-stage>:<version-id> as ECS accepts.
+_SECRETSMANAGER_ARN = re.compile(
+    r"^(arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^:]+)(:.*)?$"
+)
+_PRIVATE_ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?"
+    r"/(?P<repository>[^:@]+)"
+)
+
+
+def container_definition(
+    *,
+    name: str,
+    image: str,
+    port: int,
+    environment: Mapping[str, str],
+    secrets: Mapping[str, str],
+    user: str | None,
+    log_group: str,
+    region: str,
+    stop_timeout: int = 30,
+) -> dict[str, Any]:
+    """One hardened container: read-only root with a writable /tmp, non-root where the image
+    allows it, an init process to reap children and forward signals, logs to CloudWatch."""
+    definition: dict[str, Any] = {
+        "name": name,
+        "image": image,
+        "essential": True,
+        "portMappings": [{"containerPort": port, "protocol": "tcp"}],
+        "environment": [{"name": k, "value": environment[k]} for k in sorted(environment)],
+        "secrets": [{"name": k, "valueFrom": secrets[k]} for k in sorted(secrets)],
+        "readonlyRootFilesystem": True,
+        "privileged": False,
+        "mountPoints": [{"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}],
+        "linuxParameters": {"initProcessEnabled": True},
+        "stopTimeout": stop_timeout,
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": log_group,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": name,
+                # A full log buffer drops lines instead of blocking the application.
+                "mode": "non-blocking",
+                "max-buffer-size": "25m",
+            },
+        },
+    }
+    if user is not None:
+        definition["user"] = user
+    return definition
+
+
+def assume_role_policy(
+    *, account_id: str | None = None, region: str | None = None, partition: str = "aws"
+) -> dict[str, Any]:
+    """Trust for ECS tasks; with an account, only tasks of that account (confused deputy)."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    if account_id is not None and region is not None:
+        statement["Condition"] = {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:{partition}:ecs:{region}:{account_id}:*"},
+        }
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def secret_resources(value_from: Sequence[str]) -> tuple[list[str], list[str]]:
+    """IAM resources for the `valueFrom` ARNs: (Secrets Manager secrets, SSM parameters).
+
+    A `valueFrom` may point into a secret (`:json-key:stage:version`); IAM wants the secret's
+    own ARN. A secret ARN given without AWS's 6-character suffix also matches `-??????`.
+    """
+    secrets: list[str] = []
+    parameters: list[str] = []
+    for arn in value_from:
+        match = _SECRETSMANAGER_ARN.match(arn)
+        if match:
+            base = match.group(1)
+            secrets.extend([base, f"{base}-??????"])
+        else:
+            parameters.append(arn)
+    return sorted(set(secrets)), sorted(set(parameters))
+
+
+def ecr_repository_arn(image: str, partition: str = "aws") -> str | None:
+    """The private ECR repository an image comes from, or None for any other registry."""
+    match = _PRIVATE_ECR_IMAGE.match(image)
+    if match is None:
+        return None
+    return (
+        f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+    )
+
+
+def execution_policy(
+    *,
+    log_group_arn: str,
+    secrets: Sequence[str],
+    image: str,
+    partition: str = "aws",
+) -> dict[str, Any]:
+    """What the ECS agent needs to start the task: write its logs, pull its image from
+    private ECR if it comes from there, and read exactly the secrets it names."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "WriteLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        }
+    ]
+    repository = ecr_repository_arn(image, partition)
+    if repository is not None:
+        statements += [
+            # GetAuthorizationToken has no resource-level permissions.
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Sid": "PullImage",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                "Resource": repository,
+            },
+        ]
+    secret_arns, parameter_arns = secret_resources(secrets)
+    if secret_arns:
+        statements.append(
+            {
+                "Sid": "ReadSecrets",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": secret_arns,
+            }
+        )
+    if parameter_arns:
+        statements.append(
+            {
+                "Sid": "ReadParameters",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameters",
+                "Resource": parameter_arns,
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -1,0 +1,241 @@
+"""Run the real program under the Pulumi SDK's mock runtime and record what it registers.
+
+No AWS account or Pulumi CLI is needed. The runtime runs in preview mode, and values that
+exist only after a deploy (ids, ARNs, generated names) are returned as references of the form
+`${<resource name>.<attribute>}`, never as made-up values, so the recording shows exactly how
+resources are wired to each other.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.output import Unknown
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.settings import SETTINGS, get_root_resource, set_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from offline.stackfile import PROJECT_DIR, StackConfig, load_stack_config
+
+UNKNOWN = "(unknown until deploy)"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def reference(resource_name: str, attribute: str) -> str:
+    """The placeholder for a value known only after deploy."""
+    return f"${{{resource_name}.{attribute}}}"
+
+
+def is_reference(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("${") and value.endswith("}")
+
+
+# Outputs, beyond `id`, `arn` and a generated `name`, that other resources read.
+_COMPUTED: Mapping[str, tuple[str, ...]] = {
+    "aws:lb/loadBalancer:LoadBalancer": ("arnSuffix", "dnsName", "zoneId"),
+    "aws:lb/targetGroup:TargetGroup": ("arnSuffix",),
+    "aws:s3/bucket:Bucket": ("bucket",),
+    "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": ("hostedZone",),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    """URN of the parent; None for children of the stack."""
+    custom: bool
+    inputs: dict[str, Any]
+    dependencies: tuple[str, ...] = ()
+
+
+@dataclass(kw_only=True)
+class Rendering:
+    project: str
+    stack: str
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+    secret_values: tuple[str, ...] = ()
+    stack_urn: str = ""
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str, type_: str | None = None) -> RecordedResource:
+        found = [r for r in self.resources if r.name == name and (type_ is None or r.type == type_)]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r} (type {type_})")
+        return found[0]
+
+    def children(self, parent: RecordedResource) -> list[RecordedResource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def descendants(self, parent: RecordedResource) -> Iterator[RecordedResource]:
+        for child in self.children(parent):
+            yield child
+            yield from self.descendants(child)
+
+    def count_by_type(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for resource in self.resources:
+            counts[resource.type] = counts.get(resource.type, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        name = args.name
+        if args.typ == "awsx:ec2:Vpc":
+            zones = int(args.inputs.get("numberOfAvailabilityZones") or 3)
+            return "", {
+                "vpcId": reference(name, "vpcId"),
+                "publicSubnetIds": [reference(name, f"publicSubnetIds[{i}]") for i in range(zones)],
+                "privateSubnetIds": [
+                    reference(name, f"privateSubnetIds[{i}]") for i in range(zones)
+                ],
+            }
+        if not args.custom:
+            return "", {}
+        state = dict(args.inputs)
+        state["arn"] = reference(name, "arn")
+        state.setdefault("name", reference(name, "name"))
+        for attribute in _COMPUTED.get(args.typ, ()):
+            state.setdefault(attribute, reference(name, attribute))
+        return reference(name, "id"), state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": reference("aws", "accountId"),
+                "arn": reference("aws", "callerArn"),
+                "userId": reference("aws", "userId"),
+                "id": reference("aws", "accountId"),
+            }, []
+        if args.token == "aws:index/getPartition:getPartition":
+            return {
+                "partition": reference("aws", "partition"),
+                "dnsSuffix": reference("aws", "dnsSuffix"),
+                "id": reference("aws", "partition"),
+            }, []
+        raise NotImplementedError(f"the offline preview does not know the function {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping each resource's parent, inputs and dependencies."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.records: list[RecordedResource] = []
+        self.stack_urn = ""
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == STACK_TYPE:
+            self.stack_urn = response.urn
+            return response
+        _ensure_event_loop()
+        record = RecordedResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent if request.parent and request.parent != self.stack_urn else None,
+            custom=bool(request.custom),
+            inputs=_plain(rpc.deserialize_properties(request.object)),
+            dependencies=tuple(sorted(request.dependencies)),
+        )
+        with self._lock:
+            self.records.append(record)
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """Deserialized inputs as plain JSON-like data: secrets unwrapped, unknowns marked."""
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if rpc.is_rpc_secret(value):
+        return _plain(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(kw_only=True)
+class _Program:
+    project_dir: Path
+    error: BaseException | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def render(
+    stack: str,
+    *,
+    config: StackConfig | None = None,
+    project_dir: Path = PROJECT_DIR,
+) -> Rendering:
+    """Run `__main__.py` of the project for `stack` and return what it registered.
+
+    Raises whatever the program raises (pulumi.RunError for a config error).
+    """
+    stack_config = config or load_stack_config(stack, project_dir)
+    mocks = RecordingMocks()
+    monitor = RecordingMonitor(mocks)
+
+    set_all_config(dict(stack_config.config), list(stack_config.secret_keys))
+    set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack for every render
+    pulumi.runtime.set_mocks(
+        mocks,
+        project=stack_config.project,
+        stack=stack_config.stack,
+        preview=True,
+        monitor=monitor,
+    )
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+
+    root = str(project_dir)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+    def program() -> None:
+        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+
+    _sync_await(run_pulumi_func(program))
+
+    stack_resource = get_root_resource()
+    exported = dict(getattr(stack_resource, "outputs", {}) or {})
+    outputs = _sync_await(_resolve(exported))
+    return Rendering(
+        project=stack_config.project,
+        stack=stack_config.stack,
+        resources=sorted(monitor.records, key=lambda r: r.urn),
+        outputs=outputs,
+        stack_urn=monitor.stack_urn,
+    )
+
+
+async def _resolve(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    resolved: dict[str, Any] = {}
+    for key, value in sorted(outputs.items()):
+        output = pulumi.Output.from_input(value)
+        known = await output.is_known()
+        if not known:
+            resolved[key] = UNKNOWN
+            continue
+        result = await output.future(with_unknowns=True)
+        resolved[key] = _plain(result)
+    return resolved

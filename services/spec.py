@@ -1,0 +1,45 @@
+"""The static description of a microservice: what does not change between environments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+# A real, non-root HTTP server that listens on 8080 and answers 200 on `/`, so a first
+# `pulumi up` gets healthy targets before the services ship images of their own.
+DEFAULT_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.29-alpine"
+# The uid the nginx-unprivileged image runs as (its `nginx` user).
+DEFAULT_IMAGE_USER = "101"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteSpec:
+    """One ALB listener rule: requests matching the patterns go to the service."""
+
+    priority: int
+    path_patterns: tuple[str, ...] = ()
+    host_patterns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSpec:
+    name: str
+    """ECS service name and the key under `services` in stack config."""
+    dns_name: str
+    """Name of the service in the Cloud Map namespace: `<dns_name>.<namespace>`."""
+    container_name: str
+    container_port: int = 8080
+    health_check_path: str = "/"
+    routes: tuple[RouteSpec, ...] = ()
+    calls: tuple[str, ...] = ()
+    """Names of the services this one calls; each gets its URL as an environment variable."""
+    image: str = DEFAULT_IMAGE
+    user: str | None = DEFAULT_IMAGE_USER
+    """The non-root user the image runs as; None if the image needs root."""
+    environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def url_variable(self) -> str:
+        """The environment variable that carries this service's URL to its callers."""
+        return self.name.upper().replace("-", "_") + "_URL"

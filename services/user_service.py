@@ -1,0 +1,7 @@
+from services.spec import ServiceSpec
+
+SPEC = ServiceSpec(
+    name="user-service",
+    dns_name="users",
+    container_name="users",
+)
