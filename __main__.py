@@ -28,7 +28,10 @@ pulumi.export(
             "dnsName": service.dns_name,
             "url": service.url,
             **(
-                {"minCount": service.autoscaling.min_count, "maxCount": service.autoscaling.max_count}
+                {
+                    "minCount": service.autoscaling.min_count,
+                    "maxCount": service.autoscaling.max_count,
+                }
                 if service.autoscaling is not None
                 else {"desiredCount": service.desired_count}
             ),

@@ -328,7 +328,9 @@ def _join(path: Sequence[str | int]) -> str:
     return out
 
 
-def _unknown_key_issue(path: str, key: str, allowed: Iterable[str], noun: str = "key") -> ConfigIssue:
+def _unknown_key_issue(
+    path: str, key: str, allowed: Iterable[str], noun: str = "key"
+) -> ConfigIssue:
     allowed = sorted(allowed)
     hint = difflib.get_close_matches(key, allowed, n=1)
     did_you_mean = f"; did you mean '{hint[0]}'?" if hint else ""
@@ -339,7 +341,9 @@ def _unknown_key_issue(path: str, key: str, allowed: Iterable[str], noun: str = 
     )
 
 
-def _translate(error: Mapping[str, Any], prefix: Sequence[str], model: type[BaseModel]) -> ConfigIssue:
+def _translate(
+    error: Mapping[str, Any], prefix: Sequence[str], model: type[BaseModel]
+) -> ConfigIssue:
     loc = tuple(error["loc"])
     path = _join((*prefix, *loc))
     value = error.get("input")
@@ -350,9 +354,7 @@ def _translate(error: Mapping[str, Any], prefix: Sequence[str], model: type[Base
     if kind == "extra_forbidden" and holder is not None:
         return _unknown_key_issue(path, str(loc[-1]), _allowed_keys(holder))
     if kind == "missing":
-        return ConfigIssue(
-            path=path, message="is required", fix=set_command(path, "<value>")
-        )
+        return ConfigIssue(path=path, message="is required", fix=set_command(path, "<value>"))
     ctx = error.get("ctx", {})
     if kind == "literal_error":
         allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
@@ -372,10 +374,14 @@ def _translate(error: Mapping[str, Any], prefix: Sequence[str], model: type[Base
         message = f"{_show(value)} is not a string"
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
         message = f"{_show(value)} is not a map of keys to values"
-        return ConfigIssue(path=path, message=message, fix=rm_command(path) + " (then set its keys)")
+        return ConfigIssue(
+            path=path, message=message, fix=rm_command(path) + " (then set its keys)"
+        )
     elif kind in ("tuple_type", "list_type"):
         message = f"{_show(value)} is not a list"
-        return ConfigIssue(path=path, message=message, fix=rm_command(path) + " (then set its items)")
+        return ConfigIssue(
+            path=path, message=message, fix=rm_command(path) + " (then set its items)"
+        )
     else:
         message = f"{_show(value)} is not valid ({error['msg']})"
     fix = set_command(path, fix_value) if fix_value is not None else set_command(path, "<value>")
@@ -403,9 +409,7 @@ def _range_text(low: int | None, high: int | None) -> str:
     return f"<= {high}"
 
 
-def _parse(
-    model: type[_Block], raw: Any, prefix: Sequence[str], issues: list[ConfigIssue]
-) -> Any:
+def _parse(model: type[_Block], raw: Any, prefix: Sequence[str], issues: list[ConfigIssue]) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
@@ -437,7 +441,8 @@ def _check_service(key: str, svc: ServiceConfig, spec: ServiceSpec) -> list[Conf
         issues.append(
             ConfigIssue(
                 path=f"{base}.cpu",
-                message=f"{svc.cpu} is not a Fargate cpu size (allowed: {', '.join(map(str, cpus))})",
+                message=f"{svc.cpu} is not a Fargate cpu size "
+                f"(allowed: {', '.join(map(str, cpus))})",
                 fix=set_command(f"{base}.cpu", _nearest_at_least(svc.cpu, cpus)),
             )
         )
@@ -447,8 +452,7 @@ def _check_service(key: str, svc: ServiceConfig, spec: ServiceSpec) -> list[Conf
             ConfigIssue(
                 path=f"{base}.memory",
                 message=(
-                    f"{svc.memory} is not valid with cpu {svc.cpu} "
-                    f"(allowed: {_list_text(allowed)})"
+                    f"{svc.memory} is not valid with cpu {svc.cpu} (allowed: {_list_text(allowed)})"
                 ),
                 fix=set_command(f"{base}.memory", _nearest_at_least(svc.memory, allowed)),
             )
@@ -709,9 +713,7 @@ def _check_stack_wide(
     return issues
 
 
-def _check_catalog(
-    stack: str, catalog: Mapping[str, ServiceSpec]
-) -> list[ConfigIssue]:
+def _check_catalog(stack: str, catalog: Mapping[str, ServiceSpec]) -> list[ConfigIssue]:
     """Rules over the specs themselves: calls, routes and names derived from them."""
     issues: list[ConfigIssue] = []
     seen_priorities: dict[int, str] = {}
@@ -719,11 +721,14 @@ def _check_catalog(
         path = f"services.{spec.name}"
         for callee in spec.calls:
             if callee == spec.name or callee not in catalog:
-                reason = "calls itself" if callee == spec.name else f"calls unknown service '{callee}'"
+                reason = (
+                    "calls itself" if callee == spec.name else f"calls unknown service '{callee}'"
+                )
                 issues.append(
                     ConfigIssue(
                         path=path,
-                        message=f"{reason} (allowed: {', '.join(n for n in catalog if n != spec.name)})",
+                        message=f"{reason} (allowed: "
+                        f"{', '.join(n for n in catalog if n != spec.name)})",
                         fix=f"edit the spec of '{spec.name}' in services/",
                     )
                 )
@@ -733,7 +738,8 @@ def _check_catalog(
                 issues.append(
                     ConfigIssue(
                         path=path,
-                        message=f"route priority {route.priority} is out of range (allowed: {low}..{high})",
+                        message=f"route priority {route.priority} is out of range "
+                        f"(allowed: {low}..{high})",
                         fix=f"edit the spec of '{spec.name}' in services/",
                     )
                 )
@@ -885,9 +891,7 @@ def load_settings(
         services_raw = {}
     for key, value in services_raw.items():
         if key not in catalog:
-            issues.append(
-                _unknown_key_issue(f"services.{key}", str(key), catalog, noun="service")
-            )
+            issues.append(_unknown_key_issue(f"services.{key}", str(key), catalog, noun="service"))
             continue
         parsed = _parse(ServiceConfig, {} if value is None else value, ("services", key), issues)
         if parsed is not None:

@@ -66,5 +66,7 @@ class EcsCluster(pulumi.ComponentResource):
 
         self.cluster_name = cluster.name
         # A service whose strategy names a provider not yet attached fails to create.
-        self.cluster_arn = pulumi.Output.all(cluster.arn, capacity.id).apply(lambda values: values[0])
+        self.cluster_arn = pulumi.Output.all(cluster.arn, capacity.id).apply(
+            lambda values: values[0]
+        )
         self.register_outputs({"clusterName": self.cluster_name, "clusterArn": self.cluster_arn})

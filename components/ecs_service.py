@@ -333,9 +333,7 @@ class EcsService(pulumi.ComponentResource):
             health_check_grace_period_seconds=(
                 deployment.health_check_grace_period if lb is not None else None
             ),
-            service_registries=(
-                {"registry_arn": registry.arn} if registry is not None else None
-            ),
+            service_registries=({"registry_arn": registry.arn} if registry is not None else None),
             load_balancers=(
                 [
                     {
@@ -368,7 +366,9 @@ class EcsService(pulumi.ComponentResource):
                 args.autoscaling,
                 service,
                 request_label=(
-                    pulumi.Output.format("{0}/{1}", lb.load_balancer_arn_suffix, target_group_suffix)
+                    pulumi.Output.format(
+                        "{0}/{1}", lb.load_balancer_arn_suffix, target_group_suffix
+                    )
                     if lb is not None
                     and lb.load_balancer_arn_suffix is not None
                     and target_group_suffix is not None
@@ -407,7 +407,7 @@ class EcsService(pulumi.ComponentResource):
         # Two roles: the agent's (pull image, write logs, read secrets) and the
         # application's, which has no permissions of its own.
         execution_role = aws.iam.Role(
-            f"{name}-execution",
+            f"{name}-execution-role",
             description=f"ECS agent for {args.service_name}: logs, image pull, secrets",
             assume_role_policy=json.dumps(assume_role_policy()),
             opts=child,
@@ -428,7 +428,7 @@ class EcsService(pulumi.ComponentResource):
             opts=child,
         )
         task_role = aws.iam.Role(
-            f"{name}-task",
+            f"{name}-task-role",
             description=f"Application role of {args.service_name}",
             assume_role_policy=pulumi.Output.all(args.account_id, args.partition).apply(
                 lambda values: json.dumps(

@@ -44,7 +44,9 @@ class Platform(pulumi.ComponentResource):
         super().__init__("microservices:platform:Platform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
-        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
 
         net = settings.network
@@ -179,9 +181,7 @@ class Platform(pulumi.ComponentResource):
                 if service.routed
                 else None
             ),
-            callers={
-                caller: self.services[caller].security_group_id for caller in service.callers
-            },
+            callers={caller: self.services[caller].security_group_id for caller in service.callers},
             autoscaling=(
                 AutoscalingArgs(
                     min_count=band.min_count,

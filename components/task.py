@@ -130,7 +130,12 @@ def execution_policy(
     if repository is not None:
         statements += [
             # GetAuthorizationToken has no resource-level permissions.
-            {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Sid": "EcrLogin",
+                "Effect": "Allow",
+                "Action": "ecr:GetAuthorizationToken",
+                "Resource": "*",
+            },
             {
                 "Sid": "PullImage",
                 "Effect": "Allow",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import runpy
 import sys
 import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,10 @@ class RecordedResource:
     custom: bool
     inputs: dict[str, Any]
     dependencies: tuple[str, ...] = ()
+    """URNs this resource waits for: explicit `depends_on` and the resources its inputs read."""
+    ignore_changes: tuple[str, ...] = ()
+    delete_before_replace: bool = False
+    protect: bool = False
 
 
 @dataclass(kw_only=True)
@@ -67,8 +71,9 @@ class Rendering:
     stack: str
     resources: list[RecordedResource]
     outputs: dict[str, Any]
-    secret_values: tuple[str, ...] = ()
     stack_urn: str = ""
+    error: BaseException | None = None
+    """What the program raised, when rendered with check=False."""
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -155,6 +160,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             custom=bool(request.custom),
             inputs=_plain(rpc.deserialize_properties(request.object)),
             dependencies=tuple(sorted(request.dependencies)),
+            ignore_changes=tuple(request.ignoreChanges),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            protect=bool(request.protect),
         )
         with self._lock:
             self.records.append(record)
@@ -171,14 +179,9 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in sorted(value.items())}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf carries every number as a double
     return value
-
-
-@dataclass(kw_only=True)
-class _Program:
-    project_dir: Path
-    error: BaseException | None = None
-    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 def render(
@@ -186,17 +189,33 @@ def render(
     *,
     config: StackConfig | None = None,
     project_dir: Path = PROJECT_DIR,
+    check: bool = True,
 ) -> Rendering:
     """Run `__main__.py` of the project for `stack` and return what it registered.
 
-    Raises whatever the program raises (pulumi.RunError for a config error).
+    With check (the default) an error of the program is raised (pulumi.RunError for a config
+    error); without, it is returned in `Rendering.error` beside what was registered before it.
     """
     stack_config = config or load_stack_config(stack, project_dir)
+    root = str(project_dir)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+    def program() -> None:
+        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+
+    return run_program(program, stack_config, check=check)
+
+
+def run_program(
+    program: Callable[[], None], stack_config: StackConfig, *, check: bool = True
+) -> Rendering:
+    """Run `program` under the recording mocks with the given config."""
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
 
     set_all_config(dict(stack_config.config), list(stack_config.secret_keys))
-    set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack for every render
+    set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack for every run
     pulumi.runtime.set_mocks(
         mocks,
         project=stack_config.project,
@@ -207,24 +226,24 @@ def render(
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
 
-    root = str(project_dir)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-
-    def program() -> None:
-        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
-
-    _sync_await(run_pulumi_func(program))
+    error: BaseException | None = None
+    try:
+        _sync_await(run_pulumi_func(program))
+    except Exception as raised:
+        if check:
+            raise
+        error = raised
 
     stack_resource = get_root_resource()
     exported = dict(getattr(stack_resource, "outputs", {}) or {})
-    outputs = _sync_await(_resolve(exported))
+    outputs = _sync_await(_resolve(exported)) if error is None else {}
     return Rendering(
         project=stack_config.project,
         stack=stack_config.stack,
         resources=sorted(monitor.records, key=lambda r: r.urn),
         outputs=outputs,
         stack_urn=monitor.stack_urn,
+        error=error,
     )
 
 

@@ -8,6 +8,7 @@ JSON). Values stored encrypted (`secure:`) cannot be decrypted offline; they are
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -92,9 +93,7 @@ def _cli_value(value: Any) -> str:
     return str(value)
 
 
-def to_cli_config(
-    project: str, stack: str, document: Mapping[str, Any]
-) -> StackConfig:
+def to_cli_config(project: str, stack: str, document: Mapping[str, Any]) -> StackConfig:
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in document.items():
@@ -154,7 +153,7 @@ def config_set_path(
         result[key] = cli_typed_value(value)
         return result
     container: Any = result.setdefault(key, {} if isinstance(parts[1], str) else [])
-    for part, following in zip(parts[1:-1], parts[2:], strict=True):
+    for part, following in itertools.pairwise(parts[1:]):
         empty: Any = {} if isinstance(following, str) else []
         if isinstance(part, int):
             while len(container) <= part:

@@ -1,0 +1,201 @@
+"""Read a Rendering the way a reviewer reads `pulumi preview`: tree, counts, services, outputs.
+
+Everything here is derived from the recorded resources, not from the config, so the tables
+show what the program actually registers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from offline.harness import STACK_TYPE, RecordedResource, Rendering, is_reference
+
+ECS_SERVICE_COMPONENT = "microservices:ecs:EcsService"
+
+
+def tree_lines(rendering: Rendering) -> list[str]:
+    """The resource tree as `pulumi preview` prints it: type and name, nested by parent."""
+    rows: list[tuple[str, str]] = [(STACK_TYPE, f"{rendering.project}-{rendering.stack}")]
+    children: dict[str | None, list[RecordedResource]] = {}
+    for resource in rendering.resources:
+        children.setdefault(resource.parent, []).append(resource)
+
+    def walk(parent: str | None, prefix: str) -> None:
+        items = children.get(parent, [])
+        for index, resource in enumerate(items):
+            last = index == len(items) - 1
+            rows.append((f"{prefix}{'└─ ' if last else '├─ '}{resource.type}", resource.name))
+            walk(resource.urn, prefix + ("   " if last else "│  "))
+
+    walk(None, "")
+    width = max(len(type_) for type_, _ in rows) + 3
+    lines = [f" {'Type':<{width}}Name"]
+    lines += [f" + {type_:<{width - 2}}{name}" for type_, name in rows]
+    return lines
+
+
+def count_lines(rendering: Rendering) -> list[str]:
+    counts = rendering.count_by_type()
+    width = max(len(str(n)) for n in counts.values())
+    lines = [f" {count:>{width}}  {type_}" for type_, count in counts.items()]
+    lines.append(f" {len(rendering.resources) + 1:>{width}}  to create (with the stack)")
+    return lines
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceRow:
+    ecs_name: str
+    dns_name: str
+    port: str
+    size: str
+    count: str
+    routes: str
+    callers: str
+
+
+def _child(rendering: Rendering, parent: RecordedResource, type_: str) -> list[RecordedResource]:
+    return [r for r in rendering.children(parent) if r.type == type_]
+
+
+def service_rows(rendering: Rendering) -> list[ServiceRow]:
+    namespaces = {
+        r.name: r.inputs.get("name")
+        for r in rendering.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace")
+    }
+    namespace_by_id = {f"${{{name}.id}}": ns for name, ns in namespaces.items()}
+
+    components = rendering.of_type(ECS_SERVICE_COMPONENT)
+    # Security group id -> the ECS service that owns it, or the load balancer.
+    group_owner: dict[str, str] = {}
+    for sg in rendering.of_type("aws:ec2/securityGroup:SecurityGroup"):
+        owner = next((c for c in components if sg.parent == c.urn), None)
+        group_owner[f"${{{sg.name}.id}}"] = (
+            (_ecs_name(rendering, owner) or owner.name) if owner else "load balancer"
+        )
+
+    rows: list[ServiceRow] = []
+    for component in components:
+        services = _child(rendering, component, "aws:ecs/service:Service")
+        if not services:
+            continue
+        ecs = services[0].inputs
+        own_groups = ecs.get("networkConfiguration", {}).get("securityGroups", [])
+
+        port = "-"
+        size = "-"
+        for task in _child(rendering, component, "aws:ecs/taskDefinition:TaskDefinition"):
+            containers = json.loads(task.inputs["containerDefinitions"])
+            port = ",".join(str(m["containerPort"]) for c in containers for m in c["portMappings"])
+            size = f"{task.inputs['cpu']}/{task.inputs['memory']}"
+
+        dns = "-"
+        for sd in _child(rendering, component, "aws:servicediscovery/service:Service"):
+            namespace_id = sd.inputs.get("dnsConfig", {}).get("namespaceId")
+            dns = f"{sd.inputs['name']}.{namespace_by_id.get(namespace_id, namespace_id)}"
+
+        targets = _child(rendering, component, "aws:appautoscaling/target:Target")
+        if targets:
+            band = targets[0].inputs
+            count = f"{ecs.get('desiredCount')} ({band['minCapacity']}..{band['maxCapacity']})"
+        else:
+            count = f"{ecs.get('desiredCount')} (fixed)"
+
+        routes = []
+        for rule in _child(rendering, component, "aws:lb/listenerRule:ListenerRule"):
+            patterns = [
+                value
+                for condition in rule.inputs.get("conditions", [])
+                for key in ("pathPattern", "hostHeader")
+                for value in condition.get(key, {}).get("values", [])
+            ]
+            routes.append(f"{' '.join(patterns)} (priority {rule.inputs['priority']})")
+
+        callers = sorted(
+            group_owner.get(rule.inputs.get("referencedSecurityGroupId", ""), "?")
+            for rule in rendering.of_type(
+                "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+            )
+            if rule.inputs.get("securityGroupId") in own_groups
+        )
+        rows.append(
+            ServiceRow(
+                ecs_name=str(ecs.get("name")),
+                dns_name=dns,
+                port=port,
+                size=size,
+                count=count,
+                routes=", ".join(routes) or "-",
+                callers=", ".join(callers) or "-",
+            )
+        )
+    return sorted(rows, key=lambda row: row.ecs_name)
+
+
+def _ecs_name(rendering: Rendering, component: RecordedResource) -> str | None:
+    services = _child(rendering, component, "aws:ecs/service:Service")
+    return str(services[0].inputs.get("name")) if services else None
+
+
+def service_table_lines(rendering: Rendering) -> list[str]:
+    header = ("ECS service", "DNS name", "port", "cpu/mem", "count (band)", "routes", "called by")
+    rows = [
+        (r.ecs_name, r.dns_name, r.port, r.size, r.count, r.routes, r.callers)
+        for r in service_rows(rendering)
+    ]
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return " " + "  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(cells)).rstrip()
+
+    return [line(header), line(tuple("-" * w for w in widths)), *(line(row) for row in rows)]
+
+
+def describe(value: Any) -> str:
+    """An output value for people: references read as values known after deploy."""
+    if is_reference(value) and value.count("${") == 1:
+        return f"(known after deploy: {value[2:-1]})"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def output_lines(rendering: Rendering) -> list[str]:
+    lines: list[str] = []
+
+    def walk(key: str, value: Any, indent: int) -> None:
+        if isinstance(value, dict):
+            lines.append(f"{' ' * indent}{key}:")
+            for child_key, child in sorted(value.items()):
+                walk(child_key, child, indent + 4)
+        else:
+            lines.append(f"{' ' * indent}{key}: {describe(value)}")
+
+    for key, value in sorted(rendering.outputs.items()):
+        walk(key, value, 4)
+    return lines
+
+
+def preview_text(rendering: Rendering) -> str:
+    sections = [
+        f"Previewing stack '{rendering.stack}' of project '{rendering.project}' "
+        "(offline: Pulumi mock runtime, no AWS calls)",
+        "",
+        *tree_lines(rendering),
+        "",
+        "Resources by type:",
+        *count_lines(rendering),
+        "",
+        "Services:",
+        *service_table_lines(rendering),
+        "",
+        "Outputs:",
+        *output_lines(rendering),
+        "",
+        "${name.attribute} stands for a value AWS assigns at deploy (an id, ARN or generated "
+        "name).",
+        "Components from other packages (awsx:ec2:Vpc) show as one resource; `pulumi preview` "
+        "also lists their children (subnets, route tables, NAT gateways).",
+    ]
+    return "\n".join(sections) + "\n"
