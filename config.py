@@ -99,11 +99,11 @@ def _show(value: Any) -> str:
 def set_command(path: str, value: Any) -> str:
     """The `pulumi config set --path` command that stores `value` at `path` with its type."""
     shown = _show(value) if not isinstance(value, str) else value
-    return f"pulumi config set --path {shlex.quote(path)} {shlex.quote(shown)}"
+    return f"pulumi config set --path '{path}' {shlex.quote(shown)}"
 
 
 def rm_command(path: str) -> str:
-    return f"pulumi config rm --path {shlex.quote(path)}"
+    return f"pulumi config rm --path '{path}'"
 
 
 # --- the schema ------------------------------------------------------------------------------
@@ -728,7 +728,7 @@ def _check_catalog(stack: str, catalog: Mapping[str, ServiceSpec]) -> list[Confi
                     ConfigIssue(
                         path=path,
                         message=f"{reason} (allowed: "
-                        f"{', '.join(n for n in catalog if n != spec.name)})",
+                        f"{', '.join(n for n in catalog if n != spec.name) or 'no other service'})",
                         fix=f"edit the spec of '{spec.name}' in services/",
                     )
                 )

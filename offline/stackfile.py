@@ -169,3 +169,27 @@ def config_set_path(
             container.append(None)
     container[last] = cli_typed_value(value)
     return result
+
+
+def config_rm_path(
+    document: Mapping[str, Any], path: str, project: str = "microservices"
+) -> dict[str, Any]:
+    """A copy of a stack's `config:` map after `pulumi config rm --path <path>`."""
+    parts = parse_path(path)
+    first = parts[0]
+    assert isinstance(first, str)
+    key = first if ":" in first else f"{project}:{first}"
+    result = copy.deepcopy(dict(document))
+    if len(parts) == 1:
+        result.pop(key, None)
+        return result
+    container: Any = result.get(key)
+    for part in parts[1:-1]:
+        if container is None:
+            return result
+        container = container[part] if isinstance(part, int) else container.get(part)
+    if isinstance(container, dict):
+        container.pop(parts[-1], None)
+    elif isinstance(container, list) and isinstance(parts[-1], int) and parts[-1] < len(container):
+        del container[parts[-1]]
+    return result

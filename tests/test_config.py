@@ -1,0 +1,360 @@
+"""The config model: both stack files load; bad input gets exact, actionable messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from config import (
+    FARGATE_MEMORY_BY_CPU,
+    ConfigError,
+    StackSettings,
+    callers_first,
+    load_settings,
+)
+from offline.stackfile import read_stack_document
+from services import CATALOG, RouteSpec, ServiceSpec
+from tests.conftest import render_document
+
+
+def raw_config(stack: str) -> dict[str, Any]:
+    """The `microservices:*` keys of a stack file, without the namespace."""
+    return {
+        key.split(":", 1)[1]: value
+        for key, value in read_stack_document(stack).items()
+        if key.startswith("microservices:")
+    }
+
+
+def load(raw: dict[str, Any], **kwargs: Any) -> StackSettings:
+    return load_settings(raw, stack="dev", region="us-east-1", **kwargs)
+
+
+def problems(raw: dict[str, Any], **kwargs: Any) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load(raw, **kwargs)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def test_dev_stack_file_loads() -> None:
+    settings = load_settings(raw_config("dev"), stack="dev", region="us-east-1")
+    assert settings.environment == "development"
+    assert settings.namespace == "dev.internal"
+    assert settings.load_balancer.https is False
+    assert [p.provider for p in settings.cluster.capacity_providers] == ["FARGATE", "FARGATE_SPOT"]
+    assert settings.service("order-service").environment["LOG_LEVEL"] == "debug"
+
+
+def test_prod_stack_file_loads() -> None:
+    settings = load_settings(raw_config("prod"), stack="prod", region="us-east-1")
+    assert settings.production
+    assert settings.network.availability_zones == 3
+    assert settings.network.nat_gateways == "perAz"
+    assert settings.load_balancer.https
+    assert settings.logs.retention_days == 365
+    bands = {
+        s.name: (s.autoscaling.min_count, s.desired_count, s.autoscaling.max_count)
+        for s in settings.services
+        if s.autoscaling is not None
+    }
+    assert bands == {
+        "user-service": (2, 2, 6),
+        "order-service": (3, 3, 10),
+        "api-gateway": (2, 2, 6),
+    }
+
+
+def test_defaults_fill_an_empty_config() -> None:
+    settings = load({})
+    assert settings.network.cidr_block == "10.20.0.0/16"
+    assert settings.deployment.deregistration_delay == 5
+    assert settings.record_ttl == 10
+    assert all(s.cpu == 256 and s.memory == 512 for s in settings.services)
+    assert all(s.autoscaling is None and s.desired_count == 1 for s in settings.services)
+
+
+def test_services_are_ordered_callers_first() -> None:
+    assert [s.name for s in load({}).services] == ["api-gateway", "order-service", "user-service"]
+
+
+def test_callers_are_derived_from_calls() -> None:
+    settings = load({})
+    assert settings.service("user-service").callers == ("api-gateway", "order-service")
+    assert settings.service("order-service").callers == ("api-gateway",)
+    assert settings.service("api-gateway").callers == ()
+
+
+def test_stack_environment_merges_over_spec_and_urls() -> None:
+    settings = load({"services": {"order-service": {"environment": {"PORT": 8080, "DEBUG": True}}}})
+    environment = settings.service("order-service").environment
+    # `pulumi config set --path` stores numbers and booleans typed; env values are strings.
+    assert environment == {
+        "USER_SERVICE_URL": "http://users.dev.internal:8080",
+        "PORT": "8080",
+        "DEBUG": "true",
+    }
+
+
+# --- exact messages -------------------------------------------------------------------------
+
+
+def test_unknown_key() -> None:
+    assert problems({"services": {"order-service": {"memroy": 512}}}) == [
+        "services.order-service.memroy: unknown key (allowed: autoscaling, cpu, desiredCount, "
+        "environment, image, memory, secrets; did you mean 'memory'?); "
+        "fix: pulumi config rm --path 'services.order-service.memroy'"
+    ]
+
+
+def test_unknown_top_level_key() -> None:
+    assert problems({"netwrok": {"availabilityZones": 3}}) == [
+        "netwrok: unknown key (allowed: cluster, deployment, discovery, environment, "
+        "loadBalancer, logs, network, services; did you mean 'network'?); "
+        "fix: pulumi config rm --path 'netwrok'"
+    ]
+
+
+def test_unknown_service() -> None:
+    assert problems({"services": {"ordr-service": {"cpu": 256}}}) == [
+        "services.ordr-service: unknown service (allowed: api-gateway, order-service, "
+        "user-service; did you mean 'order-service'?); "
+        "fix: pulumi config rm --path 'services.ordr-service'"
+    ]
+
+
+def test_memory_not_valid_with_cpu() -> None:
+    assert problems({"services": {"order-service": {"cpu": 256, "memory": 300}}}) == [
+        "services.order-service.memory: 300 is not valid with cpu 256 "
+        "(allowed: 512, 1024, 2048); "
+        "fix: pulumi config set --path 'services.order-service.memory' 512"
+    ]
+
+
+def test_cpu_not_a_fargate_size() -> None:
+    assert problems({"services": {"user-service": {"cpu": 300}}}) == [
+        "services.user-service.cpu: 300 is not a Fargate cpu size "
+        "(allowed: 256, 512, 1024, 2048, 4096, 8192, 16384); "
+        "fix: pulumi config set --path 'services.user-service.cpu' 512"
+    ]
+
+
+def test_large_memory_range_is_summarised() -> None:
+    assert problems({"services": {"user-service": {"cpu": 4096, "memory": 4096}}}) == [
+        "services.user-service.memory: 4096 is not valid with cpu 4096 "
+        "(allowed: 8192..30720 in steps of 1024); "
+        "fix: pulumi config set --path 'services.user-service.memory' 8192"
+    ]
+
+
+def test_band_out_of_order() -> None:
+    raw = {"services": {"order-service": {"autoscaling": {"minCount": 5, "maxCount": 2}}}}
+    assert problems(raw) == [
+        "services.order-service.autoscaling.minCount: 5 is greater than maxCount 2 "
+        "(allowed: minCount <= desiredCount <= maxCount); "
+        "fix: pulumi config set --path 'services.order-service.autoscaling.minCount' 2"
+    ]
+
+
+def test_desired_count_outside_band() -> None:
+    raw = {
+        "services": {
+            "order-service": {"desiredCount": 7, "autoscaling": {"minCount": 1, "maxCount": 4}}
+        }
+    }
+    assert problems(raw) == [
+        "services.order-service.desiredCount: 7 is outside the autoscaling band 1..4 "
+        "(allowed: minCount <= desiredCount <= maxCount); "
+        "fix: pulumi config set --path 'services.order-service.desiredCount' 4"
+    ]
+
+
+def test_enum_value() -> None:
+    assert problems({"network": {"natGateways": "one"}}) == [
+        'network.natGateways: "one" is not allowed (allowed: single, perAz); '
+        "fix: pulumi config set --path 'network.natGateways' single"
+    ]
+
+
+def test_number_out_of_range() -> None:
+    assert problems({"network": {"availabilityZones": 1}}) == [
+        "network.availabilityZones: 1 is out of range (allowed: 2..6); "
+        "fix: pulumi config set --path 'network.availabilityZones' 2"
+    ]
+
+
+def test_wrong_type() -> None:
+    assert problems({"deployment": {"minimumHealthyPercent": "abc"}}) == [
+        'deployment.minimumHealthyPercent: "abc" is not a whole number; '
+        "fix: pulumi config set --path 'deployment.minimumHealthyPercent' 50"
+    ]
+
+
+def test_log_retention_value() -> None:
+    assert problems({"logs": {"retentionDays": 10}}) == [
+        "logs.retentionDays: 10 is not a CloudWatch Logs retention period (allowed: 1, 3, 5, 7, "
+        "14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, "
+        "3653); fix: pulumi config set --path 'logs.retentionDays' 14"
+    ]
+
+
+def test_capacity_provider_strategy_rules() -> None:
+    raw = {
+        "cluster": {
+            "capacityProviders": [
+                {"provider": "FARGATE", "base": 1, "weight": 0},
+                {"provider": "FARGATE_SPOT", "base": 2, "weight": 0},
+            ]
+        }
+    }
+    assert problems(raw) == [
+        "cluster.capacityProviders[1].base: 2 is a second base (allowed: only one capacity "
+        "provider in a strategy may set base); "
+        "fix: pulumi config set --path 'cluster.capacityProviders[1].base' 0",
+        "cluster.capacityProviders[0].weight: 0 leaves every weight at 0 (allowed: at least one "
+        "weight > 0); fix: pulumi config set --path 'cluster.capacityProviders[0].weight' 1",
+    ]
+
+
+def test_secret_must_be_an_arn() -> None:
+    assert problems({"services": {"order-service": {"secrets": {"DB_PASSWORD": "hunter2"}}}}) == [
+        'services.order-service.secrets.DB_PASSWORD: "hunter2" is not a Secrets Manager secret '
+        "or SSM parameter ARN (allowed: arn:aws:secretsmanager:<region>:<account>:secret:<name> "
+        "or arn:aws:ssm:<region>:<account>:parameter/<name>); "
+        "fix: pulumi config set --path 'services.order-service.secrets.DB_PASSWORD' "
+        "'arn:aws:secretsmanager:<region>:<account>:secret:<name>'"
+    ]
+
+
+def test_production_requires_a_certificate() -> None:
+    assert problems({"environment": "production"}) == [
+        "loadBalancer.certificateArn: is required in production: the ALB serves HTTPS only "
+        "(allowed: an ACM certificate ARN in the stack's region); "
+        "fix: pulumi config set --path 'loadBalancer.certificateArn' "
+        "'arn:aws:acm:<region>:<account>:certificate/<id>'"
+    ]
+
+
+def test_requests_per_target_needs_a_route() -> None:
+    raw = {
+        "services": {
+            "user-service": {
+                "autoscaling": {"minCount": 1, "maxCount": 2, "requestsPerTarget": 100}
+            }
+        }
+    }
+    assert problems(raw) == [
+        "services.user-service.autoscaling.requestsPerTarget: 100 needs a service behind the load "
+        "balancer, and user-service has no routes (allowed: cpuTarget, memoryTarget); "
+        "fix: pulumi config rm --path 'services.user-service.autoscaling.requestsPerTarget'"
+    ]
+
+
+def test_all_problems_are_reported_together() -> None:
+    raw = {
+        "netwrok": {},
+        "services": {
+            "order-service": {"cpu": 256, "memory": 300},
+            "user-service": {"autoscaling": {"minCount": 5, "maxCount": 2}},
+        },
+    }
+    found = problems(raw)
+    assert [line.split(":")[0] for line in found] == [
+        "netwrok",
+        "services.order-service.memory",
+        "services.user-service.autoscaling.minCount",
+    ]
+
+
+def test_error_text_has_a_header_and_one_line_per_problem() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load({"logs": {"retentionDays": 10}, "network": {"natGateways": "one"}})
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "invalid config for stack 'dev' (2 problems):"
+    assert len(lines) == 3
+    assert all(line.startswith("  ") and "; fix: pulumi config " in line for line in lines[1:])
+
+
+def test_missing_region() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({}, stack="dev", region=None)
+    assert [str(i) for i in caught.value.issues] == [
+        "aws:region: is not set (allowed: an AWS region, e.g. us-east-1); "
+        "fix: pulumi config set aws:region us-east-1"
+    ]
+
+
+def test_nothing_is_registered_when_config_is_invalid() -> None:
+    document = read_stack_document("dev")
+    document["microservices:services"]["order-service"]["memory"] = 300
+    rendering = render_document("dev", document, check=False)
+    assert rendering.resources == []
+    assert "services.order-service.memory: 300 is not valid with cpu 256" in str(rendering.error)
+
+
+# --- rules over the catalog -----------------------------------------------------------------
+
+
+def test_target_group_name_must_fit_after_auto_naming() -> None:
+    long_name = "a-very-long-routed-service"
+    catalog = {
+        long_name: ServiceSpec(
+            name=long_name,
+            dns_name="long",
+            container_name="app",
+            routes=(RouteSpec(priority=10, path_patterns=("/long/*",)),),
+        )
+    }
+    assert problems({}, catalog=catalog) == [
+        f"services.{long_name}: the target group name 'dev-{long_name}-tg' is longer than AWS "
+        "allows once Pulumi adds its 8-character suffix (allowed: 32 characters); "
+        f"fix: shorten the name of '{long_name}' in services/"
+    ]
+
+
+def test_calls_must_name_known_services_and_not_self() -> None:
+    catalog = {
+        "a": ServiceSpec(name="a", dns_name="a", container_name="a", calls=("a", "b")),
+    }
+    assert problems({}, catalog=catalog) == [
+        "services.a: calls itself (allowed: no other service); "
+        "fix: edit the spec of 'a' in services/",
+        "services.a: calls unknown service 'b' (allowed: no other service); "
+        "fix: edit the spec of 'a' in services/",
+    ]
+
+
+def test_duplicate_listener_priority() -> None:
+    route = (RouteSpec(priority=10, path_patterns=("/x/*",)),)
+    catalog = {
+        "a": ServiceSpec(name="a", dns_name="a", container_name="a", routes=route),
+        "b": ServiceSpec(name="b", dns_name="b", container_name="b", routes=route),
+    }
+    assert problems({}, catalog=catalog) == [
+        "services.b: route priority 10 is also used by 'a' (allowed: priorities unique per "
+        "listener); fix: edit the spec of 'b' in services/"
+    ]
+
+
+def test_call_cycles_are_rejected() -> None:
+    catalog = {
+        "a": ServiceSpec(name="a", dns_name="a", container_name="a", calls=("b",)),
+        "b": ServiceSpec(name="b", dns_name="b", container_name="b", calls=("a",)),
+    }
+    assert problems({}, catalog=catalog) == [
+        "services.a: calls form a cycle a -> b -> a (allowed: calls without cycles, so that "
+        "each callee's security group can admit its callers); fix: edit the specs in services/"
+    ]
+
+
+def test_callers_first_order() -> None:
+    assert callers_first(CATALOG) == ["api-gateway", "order-service", "user-service"]
+
+
+def test_fargate_table_matches_aws() -> None:
+    # Spot checks against the Fargate task size table.
+    assert FARGATE_MEMORY_BY_CPU[256] == (512, 1024, 2048)
+    assert FARGATE_MEMORY_BY_CPU[512] == (1024, 2048, 3072, 4096)
+    assert FARGATE_MEMORY_BY_CPU[8192][0] == 16384
+    assert FARGATE_MEMORY_BY_CPU[8192][-1] == 61440
+    assert FARGATE_MEMORY_BY_CPU[16384][1] - FARGATE_MEMORY_BY_CPU[16384][0] == 8192

@@ -1,0 +1,91 @@
+"""Scaling by config alone: `pulumi config set --path ...` then `pulumi up`."""
+
+from __future__ import annotations
+
+from offline.diff import PropertyChange, diff
+from offline.harness import Rendering
+from offline.stackfile import config_rm_path, config_set_path, read_stack_document
+from tests.conftest import ecs_service, render_document, render_with
+
+
+def test_max_count_change_touches_only_the_scalable_target(prod: Rendering) -> None:
+    changed = render_with("prod", [("services.order-service.autoscaling.maxCount", "10")])
+    assert diff(prod, changed).empty  # prod's band is already 3..10
+
+    changed = render_with("prod", [("services.order-service.autoscaling.maxCount", "12")])
+    result = diff(prod, changed)
+    assert not result.added and not result.removed
+    assert [(r.name, changes) for r, changes in result.changed] == [
+        ("prod-order-service-scaling", (PropertyChange(path="maxCapacity", old=10, new=12),))
+    ]
+
+
+def test_dev_max_count_to_ten(dev: Rendering) -> None:
+    changed = render_with("dev", [("services.order-service.autoscaling.maxCount", "10")])
+    result = diff(dev, changed)
+    assert [(r.name, changes) for r, changes in result.changed] == [
+        ("dev-order-service-scaling", (PropertyChange(path="maxCapacity", old=3, new=10),))
+    ]
+    assert not result.added and not result.removed
+
+
+def test_autoscaled_services_leave_desired_count_to_the_scaler(prod: Rendering) -> None:
+    for name in ("user-service", "order-service", "api-gateway"):
+        service = ecs_service(prod, name)
+        assert service.ignore_changes == ("desiredCount",)
+        target = prod.named(f"prod-{name}-scaling")
+        assert target.inputs["resourceId"] == f"service/microservices-prod/{name}"
+        assert service.urn in target.dependencies
+        assert target.inputs["scalableDimension"] == "ecs:service:DesiredCount"
+        assert target.inputs["serviceNamespace"] == "ecs"
+
+
+def test_desired_count_change_is_ignored_when_autoscaled(dev: Rendering) -> None:
+    changed = render_with("dev", [("services.user-service.desiredCount", "2")])
+    result = diff(dev, changed)
+    assert [(r.name, changes) for r, changes in result.changed] == [
+        ("dev-user-service", (PropertyChange(path="desiredCount", old=1, new=2),))
+    ]
+    # The engine ignores that input: a `pulumi up` never undoes the scaler's count.
+    assert ecs_service(changed, "user-service").ignore_changes == ("desiredCount",)
+
+
+def test_fixed_count_without_autoscaling(dev: Rendering) -> None:
+    document = config_rm_path(read_stack_document("dev"), "services.user-service.autoscaling")
+    document = config_set_path(document, "services.user-service.desiredCount", "3")
+    fixed = render_document("dev", document)
+    service = ecs_service(fixed, "user-service")
+    assert service.inputs["desiredCount"] == 3
+    assert service.ignore_changes == ()  # Pulumi keeps exactly this count
+    result = diff(dev, fixed)
+    assert [r.name for r in result.removed] == [
+        "dev-user-service-cpu-scaling",
+        "dev-user-service-scaling",
+    ]
+    assert [(r.name, [c.path for c in changes]) for r, changes in result.changed] == [
+        ("dev-user-service", ["desiredCount"])
+    ]
+
+
+def test_scaling_policies(prod: Rendering, dev: Rendering) -> None:
+    policies = {
+        r.name: r.inputs["targetTrackingScalingPolicyConfiguration"]
+        for r in prod.of_type("aws:appautoscaling/policy:Policy")
+    }
+    assert set(policies) == {
+        "prod-user-service-cpu-scaling",
+        "prod-user-service-memory-scaling",
+        "prod-order-service-cpu-scaling",
+        "prod-order-service-memory-scaling",
+        "prod-api-gateway-cpu-scaling",
+        "prod-api-gateway-requests-scaling",
+    }
+    for configuration in policies.values():
+        assert (configuration["scaleOutCooldown"], configuration["scaleInCooldown"]) == (60, 300)
+    assert policies["prod-order-service-memory-scaling"]["targetValue"] == 75
+    requests = policies["prod-api-gateway-requests-scaling"]
+    assert requests["targetValue"] == 1000
+    assert requests["predefinedMetricSpecification"] == {
+        "predefinedMetricType": "ALBRequestCountPerTarget",
+        "resourceLabel": "${prod-alb.arnSuffix}/${prod-api-gateway-tg.arnSuffix}",
+    }

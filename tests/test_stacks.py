@@ -1,0 +1,308 @@
+"""`dev` and `prod` rendered from their real stack files: what each creates and how they differ."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from offline.harness import Rendering
+from tests.conftest import container, ecs_service, environment_of
+
+SERVICES = ("user-service", "order-service", "api-gateway")
+SERVICE_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+
+
+def group_names(rendering: Rendering) -> dict[str, str]:
+    """Security group id reference -> a readable owner: a service name or `alb`."""
+    names: dict[str, str] = {}
+    for group in rendering.of_type(SERVICE_GROUP):
+        owner = group.name.removeprefix(f"{rendering.stack}-").removesuffix("-sg")
+        names[f"${{{group.name}.id}}"] = owner
+    return names
+
+
+def ingress_edges(rendering: Rendering) -> set[tuple[str, str, int]]:
+    """(source, target, port) for every ingress rule; CIDR sources as the CIDR."""
+    names = group_names(rendering)
+    return {
+        (
+            names.get(
+                rule.inputs.get("referencedSecurityGroupId", ""), rule.inputs.get("cidrIpv4")
+            ),
+            names[rule.inputs["securityGroupId"]],
+            rule.inputs["fromPort"],
+        )
+        for rule in rendering.of_type(INGRESS)
+    }
+
+
+def egress_edges(rendering: Rendering) -> set[tuple[str, str, int]]:
+    names = group_names(rendering)
+    return {
+        (
+            names[rule.inputs["securityGroupId"]],
+            names.get(
+                rule.inputs.get("referencedSecurityGroupId", ""), rule.inputs.get("cidrIpv4")
+            ),
+            rule.inputs["fromPort"],
+        )
+        for rule in rendering.of_type(EGRESS)
+    }
+
+
+SERVICE_INGRESS = {
+    ("alb", "api-gateway", 8080),
+    ("api-gateway", "user-service", 8080),
+    ("api-gateway", "order-service", 8080),
+    ("order-service", "user-service", 8080),
+}
+
+
+def test_resource_counts(dev: Rendering, prod: Rendering) -> None:
+    # prod adds: the HTTP->HTTPS redirect listener, 443 ingress, the access-log bucket with its
+    # four settings, and memory scaling policies for two services.
+    assert len(dev.resources) == 61
+    assert len(prod.resources) == 70
+    for rendering in (dev, prod):
+        counts = rendering.count_by_type()
+        assert counts["aws:ecs/service:Service"] == 3
+        assert counts["aws:ecs/taskDefinition:TaskDefinition"] == 3
+        assert counts["aws:servicediscovery/service:Service"] == 3
+        assert counts["aws:iam/role:Role"] == 6
+        assert counts["aws:lb/targetGroup:TargetGroup"] == 1
+        assert counts["aws:lb/listenerRule:ListenerRule"] == 1
+        assert counts["awsx:ec2:Vpc"] == 1
+
+
+def test_resource_names_are_unique(dev: Rendering, prod: Rendering) -> None:
+    # The preview's `${name.attribute}` references rely on it.
+    for rendering in (dev, prod):
+        names = [r.name for r in rendering.resources if r.custom]
+        assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(
+    ("service", "desired"), [("user-service", 2), ("order-service", 3), ("api-gateway", 2)]
+)
+def test_prod_desired_counts(prod: Rendering, service: str, desired: int) -> None:
+    assert ecs_service(prod, service).inputs["desiredCount"] == desired
+
+
+def test_dev_runs_one_task_of_each(dev: Rendering) -> None:
+    assert [ecs_service(dev, s).inputs["desiredCount"] for s in SERVICES] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_services_run_on_fargate_in_private_subnets(
+    stack: str, dev: Rendering, prod: Rendering
+) -> None:
+    rendering = {"dev": dev, "prod": prod}[stack]
+    vpc = rendering.named(f"{stack}-network-vpc")
+    zones = vpc.inputs["numberOfAvailabilityZones"]
+    private = [f"${{{vpc.name}.privateSubnetIds[{i}]}}" for i in range(zones)]
+    for service in SERVICES:
+        inputs = ecs_service(rendering, service).inputs
+        assert "launchType" not in inputs
+        assert {s["capacityProvider"] for s in inputs["capacityProviderStrategies"]} <= {
+            "FARGATE",
+            "FARGATE_SPOT",
+        }
+        network = inputs["networkConfiguration"]
+        assert network["assignPublicIp"] is False
+        assert network["subnets"] == private
+        assert inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    for task in rendering.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        assert task.inputs["requiresCompatibilities"] == ["FARGATE"]
+        assert task.inputs["networkMode"] == "awsvpc"
+
+
+def test_capacity_dev_spot_heavy_prod_on_demand(dev: Rendering, prod: Rendering) -> None:
+    dev_strategy = ecs_service(dev, "order-service").inputs["capacityProviderStrategies"]
+    assert dev_strategy == [
+        {"base": 1, "capacityProvider": "FARGATE", "weight": 1},
+        {"base": 0, "capacityProvider": "FARGATE_SPOT", "weight": 3},
+    ]
+    prod_strategy = ecs_service(prod, "order-service").inputs["capacityProviderStrategies"]
+    assert prod_strategy == [{"base": 0, "capacityProvider": "FARGATE", "weight": 1}]
+    cluster = prod.named("prod-cluster-capacity").inputs
+    assert cluster["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+    assert cluster["defaultCapacityProviderStrategies"] == prod_strategy
+
+
+def test_services_wait_for_the_capacity_providers(prod: Rendering) -> None:
+    capacity = prod.named("prod-cluster-capacity")
+    for service in SERVICES:
+        assert capacity.urn in ecs_service(prod, service).dependencies
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_cloud_map_registrations(stack: str, dev: Rendering, prod: Rendering) -> None:
+    rendering = {"dev": dev, "prod": prod}[stack]
+    namespace = rendering.named(
+        f"{stack}-namespace", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"
+    )
+    assert namespace.inputs["name"] == f"{stack}.internal"
+    assert namespace.inputs["vpc"] == f"${{{stack}-network-vpc.vpcId}}"
+    for service, dns in (("user-service", "users"), ("order-service", "orders")):
+        discovery = rendering.named(f"{stack}-{service}-discovery")
+        assert discovery.inputs["name"] == dns
+        assert discovery.inputs["dnsConfig"] == {
+            "dnsRecords": [{"ttl": 10, "type": "A"}],
+            "namespaceId": f"${{{stack}-namespace.id}}",
+            "routingPolicy": "MULTIVALUE",
+        }
+        registry = ecs_service(rendering, service).inputs["serviceRegistries"]
+        assert registry == {"registryArn": f"${{{discovery.name}.arn}}"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_gateway_behind_the_alb(stack: str, dev: Rendering, prod: Rendering) -> None:
+    rendering = {"dev": dev, "prod": prod}[stack]
+    target_group = rendering.named(f"{stack}-api-gateway-tg")
+    assert target_group.inputs["targetType"] == "ip"
+    assert target_group.inputs["port"] == 8080
+    assert target_group.inputs["protocol"] == "HTTP"
+    gateway = ecs_service(rendering, "api-gateway").inputs
+    assert gateway["loadBalancers"] == [
+        {
+            "containerName": "gateway",
+            "containerPort": 8080,
+            "targetGroupArn": f"${{{target_group.name}.arn}}",
+        }
+    ]
+    rule = rendering.named(f"{stack}-api-gateway-rule-50000")
+    main_listener = f"{stack}-alb-https" if stack == "prod" else f"{stack}-alb-http"
+    assert rule.inputs["listenerArn"] == f"${{{main_listener}.arn}}"
+    assert rule.inputs["conditions"] == [{"pathPattern": {"values": ["/*"]}}]
+    # ECS rejects a target group that no listener forwards to yet.
+    assert rule.urn in ecs_service(rendering, "api-gateway").dependencies
+    for service in ("user-service", "order-service"):
+        assert "loadBalancers" not in ecs_service(rendering, service).inputs
+        assert "healthCheckGracePeriodSeconds" not in ecs_service(rendering, service).inputs
+
+
+def test_prod_is_https_only_with_tls13(prod: Rendering) -> None:
+    listeners = {r.name: r.inputs for r in prod.of_type("aws:lb/listener:Listener")}
+    assert set(listeners) == {"prod-alb-https", "prod-alb-http-redirect"}
+    https = listeners["prod-alb-https"]
+    assert (https["port"], https["protocol"]) == (443, "HTTPS")
+    assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["certificateArn"].startswith("arn:aws:acm:us-east-1:")
+    redirect = listeners["prod-alb-http-redirect"]
+    assert (redirect["port"], redirect["protocol"]) == (80, "HTTP")
+    assert redirect["defaultActions"] == [
+        {
+            "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"},
+            "type": "redirect",
+        }
+    ]
+
+
+def test_dev_serves_plain_http(dev: Rendering) -> None:
+    listeners = dev.of_type("aws:lb/listener:Listener")
+    assert [(r.inputs["port"], r.inputs["protocol"]) for r in listeners] == [(80, "HTTP")]
+    assert listeners[0].inputs["defaultActions"][0]["fixedResponse"]["statusCode"] == "404"
+
+
+def test_alb_safety_by_environment(dev: Rendering, prod: Rendering) -> None:
+    dev_alb = dev.named("dev-alb", "aws:lb/loadBalancer:LoadBalancer")
+    prod_alb = prod.named("prod-alb", "aws:lb/loadBalancer:LoadBalancer")
+    for alb in (dev_alb, prod_alb):
+        assert alb.inputs["dropInvalidHeaderFields"] is True
+        assert alb.inputs["desyncMitigationMode"] == "defensive"
+        assert alb.inputs["internal"] is False
+    assert dev_alb.inputs["enableDeletionProtection"] is False
+    assert "accessLogs" not in dev_alb.inputs
+    assert prod_alb.inputs["enableDeletionProtection"] is True
+    assert prod_alb.inputs["accessLogs"] == {"bucket": "${prod-alb-logs.bucket}", "enabled": True}
+    # ELB checks write access to the bucket when access logs are switched on.
+    assert prod.named("prod-alb-logs-policy").urn in prod_alb.dependencies
+    policy = json.loads(prod.named("prod-alb-logs-policy").inputs["policy"])
+    allow = policy["Statement"][0]
+    assert allow["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+    assert allow["Resource"] == "${prod-alb-logs.arn}/AWSLogs/${aws.accountId}/*"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_security_group_graph(stack: str, dev: Rendering, prod: Rendering) -> None:
+    rendering = {"dev": dev, "prod": prod}[stack]
+    alb_ports = {80, 443} if stack == "prod" else {80}
+    public = {("0.0.0.0/0", "alb", port) for port in alb_ports}
+    assert ingress_edges(rendering) == SERVICE_INGRESS | public
+    # Egress mirrors ingress between groups; services may also reach HTTPS endpoints.
+    https_out = {(service, "0.0.0.0/0", 443) for service in SERVICES}
+    assert egress_edges(rendering) == SERVICE_INGRESS | https_out
+
+
+def test_every_group_and_rule_has_a_description(prod: Rendering) -> None:
+    for resource in (*prod.of_type(SERVICE_GROUP), *prod.of_type(INGRESS), *prod.of_type(EGRESS)):
+        assert resource.inputs.get("description"), resource.name
+    default_group = prod.named("prod-network-default-sg")
+    assert "ingress" not in default_group.inputs
+    assert "egress" not in default_group.inputs
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_callers_get_callee_urls(stack: str, dev: Rendering, prod: Rendering) -> None:
+    rendering = {"dev": dev, "prod": prod}[stack]
+    users = f"http://users.{stack}.internal:8080"
+    orders = f"http://orders.{stack}.internal:8080"
+    assert environment_of(container(rendering, "order-service"))["USER_SERVICE_URL"] == users
+    gateway = environment_of(container(rendering, "api-gateway"))
+    assert (gateway["USER_SERVICE_URL"], gateway["ORDER_SERVICE_URL"]) == (users, orders)
+    assert not any(k.endswith("_URL") for k in environment_of(container(rendering, "user-service")))
+
+
+def test_prod_is_multi_az_with_nat_per_az(dev: Rendering, prod: Rendering) -> None:
+    prod_vpc = prod.named("prod-network-vpc").inputs
+    dev_vpc = dev.named("dev-network-vpc").inputs
+    assert prod_vpc["numberOfAvailabilityZones"] == 3
+    assert prod_vpc["natGateways"] == {"strategy": "OnePerAz"}
+    assert dev_vpc["numberOfAvailabilityZones"] == 2
+    assert dev_vpc["natGateways"] == {"strategy": "Single"}
+    for vpc in (prod_vpc, dev_vpc):
+        assert vpc["enableDnsHostnames"] is True
+        assert vpc["enableDnsSupport"] is True
+
+
+def test_deployment_and_log_settings_by_environment(dev: Rendering, prod: Rendering) -> None:
+    for rendering, min_healthy, grace, delay, retention in (
+        (dev, 50, 30, 5, 7),
+        (prod, 100, 60, 30, 365),
+    ):
+        gateway = ecs_service(rendering, "api-gateway").inputs
+        assert gateway["deploymentMinimumHealthyPercent"] == min_healthy
+        assert gateway["deploymentMaximumPercent"] == 200
+        assert gateway["healthCheckGracePeriodSeconds"] == grace
+        target_group = rendering.named(f"{rendering.stack}-api-gateway-tg").inputs
+        assert target_group["deregistrationDelay"] == delay
+        assert target_group["healthCheck"]["interval"] == 10
+        assert target_group["healthCheck"]["healthyThreshold"] == 2
+        assert target_group["healthCheck"]["unhealthyThreshold"] == 3
+        assert target_group["healthCheck"]["timeout"] == 5
+        for log_group in rendering.of_type("aws:cloudwatch/logGroup:LogGroup"):
+            assert log_group.inputs["retentionInDays"] == retention
+
+
+def test_container_insights_on(dev: Rendering, prod: Rendering) -> None:
+    for rendering in (dev, prod):
+        cluster = rendering.named(f"{rendering.stack}-cluster", "aws:ecs/cluster:Cluster")
+        assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+
+
+def test_outputs(prod: Rendering) -> None:
+    outputs = prod.outputs
+    assert outputs["albDnsName"] == "${prod-alb.dnsName}"
+    assert outputs["url"] == "https://${prod-alb.dnsName}"
+    assert outputs["clusterName"] == "microservices-prod"
+    assert outputs["namespaceName"] == "prod.internal"
+    assert outputs["services"]["user-service"] == {
+        "dnsName": "users.prod.internal",
+        "ecsServiceName": "user-service",
+        "maxCount": 6,
+        "minCount": 2,
+        "url": "http://users.prod.internal:8080",
+    }
