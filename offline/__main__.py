@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import pulumi
 
 from offline.harness import render
 from offline.report import preview_text
-from offline.stackfile import StackFileError
+from offline.stackfile import StackFileError, find_project_dir
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 2
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        rendering = render(args.stack)
+        rendering = render(args.stack, project_dir=find_project_dir(Path.cwd()))
     except StackFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

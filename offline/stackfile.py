@@ -35,6 +35,14 @@ class StackConfig:
     secret_keys: tuple[str, ...]
 
 
+def find_project_dir(start: Path) -> Path:
+    """The nearest directory at or above `start` with a Pulumi.yaml, as the Pulumi CLI looks."""
+    for directory in (start, *start.parents):
+        if (directory / "Pulumi.yaml").is_file():
+            return directory
+    raise StackFileError(f"no Pulumi.yaml in {start} or any parent directory")
+
+
 def project_name(project_dir: Path = PROJECT_DIR) -> str:
     document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
     return str(document["name"])

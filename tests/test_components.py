@@ -1,0 +1,327 @@
+"""Each component alone, built from typed args under the recording mocks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from components.cluster import CapacityProviderShare, EcsCluster, EcsClusterArgs
+from components.ecs_service import (
+    AutoscalingArgs,
+    ContainerArgs,
+    EcsService,
+    EcsServiceArgs,
+    LoadBalancerAttachmentArgs,
+    RouteArgs,
+    ServiceDiscoveryArgs,
+)
+from components.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.namespace import ServiceNamespace, ServiceNamespaceArgs
+from components.network import ExistingVpcArgs, Network, NetworkArgs
+from offline.harness import Rendering, run_program
+from offline.stackfile import StackConfig
+
+TEST_STACK = StackConfig(project="test", stack="test", config={}, secret_keys=())
+
+
+def build(program: Callable[[], object]) -> Rendering:
+    def run() -> None:
+        program()
+
+    return run_program(run, TEST_STACK)
+
+
+def service_args(**overrides: object) -> EcsServiceArgs:
+    arguments: dict = {
+        "service_name": "orders",
+        "cluster_arn": "arn:aws:ecs:us-east-1:123456789012:cluster/c",
+        "cluster_name": "c",
+        "vpc_id": "vpc-1",
+        "subnet_ids": ["subnet-a", "subnet-b"],
+        "container_name": "orders",
+        "container_port": 9000,
+        "region": "us-east-1",
+        "container": ContainerArgs(image="nginx:1.29", cpu=256, memory=512),
+    }
+    arguments.update(overrides)
+    return EcsServiceArgs(**arguments)
+
+
+# --- Network ---------------------------------------------------------------------------------
+
+
+def test_network_creates_a_vpc_and_empties_the_default_group() -> None:
+    rendering = build(
+        lambda: Network(
+            "net",
+            NetworkArgs(cidr_block="10.9.0.0/16", availability_zones=3, nat_gateway_per_az=True),
+        )
+    )
+    vpc = rendering.named("net-vpc", "awsx:ec2:Vpc")
+    assert vpc.inputs["cidrBlock"] == "10.9.0.0/16"
+    assert vpc.inputs["numberOfAvailabilityZones"] == 3
+    assert vpc.inputs["natGateways"] == {"strategy": "OnePerAz"}
+    assert vpc.inputs["subnetStrategy"] == "Auto"
+    assert [s["type"] for s in vpc.inputs["subnetSpecs"]] == ["Public", "Private"]
+    default_group = rendering.named("net-default-sg")
+    assert default_group.inputs["vpcId"] == "${net-vpc.vpcId}"
+    assert "ingress" not in default_group.inputs and "egress" not in default_group.inputs
+    assert vpc.parent == rendering.named("net", "microservices:network:Network").urn
+
+
+def test_network_with_an_existing_vpc_creates_nothing() -> None:
+    existing = ExistingVpcArgs(
+        vpc_id="vpc-1", public_subnet_ids=["p1", "p2"], private_subnet_ids=["q1", "q2"]
+    )
+    rendering = build(lambda: Network("net", NetworkArgs(existing=existing)))
+    assert [r.type for r in rendering.resources] == ["microservices:network:Network"]
+
+
+# --- EcsCluster ------------------------------------------------------------------------------
+
+
+def test_cluster_with_insights_and_default_strategy() -> None:
+    strategy = (
+        CapacityProviderShare(provider="FARGATE", weight=1, base=2),
+        CapacityProviderShare(provider="FARGATE_SPOT", weight=4),
+    )
+    rendering = build(
+        lambda: EcsCluster(
+            "c",
+            EcsClusterArgs(
+                cluster_name="c1", container_insights="enhanced", default_strategy=strategy
+            ),
+        )
+    )
+    cluster = rendering.named("c", "aws:ecs/cluster:Cluster")
+    assert cluster.inputs["name"] == "c1"
+    assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enhanced"}]
+    capacity = rendering.named("c-capacity").inputs
+    assert capacity["clusterName"] == "c1"
+    assert capacity["defaultCapacityProviderStrategies"] == [
+        {"base": 2, "capacityProvider": "FARGATE", "weight": 1},
+        {"base": 0, "capacityProvider": "FARGATE_SPOT", "weight": 4},
+    ]
+
+
+# --- ServiceNamespace ------------------------------------------------------------------------
+
+
+def test_namespace_is_private_dns_in_the_vpc() -> None:
+    rendering = build(
+        lambda: ServiceNamespace("ns", ServiceNamespaceArgs(namespace="x.internal", vpc_id="vpc-1"))
+    )
+    namespace = rendering.named(
+        "ns", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"
+    )
+    assert namespace.inputs["name"] == "x.internal"
+    assert namespace.inputs["vpc"] == "vpc-1"
+
+
+# --- LoadBalancer ----------------------------------------------------------------------------
+
+
+def test_http_load_balancer() -> None:
+    rendering = build(
+        lambda: LoadBalancer(
+            "lb",
+            LoadBalancerArgs(
+                vpc_id="vpc-1", subnet_ids=["p1", "p2"], ingress_cidrs=("10.0.0.0/8", "1.2.3.4/32")
+            ),
+        )
+    )
+    ingress = rendering.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert sorted((r.inputs["cidrIpv4"], r.inputs["fromPort"]) for r in ingress) == [
+        ("1.2.3.4/32", 80),
+        ("10.0.0.0/8", 80),
+    ]
+    (listener,) = rendering.of_type("aws:lb/listener:Listener")
+    assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
+    alb = rendering.named("lb", "aws:lb/loadBalancer:LoadBalancer").inputs
+    assert alb["subnets"] == ["p1", "p2"]
+    assert alb["securityGroups"] == ["${lb-sg.id}"]
+    assert not rendering.of_type("aws:s3/bucket:Bucket")
+
+
+def test_https_load_balancer_with_access_logs() -> None:
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+    rendering = build(
+        lambda: LoadBalancer(
+            "lb",
+            LoadBalancerArgs(
+                vpc_id="vpc-1",
+                subnet_ids=["p1", "p2"],
+                certificate_arn=certificate,
+                deletion_protection=True,
+                access_logs=True,
+                account_id="123456789012",
+            ),
+        )
+    )
+    listeners = {r.name: r.inputs for r in rendering.of_type("aws:lb/listener:Listener")}
+    assert listeners["lb-https"]["certificateArn"] == certificate
+    assert listeners["lb-https"]["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert listeners["lb-http-redirect"]["defaultActions"][0]["type"] == "redirect"
+    ports = sorted(
+        r.inputs["fromPort"]
+        for r in rendering.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    )
+    assert ports == [80, 443]
+    assert rendering.named("lb-logs-public-access").inputs == {
+        "blockPublicAcls": True,
+        "blockPublicPolicy": True,
+        "bucket": "${lb-logs.id}",
+        "ignorePublicAcls": True,
+        "restrictPublicBuckets": True,
+    }
+    encryption = rendering.named("lb-logs-encryption").inputs["rules"]
+    assert encryption == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+    policy = json.loads(rendering.named("lb-logs-policy").inputs["policy"])
+    assert policy["Statement"][0]["Resource"] == "${lb-logs.arn}/AWSLogs/123456789012/*"
+    assert policy["Statement"][1]["Effect"] == "Deny"
+    assert policy["Statement"][1]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_access_logs_need_the_account() -> None:
+    rendering = run_program(
+        lambda: LoadBalancer(
+            "lb", LoadBalancerArgs(vpc_id="v", subnet_ids=["a", "b"], access_logs=True)
+        ),
+        TEST_STACK,
+        check=False,
+    )
+    assert "account_id is required with access_logs" in str(rendering.error)
+
+
+# --- EcsService ------------------------------------------------------------------------------
+
+
+def test_minimal_service_is_isolated_and_private() -> None:
+    rendering = build(lambda: EcsService("svc", service_args()))
+    service = rendering.named("svc", "aws:ecs/service:Service")
+    assert service.inputs["name"] == "orders"
+    assert service.inputs["networkConfiguration"] == {
+        "assignPublicIp": False,
+        "securityGroups": ["${svc-sg.id}"],
+        "subnets": ["subnet-a", "subnet-b"],
+    }
+    assert service.ignore_changes == ()
+    assert service.delete_before_replace is True
+    assert "loadBalancers" not in service.inputs
+    assert "serviceRegistries" not in service.inputs
+    # No one calls it and it is not routed: its group admits nothing.
+    assert not rendering.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    roles = rendering.of_type("aws:iam/role:Role")
+    assert sorted(r.name for r in roles) == ["svc-execution-role", "svc-task-role"]
+    task = rendering.named("svc-task").inputs
+    assert task["executionRoleArn"] == "${svc-execution-role.arn}"
+    assert task["taskRoleArn"] == "${svc-task-role.arn}"
+    assert task["volumes"] == [{"name": "tmp"}]
+    (container,) = json.loads(task["containerDefinitions"])
+    assert container["logConfiguration"]["options"]["awslogs-group"] == "/ecs/svc"
+    assert rendering.named("svc-logs").inputs["name"] == "/ecs/svc"
+
+
+def test_callers_are_admitted_on_the_container_port_only() -> None:
+    rendering = build(
+        lambda: EcsService("svc", service_args(callers={"gateway": "sg-gw", "batch": "sg-b"}))
+    )
+    ingress = rendering.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert sorted(
+        (r.inputs["referencedSecurityGroupId"], r.inputs["fromPort"], r.inputs["toPort"])
+        for r in ingress
+    ) == [("sg-b", 9000, 9000), ("sg-gw", 9000, 9000)]
+    assert all(r.inputs["securityGroupId"] == "${svc-sg.id}" for r in ingress)
+    egress = {
+        r.inputs["securityGroupId"]: r.inputs
+        for r in rendering.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    }
+    assert egress["sg-gw"]["referencedSecurityGroupId"] == "${svc-sg.id}"
+    assert egress["${svc-sg.id}"]["cidrIpv4"] == "0.0.0.0/0"
+    assert egress["${svc-sg.id}"]["fromPort"] == 443
+
+
+def test_routed_service_gets_target_group_rules_and_grace_period() -> None:
+    attachment = LoadBalancerAttachmentArgs(
+        security_group_id="sg-alb",
+        listener_arn="arn:listener",
+        load_balancer_arn_suffix="app/lb/1",
+        routes=(
+            RouteArgs(priority=10, path_patterns=("/orders/*",)),
+            RouteArgs(priority=20, host_patterns=("orders.example.com",)),
+        ),
+        deregistration_delay=15,
+    )
+    rendering = build(
+        lambda: EcsService(
+            "svc",
+            service_args(
+                load_balancer=attachment,
+                autoscaling=AutoscalingArgs(min_count=1, max_count=5, requests_per_target=200),
+            ),
+        )
+    )
+    target_group = rendering.named("svc-tg").inputs
+    assert target_group["targetType"] == "ip"
+    assert target_group["port"] == 9000
+    assert target_group["deregistrationDelay"] == 15
+    rules = {r.inputs["priority"]: r for r in rendering.of_type("aws:lb/listenerRule:ListenerRule")}
+    assert rules[10].inputs["conditions"] == [{"pathPattern": {"values": ["/orders/*"]}}]
+    assert rules[20].inputs["conditions"] == [{"hostHeader": {"values": ["orders.example.com"]}}]
+    service = rendering.named("svc", "aws:ecs/service:Service")
+    assert service.inputs["healthCheckGracePeriodSeconds"] == 60
+    assert {rules[10].urn, rules[20].urn} <= set(service.dependencies)
+    assert service.ignore_changes == ("desiredCount",)
+    requests = rendering.named("svc-requests-scaling").inputs
+    label = requests["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"]
+    assert label["resourceLabel"] == "app/lb/1/${svc-tg.arnSuffix}"
+
+
+def test_existing_target_group_creates_no_rules() -> None:
+    attachment = LoadBalancerAttachmentArgs(security_group_id="sg-alb", target_group_arn="arn:tg")
+    rendering = build(lambda: EcsService("svc", service_args(load_balancer=attachment)))
+    assert not rendering.of_type("aws:lb/targetGroup:TargetGroup")
+    assert not rendering.of_type("aws:lb/listenerRule:ListenerRule")
+    service = rendering.named("svc", "aws:ecs/service:Service").inputs
+    assert service["loadBalancers"][0]["targetGroupArn"] == "arn:tg"
+
+
+def test_existing_task_definition_skips_roles_and_logs() -> None:
+    rendering = build(
+        lambda: EcsService("svc", service_args(container=None, task_definition_arn="arn:td:3"))
+    )
+    assert not rendering.of_type("aws:iam/role:Role")
+    assert not rendering.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    assert rendering.named("svc", "aws:ecs/service:Service").inputs["taskDefinition"] == "arn:td:3"
+
+
+def test_service_discovery_registration() -> None:
+    discovery = ServiceDiscoveryArgs(namespace_id="ns-1", dns_name="orders", ttl=30)
+    rendering = build(lambda: EcsService("svc", service_args(service_discovery=discovery)))
+    registry = rendering.named("svc-discovery").inputs
+    assert registry["name"] == "orders"
+    assert registry["dnsConfig"]["dnsRecords"] == [{"ttl": 30, "type": "A"}]
+    assert registry["healthCheckCustomConfig"] == {"failureThreshold": 1}
+    service = rendering.named("svc", "aws:ecs/service:Service").inputs
+    assert service["serviceRegistries"] == {"registryArn": "${svc-discovery.arn}"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"container": None}, "exactly one of container, task_definition_arn"),
+        (
+            {"load_balancer": LoadBalancerAttachmentArgs(security_group_id="sg")},
+            "exactly one of target_group_arn, listener_arn",
+        ),
+        (
+            {"load_balancer": LoadBalancerAttachmentArgs(security_group_id="sg", listener_arn="l")},
+            "needs at least one route",
+        ),
+    ],
+)
+def test_args_reject_incomplete_combinations(overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        service_args(**overrides)
