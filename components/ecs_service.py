@@ -20,8 +20,8 @@ from components.cluster import CapacityProviderShare, strategy_inputs
 from components.task import (
     TMP_VOLUME,
     assume_role_policy,
-    container_definition,
     execution_policy,
+    task_containers,
 )
 
 SCALE_OUT_COOLDOWN = 60
@@ -39,6 +39,9 @@ class ContainerArgs:
     secrets: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Variable name -> Secrets Manager secret or SSM parameter ARN."""
     user: str | None = None
+    prepare_tmp: bool = True
+    """For a non-root user, make /tmp writable with a short root init container first. Not
+    needed for images that declare `VOLUME /tmp` owned by their user."""
     stop_timeout: int = 30
     log_retention_days: int = 30
     log_group_name: str | None = None
@@ -439,7 +442,7 @@ class EcsService(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        definition = container_definition(
+        containers = task_containers(
             name=args.container_name,
             image=container.image,
             port=args.container_port,
@@ -449,6 +452,7 @@ class EcsService(pulumi.ComponentResource):
             log_group=log_group_name,
             region=args.region,
             stop_timeout=container.stop_timeout,
+            prepare_tmp=container.prepare_tmp,
         )
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
@@ -461,7 +465,7 @@ class EcsService(pulumi.ComponentResource):
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
             volumes=[{"name": TMP_VOLUME}],
-            container_definitions=json.dumps([definition]),
+            container_definitions=json.dumps(containers),
             # The log group must exist before a task tries to write to it.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )

@@ -147,6 +147,7 @@ class Platform(pulumi.ComponentResource):
                 environment=service.environment,
                 secrets=service.secrets,
                 user=spec.user,
+                prepare_tmp=not spec.image_prepares_tmp,
                 log_retention_days=settings.logs.retention_days,
                 log_group_name=f"/ecs/{settings.project}-{settings.stack}/{service.name}",
             ),

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 TMP_VOLUME = "tmp"
+PREPARE_TMP_CONTAINER = "prepare-tmp"
 # Secrets Manager secret ARN: arn:<partition>:secretsmanager:<region>:<account>:secret:<name>,
 # optionally followed by :<json-key>:<version-stage>:<version-id> as ECS accepts.
 _SECRETSMANAGER_ARN = re.compile(
@@ -19,6 +20,24 @@ _PRIVATE_ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?"
     r"/(?P<repository>[^:@]+)"
 )
+
+
+def _log_configuration(log_group: str, region: str, stream_prefix: str) -> dict[str, Any]:
+    return {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": log_group,
+            "awslogs-region": region,
+            "awslogs-stream-prefix": stream_prefix,
+            # A full log buffer drops lines instead of blocking the application.
+            "mode": "non-blocking",
+            "max-buffer-size": "25m",
+        },
+    }
+
+
+def _tmp_mount() -> list[dict[str, Any]]:
+    return [{"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}]
 
 
 def container_definition(
@@ -32,6 +51,7 @@ def container_definition(
     log_group: str,
     region: str,
     stop_timeout: int = 30,
+    wait_for_tmp: bool = False,
 ) -> dict[str, Any]:
     """One hardened container: read-only root with a writable /tmp, non-root where the image
     allows it, an init process to reap children and forward signals, logs to CloudWatch."""
@@ -44,24 +64,74 @@ def container_definition(
         "secrets": [{"name": k, "valueFrom": secrets[k]} for k in sorted(secrets)],
         "readonlyRootFilesystem": True,
         "privileged": False,
-        "mountPoints": [{"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}],
+        "mountPoints": _tmp_mount(),
         "linuxParameters": {"initProcessEnabled": True},
         "stopTimeout": stop_timeout,
-        "logConfiguration": {
-            "logDriver": "awslogs",
-            "options": {
-                "awslogs-group": log_group,
-                "awslogs-region": region,
-                "awslogs-stream-prefix": name,
-                # A full log buffer drops lines instead of blocking the application.
-                "mode": "non-blocking",
-                "max-buffer-size": "25m",
-            },
-        },
+        "logConfiguration": _log_configuration(log_group, region, name),
     }
     if user is not None:
         definition["user"] = user
+    if wait_for_tmp:
+        definition["dependsOn"] = [{"containerName": PREPARE_TMP_CONTAINER, "condition": "SUCCESS"}]
     return definition
+
+
+def prepare_tmp_definition(*, image: str, log_group: str, region: str) -> dict[str, Any]:
+    """A short-lived container that makes the task's /tmp volume writable for everyone.
+
+    Fargate creates a bind-mount volume owned by root with mode 0755, unless the image declares
+    it (`VOLUME`) with other ownership; a non-root application could not write its /tmp. This
+    container runs once, as root, before the application starts, and changes nothing else.
+    """
+    return {
+        "name": PREPARE_TMP_CONTAINER,
+        "image": image,
+        "essential": False,
+        "user": "0",
+        "entryPoint": ["/bin/sh", "-c"],
+        "command": ["chmod 1777 /tmp"],
+        "readonlyRootFilesystem": True,
+        "privileged": False,
+        "mountPoints": _tmp_mount(),
+        "logConfiguration": _log_configuration(log_group, region, PREPARE_TMP_CONTAINER),
+    }
+
+
+def task_containers(
+    *,
+    name: str,
+    image: str,
+    port: int,
+    environment: Mapping[str, str],
+    secrets: Mapping[str, str],
+    user: str | None,
+    log_group: str,
+    region: str,
+    stop_timeout: int = 30,
+    prepare_tmp: bool = True,
+) -> list[dict[str, Any]]:
+    """The task's container definitions: the application, preceded by the /tmp preparation
+    when the application runs as a non-root user and its image does not prepare /tmp itself."""
+    needs_preparation = prepare_tmp and user not in (None, "0", "root")
+    containers = [
+        container_definition(
+            name=name,
+            image=image,
+            port=port,
+            environment=environment,
+            secrets=secrets,
+            user=user,
+            log_group=log_group,
+            region=region,
+            stop_timeout=stop_timeout,
+            wait_for_tmp=needs_preparation,
+        )
+    ]
+    if needs_preparation:
+        containers.insert(
+            0, prepare_tmp_definition(image=image, log_group=log_group, region=region)
+        )
+    return containers
 
 
 def assume_role_policy(

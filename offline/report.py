@@ -87,7 +87,9 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
         size = "-"
         for task in _child(rendering, component, "aws:ecs/taskDefinition:TaskDefinition"):
             containers = json.loads(task.inputs["containerDefinitions"])
-            port = ",".join(str(m["containerPort"]) for c in containers for m in c["portMappings"])
+            port = ",".join(
+                str(m["containerPort"]) for c in containers for m in c.get("portMappings", [])
+            )
             size = f"{task.inputs['cpu']}/{task.inputs['memory']}"
 
         dns = "-"

@@ -37,6 +37,9 @@ class ServiceSpec:
     image: str = DEFAULT_IMAGE
     user: str | None = DEFAULT_IMAGE_USER
     """The non-root user the image runs as; None if the image needs root."""
+    image_prepares_tmp: bool = False
+    """True if the image declares `VOLUME /tmp` owned by its user, so the task needs no init
+    container to make the volume writable (Fargate creates it root-owned, mode 0755)."""
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property

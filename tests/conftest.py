@@ -47,12 +47,17 @@ def ecs_service(rendering: Rendering, name: str) -> RecordedResource:
     )
 
 
-def container(rendering: Rendering, stack_service: str) -> dict[str, Any]:
-    """The single container definition of `<stack>-<service>`'s task definition."""
+def containers(rendering: Rendering, service: str) -> list[dict[str, Any]]:
+    """The container definitions of `<stack>-<service>`'s task definition."""
     task = rendering.named(
-        f"{rendering.stack}-{stack_service}-task", "aws:ecs/taskDefinition:TaskDefinition"
+        f"{rendering.stack}-{service}-task", "aws:ecs/taskDefinition:TaskDefinition"
     )
-    (definition,) = json.loads(task.inputs["containerDefinitions"])
+    return json.loads(task.inputs["containerDefinitions"])
+
+
+def container(rendering: Rendering, service: str) -> dict[str, Any]:
+    """The application container (the essential one) of `<stack>-<service>`'s task."""
+    (definition,) = [c for c in containers(rendering, service) if c["essential"]]
     return definition
 
 

@@ -219,6 +219,7 @@ def test_minimal_service_is_isolated_and_private() -> None:
     assert task["executionRoleArn"] == "${svc-execution-role.arn}"
     assert task["taskRoleArn"] == "${svc-task-role.arn}"
     assert task["volumes"] == [{"name": "tmp"}]
+    # No user is set (the image's own), so no /tmp preparation is needed.
     (container,) = json.loads(task["containerDefinitions"])
     assert container["logConfiguration"]["options"]["awslogs-group"] == "/ecs/svc"
     assert rendering.named("svc-logs").inputs["name"] == "/ecs/svc"

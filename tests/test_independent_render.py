@@ -179,8 +179,12 @@ class Render:
         assert task.type == TASK_DEFINITION
         return task
 
+    def containers(self, service: Resource) -> list[dict[str, Any]]:
+        return json.loads(self.task_definition(service).inputs["containerDefinitions"])
+
     def container(self, service: Resource) -> dict[str, Any]:
-        (definition,) = json.loads(self.task_definition(service).inputs["containerDefinitions"])
+        """The service's one essential container: the application."""
+        (definition,) = [c for c in self.containers(service) if c.get("essential")]
         return definition
 
     def vpc(self) -> Resource:
@@ -365,6 +369,27 @@ def test_containers_are_hardened_and_log_to_cloudwatch(render: Render) -> None:
         assert container.get("readonlyRootFilesystem") is True, name
         assert container.get("privileged") is False, name
         assert container.get("logConfiguration", {}).get("logDriver") == "awslogs", name
+        assert container.get("user") not in (None, "0", "root"), name
+
+
+def test_tmp_is_prepared_before_the_application_starts(render: Render) -> None:
+    # Fargate creates bind-mount volumes root-owned (0755); the non-root application can write
+    # its /tmp only after a short, non-essential init container has opened it up.
+    for name, service in render.ecs_services().items():
+        containers = {c["name"]: c for c in render.containers(service)}
+        application = render.container(service)
+        (helper_name,) = set(containers) - {application["name"]}
+        helper = containers[helper_name]
+        assert helper["essential"] is False, name
+        assert helper["readonlyRootFilesystem"] is True, name
+        assert [m["containerPath"] for m in helper["mountPoints"]] == ["/tmp"], name
+        assert application["dependsOn"] == [
+            {"containerName": helper_name, "condition": "SUCCESS"}
+        ], name
+        (volume,) = render.task_definition(service).inputs["volumes"]
+        assert application["mountPoints"] == [
+            {"sourceVolume": volume["name"], "containerPath": "/tmp", "readOnly": False}
+        ], name
 
 
 def test_no_secrets_in_plain_environment(render: Render) -> None:

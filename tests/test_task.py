@@ -8,6 +8,7 @@ from components.task import (
     ecr_repository_arn,
     execution_policy,
     secret_resources,
+    task_containers,
 )
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-password-AbCdEf"
@@ -117,3 +118,38 @@ def test_task_trust_is_limited_to_the_account() -> None:
         "ArnLike": {"aws:SourceArn": "arn:aws:ecs:us-east-1:123456789012:*"},
     }
     assert "Condition" not in assume_role_policy()["Statement"][0]
+
+
+def containers(**overrides: object) -> list[dict]:
+    arguments: dict = {
+        "name": "orders",
+        "image": "public.ecr.aws/nginx/nginx-unprivileged:1.29-alpine",
+        "port": 8080,
+        "environment": {},
+        "secrets": {},
+        "user": "101",
+        "log_group": "/ecs/x",
+        "region": "us-east-1",
+    }
+    arguments.update(overrides)
+    return task_containers(**arguments)
+
+
+def test_non_root_application_waits_for_tmp_preparation() -> None:
+    prepare, application = containers()
+    assert prepare["name"] == "prepare-tmp"
+    assert prepare["essential"] is False
+    assert prepare["user"] == "0"  # only root can open up the root-owned volume
+    assert prepare["entryPoint"] == ["/bin/sh", "-c"]
+    assert prepare["command"] == ["chmod 1777 /tmp"]
+    assert prepare["readonlyRootFilesystem"] is True
+    assert prepare["mountPoints"] == application["mountPoints"]
+    assert prepare["logConfiguration"]["options"]["awslogs-stream-prefix"] == "prepare-tmp"
+    assert application["essential"] is True
+    assert application["dependsOn"] == [{"containerName": "prepare-tmp", "condition": "SUCCESS"}]
+
+
+def test_no_preparation_when_not_needed() -> None:
+    for overrides in ({"user": None}, {"user": "0"}, {"prepare_tmp": False}):
+        (application,) = containers(**overrides)
+        assert "dependsOn" not in application
