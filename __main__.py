@@ -7,10 +7,17 @@ from config import ConfigError, load_settings, read_stack_config
 
 raw_config, region = read_stack_config()
 try:
-    settings = load_settings(raw_config, stack=pulumi.get_stack(), region=region)
+    settings = load_settings(
+        raw_config,
+        stack=pulumi.get_stack(),
+        region=region,
+        deploying=not pulumi.runtime.is_dry_run(),
+    )
 except ConfigError as error:
     # RunError stops the program with the message alone, no traceback.
     raise pulumi.RunError(str(error)) from None
+for warning in settings.warnings:
+    pulumi.log.warn(warning)
 
 platform = Platform(settings.stack, PlatformArgs(settings=settings))
 

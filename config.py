@@ -58,7 +58,11 @@ _SECRET_ARN = re.compile(
     r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secret:.+"
     r"|ssm:[a-z0-9-]+:\d{12}:parameter/.+)$"
 )
-_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+_ACM_ARN = re.compile(
+    r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/(?P<id>[A-Za-z0-9-]+)$"
+)
+# AWS's documentation example account; the committed prod stack uses it as a placeholder.
+EXAMPLE_ACCOUNT_ID = "123456789012"
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -266,6 +270,8 @@ class StackSettings:
     logs: LogsConfig
     services: tuple[ServiceSettings, ...]
     """Ordered so that every service comes after all of its callers."""
+    warnings: tuple[str, ...] = ()
+    """Valid but surprising values, worth a look before a deploy."""
 
     @property
     def production(self) -> bool:
@@ -645,7 +651,6 @@ def _check_dns_name(path: str, name: str) -> list[ConfigIssue]:
 def _check_stack_wide(
     *,
     stack: str,
-    environment: str,
     load_balancer: LoadBalancerConfig,
     logs: LogsConfig,
 ) -> list[ConfigIssue]:
@@ -665,6 +670,15 @@ def _check_stack_wide(
             )
         )
     for index, cidr in enumerate(load_balancer.ingress_cidrs):
+        if cidr in load_balancer.ingress_cidrs[:index]:
+            issues.append(
+                ConfigIssue(
+                    path=f"loadBalancer.ingressCidrs[{index}]",
+                    message=f"{_show(cidr)} is listed twice (allowed: each CIDR once)",
+                    fix=rm_command(f"loadBalancer.ingressCidrs[{index}]"),
+                )
+            )
+            continue
         try:
             ipaddress.IPv4Network(cidr)
         except ValueError:
@@ -675,29 +689,6 @@ def _check_stack_wide(
                     fix=set_command(f"loadBalancer.ingressCidrs[{index}]", "0.0.0.0/0"),
                 )
             )
-    arn = load_balancer.certificate_arn
-    if arn is not None and not _ACM_ARN.match(arn):
-        issues.append(
-            ConfigIssue(
-                path="loadBalancer.certificateArn",
-                message=f"{_show(arn)} is not an ACM certificate ARN "
-                "(allowed: arn:aws:acm:<region>:<account>:certificate/<id>)",
-                fix=set_command(
-                    "loadBalancer.certificateArn", "arn:aws:acm:<region>:<account>:certificate/<id>"
-                ),
-            )
-        )
-    if environment == "production" and arn is None:
-        issues.append(
-            ConfigIssue(
-                path="loadBalancer.certificateArn",
-                message="is required in production: the ALB serves HTTPS only "
-                "(allowed: an ACM certificate ARN in the stack's region)",
-                fix=set_command(
-                    "loadBalancer.certificateArn", "arn:aws:acm:<region>:<account>:certificate/<id>"
-                ),
-            )
-        )
     alb_name = naming.load_balancer_component(stack)
     if not naming.fits_lb_name_limit(alb_name) or not re.match(r"^[a-z0-9-]+$", stack):
         issues.append(
@@ -711,6 +702,56 @@ def _check_stack_wide(
             )
         )
     return issues
+
+
+CERTIFICATE_FIX = "arn:aws:acm:<region>:<account>:certificate/<id>"
+
+
+def _check_certificate(
+    arn: str | None, *, environment: str, region: str | None, deploying: bool
+) -> tuple[list[ConfigIssue], list[str]]:
+    """Problems with the listener certificate, and warnings for a preview."""
+    path = "loadBalancer.certificateArn"
+    if arn is None:
+        if environment != "production":
+            return [], []
+        return [
+            ConfigIssue(
+                path=path,
+                message="is required in production: the ALB serves HTTPS only "
+                "(allowed: an ACM certificate ARN in the stack's region)",
+                fix=set_command(path, CERTIFICATE_FIX),
+            )
+        ], []
+    match = _ACM_ARN.match(arn)
+    if match is None:
+        return [
+            ConfigIssue(
+                path=path,
+                message=f"{_show(arn)} is not an ACM certificate ARN "
+                "(allowed: arn:aws:acm:<region>:<account>:certificate/<id>)",
+                fix=set_command(path, CERTIFICATE_FIX),
+            )
+        ], []
+    if region and match["region"] != region:
+        return [
+            ConfigIssue(
+                path=path,
+                message=f"{_show(arn)} is in {match['region']}, but an ALB can only use a "
+                f"certificate from its own region (allowed: a certificate in {region})",
+                fix=set_command(path, f"arn:aws:acm:{region}:<account>:certificate/<id>"),
+            )
+        ], []
+    if match["account"] == EXAMPLE_ACCOUNT_ID or set(match["id"]) <= {"0", "-"}:
+        placeholder = ConfigIssue(
+            path=path,
+            message=f"{_show(arn)} is the placeholder from the stack file; creating the HTTPS "
+            "listener would fail (allowed: the ARN of your ACM certificate)",
+            fix=set_command(path, f"arn:aws:acm:{match['region']}:<account>:certificate/<id>"),
+        )
+        # A preview may show the stack; a deploy must not start with it.
+        return ([placeholder], []) if deploying else ([], [str(placeholder)])
+    return [], []
 
 
 def _check_catalog(stack: str, catalog: Mapping[str, ServiceSpec]) -> list[ConfigIssue]:
@@ -843,11 +884,13 @@ def load_settings(
     region: str | None,
     catalog: Mapping[str, ServiceSpec] = CATALOG,
     project: str = PROJECT,
+    deploying: bool = False,
 ) -> StackSettings:
     """Validate the `microservices:*` config of one stack and merge it with the catalog.
 
     `raw` maps top-level keys (without the namespace) to their parsed values. Raises
-    ConfigError listing every problem found.
+    ConfigError listing every problem found. `deploying` (an update, not a preview) turns
+    warnings about placeholders into errors.
     """
     issues: list[ConfigIssue] = []
     for key in raw:
@@ -910,12 +953,18 @@ def load_settings(
     if blocks["loadBalancer"] is not None and blocks["logs"] is not None:
         issues.extend(
             _check_stack_wide(
-                stack=stack,
-                environment=str(environment),
-                load_balancer=blocks["loadBalancer"],
-                logs=blocks["logs"],
+                stack=stack, load_balancer=blocks["loadBalancer"], logs=blocks["logs"]
             )
         )
+    warnings: list[str] = []
+    if blocks["loadBalancer"] is not None:
+        certificate_issues, warnings = _check_certificate(
+            blocks["loadBalancer"].certificate_arn,
+            environment=str(environment),
+            region=region,
+            deploying=deploying,
+        )
+        issues.extend(certificate_issues)
     issues.extend(_check_catalog(stack, catalog))
 
     if issues:
@@ -938,6 +987,7 @@ def load_settings(
             _merge(catalog[name], services.get(name, ServiceConfig()), catalog, namespace)
             for name in callers_first(catalog)
         ),
+        warnings=tuple(warnings),
     )
 
 

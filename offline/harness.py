@@ -8,6 +8,7 @@ resources are wired to each other.
 
 from __future__ import annotations
 
+import logging
 import runpy
 import sys
 import threading
@@ -74,6 +75,8 @@ class Rendering:
     stack_urn: str = ""
     error: BaseException | None = None
     """What the program raised, when rendered with check=False."""
+    warnings: tuple[str, ...] = ()
+    """What the program logged at warning level or above (`pulumi.log.warn`)."""
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -184,14 +187,32 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class _EngineLog(logging.Handler):
+    """Collects what the program logs through the engine (`pulumi.log.warn` and up)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+        self.logger = logging.getLogger(f"offline.engine.{id(self)}")
+        self.logger.propagate = False
+        self.logger.setLevel(logging.WARNING)
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def render(
     stack: str,
     *,
     config: StackConfig | None = None,
     project_dir: Path = PROJECT_DIR,
     check: bool = True,
+    preview: bool = True,
 ) -> Rendering:
     """Run `__main__.py` of the project for `stack` and return what it registered.
+
+    `preview=False` runs it as the update step of `pulumi up` would.
 
     With check (the default) an error of the program is raised (pulumi.RunError for a config
     error); without, it is returned in `Rendering.error` beside what was registered before it.
@@ -204,15 +225,20 @@ def render(
     def program() -> None:
         runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
 
-    return run_program(program, stack_config, check=check)
+    return run_program(program, stack_config, check=check, preview=preview)
 
 
 def run_program(
-    program: Callable[[], None], stack_config: StackConfig, *, check: bool = True
+    program: Callable[[], None],
+    stack_config: StackConfig,
+    *,
+    check: bool = True,
+    preview: bool = True,
 ) -> Rendering:
     """Run `program` under the recording mocks with the given config."""
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
+    engine_log = _EngineLog()
 
     set_all_config(dict(stack_config.config), list(stack_config.secret_keys))
     set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack for every run
@@ -220,8 +246,9 @@ def run_program(
         mocks,
         project=stack_config.project,
         stack=stack_config.stack,
-        preview=True,
+        preview=preview,
         monitor=monitor,
+        logger=engine_log.logger,
     )
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
@@ -244,6 +271,7 @@ def run_program(
         outputs=outputs,
         stack_urn=monitor.stack_urn,
         error=error,
+        warnings=tuple(engine_log.messages),
     )
 
 

@@ -195,6 +195,11 @@ def preview_text(rendering: Rendering) -> str:
         "Outputs:",
         *output_lines(rendering),
         "",
+        *(
+            ["Warnings:", *(f"    {warning}" for warning in rendering.warnings), ""]
+            if rendering.warnings
+            else []
+        ),
         "${name.attribute} stands for a value AWS assigns at deploy (an id, ARN or generated "
         "name).",
         "Components from other packages (awsx:ec2:Vpc) show as one resource; `pulumi preview` "

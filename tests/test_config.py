@@ -13,6 +13,7 @@ from config import (
     callers_first,
     load_settings,
 )
+from offline.harness import Rendering, render
 from offline.stackfile import read_stack_document
 from services import CATALOG, RouteSpec, ServiceSpec
 from tests.conftest import render_document
@@ -358,3 +359,57 @@ def test_fargate_table_matches_aws() -> None:
     assert FARGATE_MEMORY_BY_CPU[8192][0] == 16384
     assert FARGATE_MEMORY_BY_CPU[8192][-1] == 61440
     assert FARGATE_MEMORY_BY_CPU[16384][1] - FARGATE_MEMORY_BY_CPU[16384][0] == 8192
+
+
+# --- the listener certificate -----------------------------------------------------------------
+
+PLACEHOLDER = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+PLACEHOLDER_PROBLEM = (
+    f'loadBalancer.certificateArn: "{PLACEHOLDER}" is the placeholder from the stack file; '
+    "creating the HTTPS listener would fail (allowed: the ARN of your ACM certificate); "
+    "fix: pulumi config set --path 'loadBalancer.certificateArn' "
+    "'arn:aws:acm:us-east-1:<account>:certificate/<id>'"
+)
+
+
+def test_placeholder_certificate_is_a_warning_in_a_preview() -> None:
+    settings = load({"loadBalancer": {"certificateArn": PLACEHOLDER}})
+    assert settings.warnings == (PLACEHOLDER_PROBLEM,)
+
+
+def test_placeholder_certificate_stops_a_deploy() -> None:
+    raw = {"loadBalancer": {"certificateArn": PLACEHOLDER}}
+    assert problems(raw, deploying=True) == [PLACEHOLDER_PROBLEM]
+
+
+def test_prod_update_refuses_the_placeholder_before_registering_anything() -> None:
+    rendering = render("prod", preview=False, check=False)
+    assert rendering.resources == []
+    assert PLACEHOLDER_PROBLEM in str(rendering.error)
+
+
+def test_prod_preview_warns_about_the_placeholder(prod: Rendering) -> None:
+    assert prod.warnings == (PLACEHOLDER_PROBLEM,)
+
+
+def test_certificate_from_another_region() -> None:
+    arn = "arn:aws:acm:eu-west-1:111122223333:certificate/abc-123"
+    assert problems({"loadBalancer": {"certificateArn": arn}}) == [
+        f'loadBalancer.certificateArn: "{arn}" is in eu-west-1, but an ALB can only use a '
+        "certificate from its own region (allowed: a certificate in us-east-1); "
+        "fix: pulumi config set --path 'loadBalancer.certificateArn' "
+        "'arn:aws:acm:us-east-1:<account>:certificate/<id>'"
+    ]
+
+
+def test_real_certificate_is_accepted_silently() -> None:
+    arn = "arn:aws:acm:us-east-1:111122223333:certificate/1f2e3d4c-aaaa-bbbb-cccc-0123456789ab"
+    assert load({"loadBalancer": {"certificateArn": arn}}).warnings == ()
+
+
+def test_duplicate_ingress_cidr() -> None:
+    raw = {"loadBalancer": {"ingressCidrs": ["10.0.0.0/8", "10.0.0.0/8"]}}
+    assert problems(raw) == [
+        'loadBalancer.ingressCidrs[1]: "10.0.0.0/8" is listed twice (allowed: each CIDR once); '
+        "fix: pulumi config rm --path 'loadBalancer.ingressCidrs[1]'"
+    ]

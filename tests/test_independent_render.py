@@ -280,8 +280,9 @@ def _render(stack: str) -> Render:
     # A fresh root stack per render; set_mocks creates one when there is none.
     runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
     mocks = RecordingMocks()
+    # As `pulumi preview` runs it: an update rightly refuses prod's placeholder certificate.
     pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack=stack, preview=False, monitor=MockMonitor(mocks)
+        mocks, project=PROJECT, stack=stack, preview=True, monitor=MockMonitor(mocks)
     )
     program = str(PROJECT_DIR / "__main__.py")
     _sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
