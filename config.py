@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import math
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,6 +51,11 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
 )  # fmt: skip
 
 LISTENER_PRIORITY_RANGE = (1, 50000)
+
+# Subnet sizes of a new VPC, and the aligned block each AZ needs to hold both.
+PRIVATE_SUBNET_PREFIX = 20
+PUBLIC_SUBNET_PREFIX = 24
+AZ_BLOCK_PREFIX = 19
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -184,6 +190,8 @@ class DeploymentConfig(_Block):
     maximum_percent: int = Field(default=200, ge=100, le=200)
     deregistration_delay: int = Field(default=5, ge=0, le=3600)
     health_check_grace_period: int = Field(default=30, ge=0, le=2147483647)
+    wait_for_steady_state: bool = True
+    """`pulumi up` waits until each changed service is stable, so a failed rollout fails it."""
 
 
 class LogsConfig(_Block):
@@ -597,13 +605,19 @@ def _check_network(network: NetworkConfig) -> list[ConfigIssue]:
             )
         )
     else:
-        if not 16 <= cidr.prefixlen <= 28:
+        # Each AZ gets an aligned block for a private /20 and a public /24: a /19.
+        largest = AZ_BLOCK_PREFIX - math.ceil(math.log2(network.availability_zones))
+        if not network.uses_existing_vpc and not 16 <= cidr.prefixlen <= largest:
             issues.append(
                 ConfigIssue(
                     path="network.cidrBlock",
-                    message=f"{_show(network.cidr_block)} has a /{cidr.prefixlen} mask "
-                    "(allowed: a VPC block between /16 and /28)",
-                    fix=set_command("network.cidrBlock", "10.20.0.0/16"),
+                    message=f"{_show(network.cidr_block)} has a /{cidr.prefixlen} mask, which "
+                    f"cannot hold {network.availability_zones} availability zones of a private "
+                    f"/{PRIVATE_SUBNET_PREFIX} and a public /{PUBLIC_SUBNET_PREFIX} subnet each "
+                    f"(allowed: /16../{largest})",
+                    fix=set_command(
+                        "network.cidrBlock", f"{cidr.network_address}/{min(16, largest)}"
+                    ),
                 )
             )
     if network.uses_existing_vpc:

@@ -95,6 +95,8 @@ class DeploymentArgs:
     maximum_percent: int = 200
     health_check_grace_period: int = 60
     """Seconds; applies only to services behind a load balancer."""
+    wait_for_steady_state: bool = True
+    """Make the deploy wait for the service to be stable, and fail if its rollout fails."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -350,6 +352,7 @@ class EcsService(pulumi.ComponentResource):
             ),
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
+            wait_for_steady_state=deployment.wait_for_steady_state,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # ECS refuses a target group that no listener forwards to yet.

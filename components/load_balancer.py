@@ -35,6 +35,8 @@ class LoadBalancerArgs:
     deletion_protection: bool = False
     access_logs: bool = False
     """Write access logs to an S3 bucket this component creates."""
+    access_log_retention_days: int = 365
+    """Access logs older than this are deleted."""
     account_id: pulumi.Input[str] | None = None
     """The AWS account id; required with access_logs (the log path contains it)."""
     idle_timeout: int = 60
@@ -79,9 +81,7 @@ class LoadBalancer(pulumi.ComponentResource):
                     opts=child,
                 )
 
-        log_bucket = (
-            self._access_log_bucket(name, args.account_id, child) if args.access_logs else None
-        )
+        log_bucket = self._access_log_bucket(name, args) if args.access_logs else None
 
         alb = aws.lb.LoadBalancer(
             name,
@@ -157,36 +157,53 @@ class LoadBalancer(pulumi.ComponentResource):
         )
 
     def _access_log_bucket(
-        self,
-        name: str,
-        account_id: pulumi.Input[str] | None,
-        child: pulumi.ResourceOptions,
+        self, name: str, args: LoadBalancerArgs
     ) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
         """A private, encrypted bucket that only ELB log delivery may write to."""
-        if account_id is None:
+        if args.account_id is None:
             raise ValueError("LoadBalancerArgs.account_id is required with access_logs")
-        bucket = aws.s3.Bucket(f"{name}-logs", opts=child)
-        aws.s3.BucketPublicAccessBlock(
+        bucket = aws.s3.Bucket(f"{name}-logs", opts=pulumi.ResourceOptions(parent=self))
+
+        def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
+            # S3 rejects concurrent configuration changes to one new bucket (409
+            # OperationAborted), so each setting waits for the one before it.
+            return pulumi.ResourceOptions(parent=self, depends_on=list(resources))
+
+        public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-logs-public-access",
             bucket=bucket.id,
             block_public_acls=True,
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            opts=child,
+            opts=after(bucket),
         )
-        aws.s3.BucketOwnershipControls(
+        ownership = aws.s3.BucketOwnershipControls(
             f"{name}-logs-ownership",
             bucket=bucket.id,
             rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
+            opts=after(public_access),
         )
         # ALB access logs support only SSE-S3 on the target bucket.
-        aws.s3.BucketServerSideEncryptionConfiguration(
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-logs-encryption",
             bucket=bucket.id,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
-            opts=child,
+            opts=after(ownership),
+        )
+        lifecycle = aws.s3.BucketLifecycleConfiguration(
+            f"{name}-logs-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "expire-access-logs",
+                    "status": "Enabled",
+                    "filter": {"prefix": "AWSLogs/"},
+                    "expiration": {"days": args.access_log_retention_days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+                }
+            ],
+            opts=after(encryption),
         )
         policy = aws.s3.BucketPolicy(
             f"{name}-logs-policy",
@@ -201,7 +218,7 @@ class LoadBalancer(pulumi.ComponentResource):
                             "Principal": {"Service": ELB_LOG_DELIVERY_PRINCIPAL},
                             "Action": "s3:PutObject",
                             "Resource": pulumi.Output.format(
-                                "{0}/AWSLogs/{1}/*", bucket.arn, account_id
+                                "{0}/AWSLogs/{1}/*", bucket.arn, args.account_id
                             ),
                         },
                         {
@@ -215,6 +232,6 @@ class LoadBalancer(pulumi.ComponentResource):
                     ],
                 }
             ),
-            opts=child,
+            opts=after(lifecycle),
         )
         return bucket, policy

@@ -23,6 +23,10 @@ class NetworkArgs:
     availability_zones: int = 2
     nat_gateway_per_az: bool = False
     """One NAT gateway per AZ (AZ-independent egress) instead of a single shared one."""
+    public_subnet_mask: int = 24
+    """Public subnets hold only the ALB and NAT gateways."""
+    private_subnet_mask: int = 20
+    """Private subnets hold the tasks: one IP each (awsvpc)."""
     existing: ExistingVpcArgs | None = None
     """Use this VPC instead of creating one; the other fields are then ignored."""
 
@@ -57,9 +61,15 @@ class Network(pulumi.ComponentResource):
                 nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=strategy),
                 # "Auto" sizes subnets without the overlaps the legacy layout allows.
                 subnet_strategy=awsx.ec2.SubnetAllocationStrategy.AUTO,
+                # Fixed sizes, so that adding a subnet kind later does not re-divide (and
+                # replace) the existing subnets.
                 subnet_specs=[
-                    awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PUBLIC),
-                    awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PRIVATE),
+                    awsx.ec2.SubnetSpecArgs(
+                        type=awsx.ec2.SubnetType.PUBLIC, cidr_mask=args.public_subnet_mask
+                    ),
+                    awsx.ec2.SubnetSpecArgs(
+                        type=awsx.ec2.SubnetType.PRIVATE, cidr_mask=args.private_subnet_mask
+                    ),
                 ],
                 # Cloud Map private DNS namespaces need both.
                 enable_dns_hostnames=True,

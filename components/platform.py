@@ -23,7 +23,12 @@ from components.ecs_service import (
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.namespace import ServiceNamespace, ServiceNamespaceArgs
 from components.network import ExistingVpcArgs, Network, NetworkArgs
-from config import ServiceSettings, StackSettings
+from config import (
+    PRIVATE_SUBNET_PREFIX,
+    PUBLIC_SUBNET_PREFIX,
+    ServiceSettings,
+    StackSettings,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +61,8 @@ class Platform(pulumi.ComponentResource):
                 cidr_block=net.cidr_block,
                 availability_zones=net.availability_zones,
                 nat_gateway_per_az=net.nat_gateways == "perAz",
+                public_subnet_mask=PUBLIC_SUBNET_PREFIX,
+                private_subnet_mask=PRIVATE_SUBNET_PREFIX,
                 existing=(
                     ExistingVpcArgs(
                         vpc_id=net.vpc_id,
@@ -96,6 +103,7 @@ class Platform(pulumi.ComponentResource):
                 certificate_arn=lb.certificate_arn,
                 deletion_protection=lb.deletion_protection,
                 access_logs=lb.access_logs,
+                access_log_retention_days=settings.logs.retention_days,
                 account_id=account_id,
             ),
             child,
@@ -157,6 +165,7 @@ class Platform(pulumi.ComponentResource):
                 minimum_healthy_percent=deployment.minimum_healthy_percent,
                 maximum_percent=deployment.maximum_percent,
                 health_check_grace_period=deployment.health_check_grace_period,
+                wait_for_steady_state=deployment.wait_for_steady_state,
             ),
             service_discovery=ServiceDiscoveryArgs(
                 namespace_id=self.namespace.namespace_id,

@@ -413,3 +413,13 @@ def test_duplicate_ingress_cidr() -> None:
         'loadBalancer.ingressCidrs[1]: "10.0.0.0/8" is listed twice (allowed: each CIDR once); '
         "fix: pulumi config rm --path 'loadBalancer.ingressCidrs[1]'"
     ]
+
+
+def test_vpc_block_must_hold_every_az() -> None:
+    raw = {"network": {"cidrBlock": "10.20.0.0/18", "availabilityZones": 3}}
+    assert problems(raw) == [
+        'network.cidrBlock: "10.20.0.0/18" has a /18 mask, which cannot hold 3 availability '
+        "zones of a private /20 and a public /24 subnet each (allowed: /16../17); "
+        "fix: pulumi config set --path 'network.cidrBlock' 10.20.0.0/16"
+    ]
+    assert load({"network": {"cidrBlock": "10.20.0.0/18", "availabilityZones": 2}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -63,9 +64,9 @@ SERVICE_INGRESS = {
 
 def test_resource_counts(dev: Rendering, prod: Rendering) -> None:
     # prod adds: the HTTP->HTTPS redirect listener, 443 ingress, the access-log bucket with its
-    # four settings, and memory scaling policies for two services.
+    # five settings, and memory scaling policies for two services.
     assert len(dev.resources) == 61
-    assert len(prod.resources) == 70
+    assert len(prod.resources) == 71
     for rendering in (dev, prod):
         counts = rendering.count_by_type()
         assert counts["aws:ecs/service:Service"] == 3
@@ -220,6 +221,17 @@ def test_alb_safety_by_environment(dev: Rendering, prod: Rendering) -> None:
     assert prod_alb.inputs["accessLogs"] == {"bucket": "${prod-alb-logs.bucket}", "enabled": True}
     # ELB checks write access to the bucket when access logs are switched on.
     assert prod.named("prod-alb-logs-policy").urn in prod_alb.dependencies
+    # S3 rejects concurrent changes to a new bucket: its settings are applied one after another.
+    chain = ["public-access", "ownership", "encryption", "lifecycle", "policy"]
+    for before, after in itertools.pairwise(chain):
+        assert (
+            prod.named(f"prod-alb-logs-{before}").urn
+            in prod.named(f"prod-alb-logs-{after}").dependencies
+        )
+    lifecycle = prod.named("prod-alb-logs-lifecycle").inputs["rules"]
+    assert [(r["filter"], r["expiration"], r["status"]) for r in lifecycle] == [
+        ({"prefix": "AWSLogs/"}, {"days": 365}, "Enabled")
+    ]
     policy = json.loads(prod.named("prod-alb-logs-policy").inputs["policy"])
     allow = policy["Statement"][0]
     assert allow["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
@@ -266,6 +278,10 @@ def test_prod_is_multi_az_with_nat_per_az(dev: Rendering, prod: Rendering) -> No
     for vpc in (prod_vpc, dev_vpc):
         assert vpc["enableDnsHostnames"] is True
         assert vpc["enableDnsSupport"] is True
+        assert vpc["subnetSpecs"] == [
+            {"cidrMask": 24, "type": "Public"},
+            {"cidrMask": 20, "type": "Private"},
+        ]
 
 
 def test_deployment_and_log_settings_by_environment(dev: Rendering, prod: Rendering) -> None:
@@ -274,6 +290,7 @@ def test_deployment_and_log_settings_by_environment(dev: Rendering, prod: Render
         (prod, 100, 60, 30, 365),
     ):
         gateway = ecs_service(rendering, "api-gateway").inputs
+        assert gateway["waitForSteadyState"] is True
         assert gateway["deploymentMinimumHealthyPercent"] == min_healthy
         assert gateway["deploymentMaximumPercent"] == 200
         assert gateway["healthCheckGracePeriodSeconds"] == grace
