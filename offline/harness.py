@@ -26,7 +26,7 @@ from pulumi.runtime.settings import SETTINGS, get_root_resource, set_root_resour
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from offline.stackfile import PROJECT_DIR, StackConfig, load_stack_config
+from offline.stackfile import PROJECT_DIR, SECRET_PLACEHOLDER, StackConfig, load_stack_config
 
 UNKNOWN = "(unknown until deploy)"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -173,11 +173,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 
 def _plain(value: Any) -> Any:
-    """Deserialized inputs as plain JSON-like data: secrets unwrapped, unknowns marked."""
+    """Deserialized inputs as plain JSON-like data: secrets masked, unknowns marked."""
     if isinstance(value, Unknown):
         return UNKNOWN
     if rpc.is_rpc_secret(value):
-        return _plain(rpc.unwrap_rpc_secret(value))
+        return SECRET_PLACEHOLDER
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in sorted(value.items())}
     if isinstance(value, list | tuple):
@@ -282,6 +282,9 @@ async def _resolve(outputs: Mapping[str, Any]) -> dict[str, Any]:
         known = await output.is_known()
         if not known:
             resolved[key] = UNKNOWN
+            continue
+        if await output.is_secret():
+            resolved[key] = SECRET_PLACEHOLDER
             continue
         result = await output.future(with_unknowns=True)
         resolved[key] = _plain(result)

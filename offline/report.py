@@ -13,6 +13,8 @@ from typing import Any
 from offline.harness import STACK_TYPE, RecordedResource, Rendering, is_reference
 
 ECS_SERVICE_COMPONENT = "microservices:ecs:EcsService"
+LOAD_BALANCER = "load balancer"
+"""How a service row names the ALB among its callers."""
 
 
 def tree_lines(rendering: Rendering) -> list[str]:
@@ -51,8 +53,9 @@ class ServiceRow:
     port: str
     size: str
     count: str
-    routes: str
-    callers: str
+    routes: tuple[str, ...]
+    callers: tuple[str, ...]
+    """ECS names of the calling services, or `load balancer`."""
 
 
 def _child(rendering: Rendering, parent: RecordedResource, type_: str) -> list[RecordedResource]:
@@ -72,7 +75,7 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
     for sg in rendering.of_type("aws:ec2/securityGroup:SecurityGroup"):
         owner = next((c for c in components if sg.parent == c.urn), None)
         group_owner[f"${{{sg.name}.id}}"] = (
-            (_ecs_name(rendering, owner) or owner.name) if owner else "load balancer"
+            (_ecs_name(rendering, owner) or owner.name) if owner else LOAD_BALANCER
         )
 
     rows: list[ServiceRow] = []
@@ -128,8 +131,8 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
                 port=port,
                 size=size,
                 count=count,
-                routes=", ".join(routes) or "-",
-                callers=", ".join(callers) or "-",
+                routes=tuple(routes),
+                callers=tuple(callers),
             )
         )
     return sorted(rows, key=lambda row: row.ecs_name)
@@ -143,7 +146,15 @@ def _ecs_name(rendering: Rendering, component: RecordedResource) -> str | None:
 def service_table_lines(rendering: Rendering) -> list[str]:
     header = ("ECS service", "DNS name", "port", "cpu/mem", "count (band)", "routes", "called by")
     rows = [
-        (r.ecs_name, r.dns_name, r.port, r.size, r.count, r.routes, r.callers)
+        (
+            r.ecs_name,
+            r.dns_name,
+            r.port,
+            r.size,
+            r.count,
+            ", ".join(r.routes) or "-",
+            ", ".join(r.callers) or "-",
+        )
         for r in service_rows(rendering)
     ]
     widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]

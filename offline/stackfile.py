@@ -18,8 +18,10 @@ from typing import Any
 
 import yaml
 
+from config import OFFLINE_SECRET_PLACEHOLDER
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_PLACEHOLDER = OFFLINE_SECRET_PLACEHOLDER
 
 
 class StackFileError(Exception):

@@ -62,8 +62,15 @@ def test_fixed_count_without_autoscaling(dev: Rendering) -> None:
         "dev-user-service-cpu-scaling",
         "dev-user-service-scaling",
     ]
-    assert [(r.name, [c.path for c in changes]) for r, changes in result.changed] == [
-        ("dev-user-service", ["desiredCount"])
+    assert [(r.name, changes) for r, changes in result.changed] == [
+        (
+            "dev-user-service",
+            (
+                # Pulumi now owns the count again.
+                PropertyChange(path="(options).ignoreChanges", old=["desiredCount"], new=[]),
+                PropertyChange(path="desiredCount", old=1, new=3),
+            ),
+        )
     ]
 
 

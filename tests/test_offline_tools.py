@@ -1,0 +1,262 @@
+"""The offline preview's JSON document, diff and graph, as a reviewer uses them."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from offline import document
+from offline.__main__ import main
+from offline.harness import Rendering, render
+from tests.conftest import render_with
+
+PROJECT = Path(__file__).resolve().parent.parent
+CIPHERTEXT = "v1:c2VjcmV0LWNpcGhlcnRleHQtdGhhdC1tdXN0LW5vdC1sZWFr"
+
+
+def run_cli(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "offline", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def project_copy(tmp_path: Path) -> Path:
+    """A working copy of the project (without its virtualenv) to change freely."""
+    copy = tmp_path / "project"
+    shutil.copytree(
+        PROJECT,
+        copy,
+        ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", ".*_cache", "tests"),
+    )
+    return copy
+
+
+# --- the JSON document -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_document_matches_its_schema(stack: str, dev: Rendering, prod: Rendering) -> None:
+    rendering = {"dev": dev, "prod": prod}[stack]
+    schema = json.loads(document.SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(document.to_document(rendering), schema)
+
+
+def test_document_is_deterministic(dev: Rendering) -> None:
+    assert document.dumps(render("dev")) == document.dumps(dev)
+
+
+def test_document_round_trips(prod: Rendering) -> None:
+    loaded = document.from_document(json.loads(document.dumps(prod)))
+    assert document.dumps(loaded) == document.dumps(prod)
+
+
+def test_preview_json_on_stdout(capsys: pytest.CaptureFixture[str], dev: Rendering) -> None:
+    assert main(["preview", "--stack", "dev", "--json"]) == 0
+    assert capsys.readouterr().out == document.dumps(dev)
+
+
+def test_document_rejects_other_versions(tmp_path: Path) -> None:
+    saved = tmp_path / "old.json"
+    saved.write_text(json.dumps({"schemaVersion": 99}))
+    with pytest.raises(document.DocumentError, match="schemaVersion 99 is not supported"):
+        document.load(saved)
+
+
+# --- diff ------------------------------------------------------------------------------------
+
+
+def test_diff_of_a_stack_with_itself_is_empty(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "prod", "prod"]) == 0
+    assert capsys.readouterr().out == "prod → prod: no changes\n"
+
+
+def test_diff_dev_prod_lines_up_resources(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "dev", "prod"]) == 1
+    text = capsys.readouterr().out
+    assert text.startswith("dev → prod: 11 to add, 1 to remove, ")
+    assert "~ aws:ecs/service:Service  <stack>-order-service\n" in text
+    assert "      desiredCount: 1 → 3\n" in text
+    assert "+ aws:lb/listener:Listener  <stack>-alb-https\n" in text
+    assert "- aws:lb/listener:Listener  <stack>-alb-http\n" in text
+
+
+def test_one_config_change_shows_as_one_property(
+    tmp_path: Path, prod: Rendering, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "prod.json"
+    saved.write_text(document.dumps(prod))
+    changed = tmp_path / "prod-changed.json"
+    changed.write_text(
+        document.dumps(render_with("prod", [("services.order-service.autoscaling.maxCount", "12")]))
+    )
+    assert main(["diff", str(saved), str(changed)]) == 1
+    assert capsys.readouterr().out == (
+        f"{saved} → {changed}: 0 to add, 0 to remove, 1 to change\n"
+        "\n"
+        "~ aws:appautoscaling/target:Target  prod-order-service-scaling\n"
+        "      maxCapacity: 10 → 12\n"
+    )
+
+
+def test_environment_variable_change_is_found_inside_the_container_json(
+    dev: Rendering,
+) -> None:
+    from offline.diff import PropertyChange, diff
+
+    changed = render_with("dev", [("services.order-service.environment.LOG_LEVEL", "info")])
+    result = diff(dev, changed)
+    assert [(r.name, changes) for r, changes in result.changed] == [
+        (
+            "dev-order-service-task",
+            (
+                PropertyChange(
+                    path="containerDefinitions[1].environment[0].value", old="debug", new="info"
+                ),
+            ),
+        )
+    ]
+
+
+def test_markdown_diff(tmp_path: Path, prod: Rendering, capsys: pytest.CaptureFixture[str]) -> None:
+    saved = tmp_path / "prod.json"
+    saved.write_text(document.dumps(prod))
+    assert main(["diff", str(saved), "dev", "--format", "markdown"]) == 1
+    text = capsys.readouterr().out
+    assert text.startswith(f"### Offline diff: `{saved}` → `dev`\n")
+    assert (
+        "| `aws:ecs/service:Service <stack>-order-service` | `desiredCount` | `3` | `1` |" in text
+    )
+
+
+def test_added_service_is_one_group_of_new_resources(tmp_path: Path, dev: Rendering) -> None:
+    copy = project_copy(tmp_path)
+    (copy / "services" / "billing_service.py").write_text(
+        "from services.spec import ServiceSpec\n\n"
+        'SPEC = ServiceSpec(name="billing-service", dns_name="billing", container_name="billing")\n'
+    )
+    catalog = copy / "services" / "__init__.py"
+    catalog.write_text(
+        catalog.read_text()
+        .replace(
+            "from services import api_gateway,",
+            "from services import api_gateway, billing_service,",
+        )
+        .replace("api_gateway.SPEC)", "api_gateway.SPEC, billing_service.SPEC)")
+    )
+    result = run_cli("preview", "--stack", "dev", "--json", cwd=copy)
+    assert result.returncode == 0, result.stderr
+    saved = tmp_path / "with-billing.json"
+    saved.write_text(result.stdout)
+
+    from offline.diff import diff
+
+    changes = diff(dev, document.load(saved))
+    assert not changes.removed and not changes.changed
+    component = next(r for r in changes.added if r.type == "microservices:ecs:EcsService")
+    assert component.name == "dev-billing-service"
+    assert all(r is component or r.parent == component.urn for r in changes.added)
+    assert sorted(r.name.removeprefix("dev-billing-service") for r in changes.added) == [
+        "",  # the component and the ECS service
+        "",
+        "-discovery",
+        "-egress-https",
+        "-execution-policy",
+        "-execution-role",
+        "-logs",
+        "-sg",
+        "-task",
+        "-task-role",
+    ]
+
+
+def test_diff_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "dev", "staging"]) == 2
+    assert capsys.readouterr().err == (
+        "error: 'staging' is neither a saved document nor a stack (stacks: dev, prod)\n"
+    )
+    assert main(["diff", "dev", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json: no such file" in capsys.readouterr().err
+
+
+# --- graph -----------------------------------------------------------------------------------
+
+EDGES = {
+    ("internet", "alb"),
+    ("alb", "svc_api_gateway"),
+    ("svc_api_gateway", "svc_user_service"),
+    ("svc_api_gateway", "svc_order_service"),
+    ("svc_order_service", "svc_user_service"),
+}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_mermaid_graph_edges(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", "--stack", stack]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("flowchart LR\n")
+    assert set(re.findall(r"^  (\w+) -->\|.*\| (\w+)$", text, re.MULTILINE)) == EDGES
+    assert f'|"users.{stack}.internal:8080"| svc_user_service' in text
+    assert '-->|"/* (priority 50000)"| svc_api_gateway' in text
+
+
+def test_dot_graph_edges(tmp_path: Path) -> None:
+    output = tmp_path / "prod.dot"
+    assert main(["graph", "--stack", "prod", "--format", "dot", "-o", str(output)]) == 0
+    text = output.read_text()
+    assert set(re.findall(r"^  (\w+) -> (\w+) \[", text, re.MULTILINE)) == EDGES
+    assert 'label="Internet"' in text
+    assert "tasks 3 (3..10)" in text and "cpu/mem 512/1024" in text
+    assert 'internet -> alb [label="HTTPS 443, HTTP 80→443"];' in text
+
+
+def test_images_without_graphviz_fail_clearly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    assert main(["graph", "--format", "svg"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: --format svg needs Graphviz's `dot`, which is not installed"
+    )
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+def test_secrets_never_appear_in_any_output(tmp_path: Path) -> None:
+    copy = project_copy(tmp_path)
+    stack = (copy / "Pulumi.dev.yaml").read_text()
+    stack = stack.replace(
+        "      environment:\n        LOG_LEVEL: debug\n",
+        "      environment:\n        LOG_LEVEL: debug\n"
+        f"      secrets:\n        DB_PASSWORD:\n          secure: {CIPHERTEXT}\n",
+    )
+    (copy / "Pulumi.dev.yaml").write_text(stack)
+    outputs = [
+        run_cli("preview", "--stack", "dev", cwd=copy),
+        run_cli("preview", "--stack", "dev", "--json", cwd=copy),
+        run_cli("diff", "dev", "prod", cwd=copy),
+        run_cli("diff", "dev", "prod", "--format", "markdown", cwd=copy),
+        run_cli("graph", "--stack", "dev", cwd=copy),
+    ]
+    for result in outputs:
+        assert result.returncode in (0, 1), result.stderr
+        assert CIPHERTEXT not in result.stdout + result.stderr
+        assert "c2VjcmV0" not in result.stdout + result.stderr
+    preview_json = json.loads(outputs[1].stdout)
+    task = next(r for r in preview_json["resources"] if r["name"] == "dev-order-service-task")
+    (application,) = [
+        c for c in json.loads(task["inputs"]["containerDefinitions"]) if c["essential"]
+    ]
+    assert application["secrets"] == [{"name": "DB_PASSWORD", "valueFrom": "[secret]"}]
