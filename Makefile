@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
+BASE ?= dev
+HEAD ?= prod
+FORMAT ?= mermaid
 
-.PHONY: preview test lint setup clean
+.PHONY: preview preview-json diff graph bench test lint setup clean
 
 setup: $(VENV)/.installed
 
@@ -16,6 +19,19 @@ $(VENV)/.installed: requirements.txt
 
 preview: setup
 	$(PY) -m offline preview --stack $(STACK)
+
+preview-json: setup
+	$(PY) -m offline preview --stack $(STACK) --json
+
+# Exit code 1 means "there are changes", as diff(1).
+diff: setup
+	$(PY) -m offline diff $(BASE) $(HEAD)
+
+graph: setup
+	$(PY) -m offline graph --stack $(STACK) --format $(FORMAT)
+
+bench: setup
+	$(PY) scripts/bench_preview.py
 
 lint: setup
 	$(PY) -m ruff check .

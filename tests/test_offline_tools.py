@@ -260,3 +260,11 @@ def test_secrets_never_appear_in_any_output(tmp_path: Path) -> None:
         c for c in json.loads(task["inputs"]["containerDefinitions"]) if c["essential"]
     ]
     assert application["secrets"] == [{"name": "DB_PASSWORD", "valueFrom": "[secret]"}]
+
+
+def test_readme_shows_the_current_prod_graph(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", "--stack", "prod"]) == 0
+    graph = capsys.readouterr().out
+    readme = (PROJECT / "README.md").read_text()
+    shown = readme.split("<!-- graph: prod -->\n```mermaid\n", 1)[1].split("```\n<!-- /graph")[0]
+    assert shown == graph, "README's graph is stale: paste `make graph STACK=prod`"
