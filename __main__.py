@@ -2,6 +2,7 @@
 
 import pulumi
 
+import naming
 from components.platform import Platform, PlatformArgs
 from config import ConfigError, load_settings, read_stack_config
 
@@ -19,7 +20,7 @@ except ConfigError as error:
 for warning in settings.warnings:
     pulumi.log.warn(warning)
 
-platform = Platform(settings.stack, PlatformArgs(settings=settings))
+platform = Platform(naming.platform(settings.stack), PlatformArgs(settings=settings))
 
 pulumi.export("albDnsName", platform.load_balancer.dns_name)
 pulumi.export("url", platform.load_balancer.url)

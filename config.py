@@ -708,7 +708,7 @@ def _check_stack_wide(
                     fix=set_command(f"loadBalancer.ingressCidrs[{index}]", "0.0.0.0/0"),
                 )
             )
-    alb_name = naming.load_balancer_component(stack)
+    alb_name = naming.load_balancer(naming.load_balancer_component(naming.platform(stack)))
     if not naming.fits_lb_name_limit(alb_name) or not re.match(r"^[a-z0-9-]+$", stack):
         issues.append(
             ConfigIssue(
@@ -813,7 +813,9 @@ def _check_catalog(stack: str, catalog: Mapping[str, ServiceSpec]) -> list[Confi
                         fix=f"edit the spec of '{spec.name}' in services/",
                     )
                 )
-        target_group = naming.target_group(naming.service_component(stack, spec.name))
+        target_group = naming.target_group(
+            naming.service_component(naming.platform(stack), spec.name)
+        )
         if spec.routes and not naming.fits_lb_name_limit(target_group):
             issues.append(
                 ConfigIssue(

@@ -1,7 +1,7 @@
-"""How physical names derive from the stack and service names.
+"""How logical and physical names derive from the project, stack and service names.
 
 One place, because the config validator must know the names the components will create to
-check them against AWS's length limits before anything is registered.
+check them against AWS's limits before anything is registered.
 """
 
 # Pulumi auto-naming appends "-" and 7 random hex characters to a logical name.
@@ -10,16 +10,49 @@ AUTONAME_SUFFIX_LENGTH = 8
 AWS_LB_NAME_MAX = 32
 
 
-def service_component(platform: str, service: str) -> str:
-    return f"{platform}-{service}"
+def platform(stack: str) -> str:
+    """The Platform component's name; every other name starts with it."""
+    return stack
 
 
-def load_balancer_component(platform: str) -> str:
-    return f"{platform}-alb"
+def network_component(platform_name: str) -> str:
+    return f"{platform_name}-network"
+
+
+def cluster_component(platform_name: str) -> str:
+    return f"{platform_name}-ecs"
+
+
+def namespace_component(platform_name: str) -> str:
+    return f"{platform_name}-discovery"
+
+
+def load_balancer_component(platform_name: str) -> str:
+    return f"{platform_name}-ingress"
+
+
+def service_component(platform_name: str, service: str) -> str:
+    return f"{platform_name}-{service}"
+
+
+def load_balancer(component: str) -> str:
+    """The ALB inside a LoadBalancer component."""
+    return f"{component}-alb"
 
 
 def target_group(component: str) -> str:
+    """A routed service's target group inside its EcsService component."""
     return f"{component}-tg"
+
+
+def cluster_name(project: str, stack: str) -> str:
+    """The ECS cluster's physical name."""
+    return f"{project}-{stack}"
+
+
+def log_group(project: str, stack: str, service: str) -> str:
+    """A service's CloudWatch log group."""
+    return f"/ecs/{project}-{stack}/{service}"
 
 
 def fits_lb_name_limit(logical_name: str) -> bool:

@@ -51,7 +51,7 @@ class EcsCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         cluster = aws.ecs.Cluster(
-            name,
+            f"{name}-cluster",
             name=args.cluster_name,
             settings=[{"name": "containerInsights", "value": args.container_insights}],
             opts=child,

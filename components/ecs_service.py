@@ -172,7 +172,7 @@ class EcsService(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: EcsServiceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("microservices:ecs:EcsService", name, None, opts)
+        super().__init__("microservices:ecs_service:EcsService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         port = args.container_port
 
@@ -319,7 +319,7 @@ class EcsService(pulumi.ComponentResource):
         # --- the ECS service ----------------------------------------------------------------
         deployment = args.deployment
         service = aws.ecs.Service(
-            name,
+            f"{name}-ecs",
             name=args.service_name,
             cluster=args.cluster_arn,
             task_definition=task_definition_arn,

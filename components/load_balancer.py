@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+import naming
+
 # TLS 1.3 with TLS 1.2 fallback, AWS's recommended policy for HTTPS listeners (ELB.17).
 TLS13_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # The ELB log-delivery service principal; AWS's current bucket policy for access logs.
@@ -56,7 +58,7 @@ class LoadBalancer(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("microservices:loadbalancer:LoadBalancer", name, None, opts)
+        super().__init__("microservices:load_balancer:LoadBalancer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         https = args.certificate_arn is not None
 
@@ -71,7 +73,7 @@ class LoadBalancer(pulumi.ComponentResource):
         for cidr in args.ingress_cidrs:
             for port in ports:
                 aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-ingress-{port}-{cidr.replace('/', '-')}",
+                    f"{name}-allow-{port}-{cidr.replace('/', '-')}",
                     security_group_id=security_group.id,
                     ip_protocol="tcp",
                     from_port=port,
@@ -84,7 +86,7 @@ class LoadBalancer(pulumi.ComponentResource):
         log_bucket = self._access_log_bucket(name, args) if args.access_logs else None
 
         alb = aws.lb.LoadBalancer(
-            name,
+            naming.load_balancer(name),
             load_balancer_type="application",
             internal=False,
             security_groups=[security_group.id],

@@ -26,7 +26,7 @@ class ServiceNamespace(pulumi.ComponentResource):
     ) -> None:
         super().__init__("microservices:namespace:ServiceNamespace", name, None, opts)
         namespace = aws.servicediscovery.PrivateDnsNamespace(
-            name,
+            f"{name}-namespace",
             name=args.namespace,
             vpc=args.vpc_id,
             description=f"Service discovery for the microservices in {args.namespace}",

@@ -56,7 +56,7 @@ class Platform(pulumi.ComponentResource):
 
         net = settings.network
         self.network = Network(
-            f"{name}-network",
+            naming.network_component(name),
             NetworkArgs(
                 cidr_block=net.cidr_block,
                 availability_zones=net.availability_zones,
@@ -80,16 +80,16 @@ class Platform(pulumi.ComponentResource):
             for p in settings.cluster.capacity_providers
         )
         self.cluster = EcsCluster(
-            f"{name}-cluster",
+            naming.cluster_component(name),
             EcsClusterArgs(
-                cluster_name=f"{settings.project}-{settings.stack}",
+                cluster_name=naming.cluster_name(settings.project, settings.stack),
                 container_insights=settings.cluster.container_insights,
                 default_strategy=strategy,
             ),
             child,
         )
         self.namespace = ServiceNamespace(
-            f"{name}-namespace",
+            naming.namespace_component(name),
             ServiceNamespaceArgs(namespace=settings.namespace, vpc_id=self.network.vpc_id),
             child,
         )
@@ -157,7 +157,7 @@ class Platform(pulumi.ComponentResource):
                 user=spec.user,
                 prepare_tmp=not spec.image_prepares_tmp,
                 log_retention_days=settings.logs.retention_days,
-                log_group_name=f"/ecs/{settings.project}-{settings.stack}/{service.name}",
+                log_group_name=naming.log_group(settings.project, settings.stack, service.name),
             ),
             desired_count=service.desired_count,
             capacity_provider_strategy=strategy,

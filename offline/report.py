@@ -12,7 +12,7 @@ from typing import Any
 
 from offline.harness import STACK_TYPE, RecordedResource, Rendering, is_reference
 
-ECS_SERVICE_COMPONENT = "microservices:ecs:EcsService"
+ECS_SERVICE_COMPONENT = "microservices:ecs_service:EcsService"
 LOAD_BALANCER = "load balancer"
 """How a service row names the ALB among its callers."""
 

@@ -95,7 +95,7 @@ def test_cluster_with_insights_and_default_strategy() -> None:
             ),
         )
     )
-    cluster = rendering.named("c", "aws:ecs/cluster:Cluster")
+    cluster = rendering.named("c-cluster", "aws:ecs/cluster:Cluster")
     assert cluster.inputs["name"] == "c1"
     assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enhanced"}]
     capacity = rendering.named("c-capacity").inputs
@@ -114,7 +114,7 @@ def test_namespace_is_private_dns_in_the_vpc() -> None:
         lambda: ServiceNamespace("ns", ServiceNamespaceArgs(namespace="x.internal", vpc_id="vpc-1"))
     )
     namespace = rendering.named(
-        "ns", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"
+        "ns-namespace", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"
     )
     assert namespace.inputs["name"] == "x.internal"
     assert namespace.inputs["vpc"] == "vpc-1"
@@ -139,7 +139,7 @@ def test_http_load_balancer() -> None:
     ]
     (listener,) = rendering.of_type("aws:lb/listener:Listener")
     assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
-    alb = rendering.named("lb", "aws:lb/loadBalancer:LoadBalancer").inputs
+    alb = rendering.named("lb-alb", "aws:lb/loadBalancer:LoadBalancer").inputs
     assert alb["subnets"] == ["p1", "p2"]
     assert alb["securityGroups"] == ["${lb-sg.id}"]
     assert not rendering.of_type("aws:s3/bucket:Bucket")
@@ -200,7 +200,7 @@ def test_access_logs_need_the_account() -> None:
 
 def test_minimal_service_is_isolated_and_private() -> None:
     rendering = build(lambda: EcsService("svc", service_args()))
-    service = rendering.named("svc", "aws:ecs/service:Service")
+    service = rendering.named("svc-ecs", "aws:ecs/service:Service")
     assert service.inputs["name"] == "orders"
     assert service.inputs["networkConfiguration"] == {
         "assignPublicIp": False,
@@ -271,7 +271,7 @@ def test_routed_service_gets_target_group_rules_and_grace_period() -> None:
     rules = {r.inputs["priority"]: r for r in rendering.of_type("aws:lb/listenerRule:ListenerRule")}
     assert rules[10].inputs["conditions"] == [{"pathPattern": {"values": ["/orders/*"]}}]
     assert rules[20].inputs["conditions"] == [{"hostHeader": {"values": ["orders.example.com"]}}]
-    service = rendering.named("svc", "aws:ecs/service:Service")
+    service = rendering.named("svc-ecs", "aws:ecs/service:Service")
     assert service.inputs["healthCheckGracePeriodSeconds"] == 60
     assert {rules[10].urn, rules[20].urn} <= set(service.dependencies)
     assert service.ignore_changes == ("desiredCount",)
@@ -285,7 +285,7 @@ def test_existing_target_group_creates_no_rules() -> None:
     rendering = build(lambda: EcsService("svc", service_args(load_balancer=attachment)))
     assert not rendering.of_type("aws:lb/targetGroup:TargetGroup")
     assert not rendering.of_type("aws:lb/listenerRule:ListenerRule")
-    service = rendering.named("svc", "aws:ecs/service:Service").inputs
+    service = rendering.named("svc-ecs", "aws:ecs/service:Service").inputs
     assert service["loadBalancers"][0]["targetGroupArn"] == "arn:tg"
 
 
@@ -295,7 +295,9 @@ def test_existing_task_definition_skips_roles_and_logs() -> None:
     )
     assert not rendering.of_type("aws:iam/role:Role")
     assert not rendering.of_type("aws:ecs/taskDefinition:TaskDefinition")
-    assert rendering.named("svc", "aws:ecs/service:Service").inputs["taskDefinition"] == "arn:td:3"
+    assert (
+        rendering.named("svc-ecs", "aws:ecs/service:Service").inputs["taskDefinition"] == "arn:td:3"
+    )
 
 
 def test_service_discovery_registration() -> None:
@@ -305,7 +307,7 @@ def test_service_discovery_registration() -> None:
     assert registry["name"] == "orders"
     assert registry["dnsConfig"]["dnsRecords"] == [{"ttl": 30, "type": "A"}]
     assert registry["healthCheckCustomConfig"] == {"failureThreshold": 1}
-    service = rendering.named("svc", "aws:ecs/service:Service").inputs
+    service = rendering.named("svc-ecs", "aws:ecs/service:Service").inputs
     assert service["serviceRegistries"] == {"registryArn": "${svc-discovery.arn}"}
 
 

@@ -24,7 +24,7 @@ def test_preview_prints_tree_services_and_outputs(capsys: pytest.CaptureFixture[
         " user-service   users.dev.internal    8080  256/512  1 (1..2)      -"
         "                    api-gateway, order-service"
     ) in text
-    assert "albDnsName: (known after deploy: dev-alb.dnsName)" in text
+    assert "albDnsName: (known after deploy: dev-ingress-alb.dnsName)" in text
 
 
 def test_unknown_stack_lists_the_stacks(capsys: pytest.CaptureFixture[str]) -> None:

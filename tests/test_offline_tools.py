@@ -86,10 +86,10 @@ def test_diff_dev_prod_lines_up_resources(capsys: pytest.CaptureFixture[str]) ->
     assert main(["diff", "dev", "prod"]) == 1
     text = capsys.readouterr().out
     assert text.startswith("dev → prod: 11 to add, 1 to remove, ")
-    assert "~ aws:ecs/service:Service  <stack>-order-service\n" in text
+    assert "~ aws:ecs/service:Service  <stack>-order-service-ecs\n" in text
     assert "      desiredCount: 1 → 3\n" in text
-    assert "+ aws:lb/listener:Listener  <stack>-alb-https\n" in text
-    assert "- aws:lb/listener:Listener  <stack>-alb-http\n" in text
+    assert "+ aws:lb/listener:Listener  <stack>-ingress-https\n" in text
+    assert "- aws:lb/listener:Listener  <stack>-ingress-http\n" in text
 
 
 def test_one_config_change_shows_as_one_property(
@@ -136,7 +136,8 @@ def test_markdown_diff(tmp_path: Path, prod: Rendering, capsys: pytest.CaptureFi
     text = capsys.readouterr().out
     assert text.startswith(f"### Offline diff: `{saved}` → `dev`\n")
     assert (
-        "| `aws:ecs/service:Service <stack>-order-service` | `desiredCount` | `3` | `1` |" in text
+        "| `aws:ecs/service:Service <stack>-order-service-ecs` | `desiredCount` | `3` | `1` |"
+        in text
     )
 
 
@@ -164,13 +165,13 @@ def test_added_service_is_one_group_of_new_resources(tmp_path: Path, dev: Render
 
     changes = diff(dev, document.load(saved))
     assert not changes.removed and not changes.changed
-    component = next(r for r in changes.added if r.type == "microservices:ecs:EcsService")
+    component = next(r for r in changes.added if r.type == "microservices:ecs_service:EcsService")
     assert component.name == "dev-billing-service"
     assert all(r is component or r.parent == component.urn for r in changes.added)
     assert sorted(r.name.removeprefix("dev-billing-service") for r in changes.added) == [
-        "",  # the component and the ECS service
-        "",
+        "",  # the component
         "-discovery",
+        "-ecs",
         "-egress-https",
         "-execution-policy",
         "-execution-role",

@@ -44,7 +44,7 @@ def test_desired_count_change_is_ignored_when_autoscaled(dev: Rendering) -> None
     changed = render_with("dev", [("services.user-service.desiredCount", "2")])
     result = diff(dev, changed)
     assert [(r.name, changes) for r, changes in result.changed] == [
-        ("dev-user-service", (PropertyChange(path="desiredCount", old=1, new=2),))
+        ("dev-user-service-ecs", (PropertyChange(path="desiredCount", old=1, new=2),))
     ]
     # The engine ignores that input: a `pulumi up` never undoes the scaler's count.
     assert ecs_service(changed, "user-service").ignore_changes == ("desiredCount",)
@@ -64,7 +64,7 @@ def test_fixed_count_without_autoscaling(dev: Rendering) -> None:
     ]
     assert [(r.name, changes) for r, changes in result.changed] == [
         (
-            "dev-user-service",
+            "dev-user-service-ecs",
             (
                 # Pulumi now owns the count again.
                 PropertyChange(path="(options).ignoreChanges", old=["desiredCount"], new=[]),
@@ -94,5 +94,5 @@ def test_scaling_policies(prod: Rendering, dev: Rendering) -> None:
     assert requests["targetValue"] == 1000
     assert requests["predefinedMetricSpecification"] == {
         "predefinedMetricType": "ALBRequestCountPerTarget",
-        "resourceLabel": "${prod-alb.arnSuffix}/${prod-api-gateway-tg.arnSuffix}",
+        "resourceLabel": "${prod-ingress-alb.arnSuffix}/${prod-api-gateway-tg.arnSuffix}",
     }

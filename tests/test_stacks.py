@@ -21,6 +21,7 @@ def group_names(rendering: Rendering) -> dict[str, str]:
     names: dict[str, str] = {}
     for group in rendering.of_type(SERVICE_GROUP):
         owner = group.name.removeprefix(f"{rendering.stack}-").removesuffix("-sg")
+        owner = "alb" if owner == "ingress" else owner
         names[f"${{{group.name}.id}}"] = owner
     return names
 
@@ -128,13 +129,13 @@ def test_capacity_dev_spot_heavy_prod_on_demand(dev: Rendering, prod: Rendering)
     ]
     prod_strategy = ecs_service(prod, "order-service").inputs["capacityProviderStrategies"]
     assert prod_strategy == [{"base": 0, "capacityProvider": "FARGATE", "weight": 1}]
-    cluster = prod.named("prod-cluster-capacity").inputs
+    cluster = prod.named("prod-ecs-capacity").inputs
     assert cluster["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
     assert cluster["defaultCapacityProviderStrategies"] == prod_strategy
 
 
 def test_services_wait_for_the_capacity_providers(prod: Rendering) -> None:
-    capacity = prod.named("prod-cluster-capacity")
+    capacity = prod.named("prod-ecs-capacity")
     for service in SERVICES:
         assert capacity.urn in ecs_service(prod, service).dependencies
 
@@ -143,7 +144,8 @@ def test_services_wait_for_the_capacity_providers(prod: Rendering) -> None:
 def test_cloud_map_registrations(stack: str, dev: Rendering, prod: Rendering) -> None:
     rendering = {"dev": dev, "prod": prod}[stack]
     namespace = rendering.named(
-        f"{stack}-namespace", "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"
+        f"{stack}-discovery-namespace",
+        "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace",
     )
     assert namespace.inputs["name"] == f"{stack}.internal"
     assert namespace.inputs["vpc"] == f"${{{stack}-network-vpc.vpcId}}"
@@ -152,7 +154,7 @@ def test_cloud_map_registrations(stack: str, dev: Rendering, prod: Rendering) ->
         assert discovery.inputs["name"] == dns
         assert discovery.inputs["dnsConfig"] == {
             "dnsRecords": [{"ttl": 10, "type": "A"}],
-            "namespaceId": f"${{{stack}-namespace.id}}",
+            "namespaceId": f"${{{stack}-discovery-namespace.id}}",
             "routingPolicy": "MULTIVALUE",
         }
         registry = ecs_service(rendering, service).inputs["serviceRegistries"]
@@ -175,7 +177,7 @@ def test_gateway_behind_the_alb(stack: str, dev: Rendering, prod: Rendering) -> 
         }
     ]
     rule = rendering.named(f"{stack}-api-gateway-rule-50000")
-    main_listener = f"{stack}-alb-https" if stack == "prod" else f"{stack}-alb-http"
+    main_listener = f"{stack}-ingress-https" if stack == "prod" else f"{stack}-ingress-http"
     assert rule.inputs["listenerArn"] == f"${{{main_listener}.arn}}"
     assert rule.inputs["conditions"] == [{"pathPattern": {"values": ["/*"]}}]
     # ECS rejects a target group that no listener forwards to yet.
@@ -187,12 +189,12 @@ def test_gateway_behind_the_alb(stack: str, dev: Rendering, prod: Rendering) -> 
 
 def test_prod_is_https_only_with_tls13(prod: Rendering) -> None:
     listeners = {r.name: r.inputs for r in prod.of_type("aws:lb/listener:Listener")}
-    assert set(listeners) == {"prod-alb-https", "prod-alb-http-redirect"}
-    https = listeners["prod-alb-https"]
+    assert set(listeners) == {"prod-ingress-https", "prod-ingress-http-redirect"}
+    https = listeners["prod-ingress-https"]
     assert (https["port"], https["protocol"]) == (443, "HTTPS")
     assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert https["certificateArn"].startswith("arn:aws:acm:us-east-1:")
-    redirect = listeners["prod-alb-http-redirect"]
+    redirect = listeners["prod-ingress-http-redirect"]
     assert (redirect["port"], redirect["protocol"]) == (80, "HTTP")
     assert redirect["defaultActions"] == [
         {
@@ -209,8 +211,8 @@ def test_dev_serves_plain_http(dev: Rendering) -> None:
 
 
 def test_alb_safety_by_environment(dev: Rendering, prod: Rendering) -> None:
-    dev_alb = dev.named("dev-alb", "aws:lb/loadBalancer:LoadBalancer")
-    prod_alb = prod.named("prod-alb", "aws:lb/loadBalancer:LoadBalancer")
+    dev_alb = dev.named("dev-ingress-alb", "aws:lb/loadBalancer:LoadBalancer")
+    prod_alb = prod.named("prod-ingress-alb", "aws:lb/loadBalancer:LoadBalancer")
     for alb in (dev_alb, prod_alb):
         assert alb.inputs["dropInvalidHeaderFields"] is True
         assert alb.inputs["desyncMitigationMode"] == "defensive"
@@ -218,24 +220,27 @@ def test_alb_safety_by_environment(dev: Rendering, prod: Rendering) -> None:
     assert dev_alb.inputs["enableDeletionProtection"] is False
     assert "accessLogs" not in dev_alb.inputs
     assert prod_alb.inputs["enableDeletionProtection"] is True
-    assert prod_alb.inputs["accessLogs"] == {"bucket": "${prod-alb-logs.bucket}", "enabled": True}
+    assert prod_alb.inputs["accessLogs"] == {
+        "bucket": "${prod-ingress-logs.bucket}",
+        "enabled": True,
+    }
     # ELB checks write access to the bucket when access logs are switched on.
-    assert prod.named("prod-alb-logs-policy").urn in prod_alb.dependencies
+    assert prod.named("prod-ingress-logs-policy").urn in prod_alb.dependencies
     # S3 rejects concurrent changes to a new bucket: its settings are applied one after another.
     chain = ["public-access", "ownership", "encryption", "lifecycle", "policy"]
     for before, after in itertools.pairwise(chain):
         assert (
-            prod.named(f"prod-alb-logs-{before}").urn
-            in prod.named(f"prod-alb-logs-{after}").dependencies
+            prod.named(f"prod-ingress-logs-{before}").urn
+            in prod.named(f"prod-ingress-logs-{after}").dependencies
         )
-    lifecycle = prod.named("prod-alb-logs-lifecycle").inputs["rules"]
+    lifecycle = prod.named("prod-ingress-logs-lifecycle").inputs["rules"]
     assert [(r["filter"], r["expiration"], r["status"]) for r in lifecycle] == [
         ({"prefix": "AWSLogs/"}, {"days": 365}, "Enabled")
     ]
-    policy = json.loads(prod.named("prod-alb-logs-policy").inputs["policy"])
+    policy = json.loads(prod.named("prod-ingress-logs-policy").inputs["policy"])
     allow = policy["Statement"][0]
     assert allow["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
-    assert allow["Resource"] == "${prod-alb-logs.arn}/AWSLogs/${aws.accountId}/*"
+    assert allow["Resource"] == "${prod-ingress-logs.arn}/AWSLogs/${aws.accountId}/*"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -306,14 +311,14 @@ def test_deployment_and_log_settings_by_environment(dev: Rendering, prod: Render
 
 def test_container_insights_on(dev: Rendering, prod: Rendering) -> None:
     for rendering in (dev, prod):
-        cluster = rendering.named(f"{rendering.stack}-cluster", "aws:ecs/cluster:Cluster")
+        cluster = rendering.named(f"{rendering.stack}-ecs-cluster", "aws:ecs/cluster:Cluster")
         assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
 
 
 def test_outputs(prod: Rendering) -> None:
     outputs = prod.outputs
-    assert outputs["albDnsName"] == "${prod-alb.dnsName}"
-    assert outputs["url"] == "https://${prod-alb.dnsName}"
+    assert outputs["albDnsName"] == "${prod-ingress-alb.dnsName}"
+    assert outputs["url"] == "https://${prod-ingress-alb.dnsName}"
     assert outputs["clusterName"] == "microservices-prod"
     assert outputs["namespaceName"] == "prod.internal"
     assert outputs["services"]["user-service"] == {
