@@ -6,13 +6,14 @@ import naming
 from components.platform import Platform, PlatformArgs
 from config import ConfigError, load_settings, read_stack_config
 
-raw_config, region = read_stack_config()
+raw_config, region, secret_keys = read_stack_config()
 try:
     settings = load_settings(
         raw_config,
         stack=pulumi.get_stack(),
         region=region,
         deploying=not pulumi.runtime.is_dry_run(),
+        secret_keys=secret_keys,
     )
 except ConfigError as error:
     # RunError stops the program with the message alone, no traceback.

@@ -71,11 +71,6 @@ _ACM_ARN = re.compile(
 EXAMPLE_ACCOUNT_ID = "123456789012"
 
 
-# The offline preview cannot decrypt `secure:` config values and passes this instead. A secret
-# ARN stored encrypted is then taken as it is rather than checked for its shape.
-OFFLINE_SECRET_PLACEHOLDER = "[secret]"
-
-
 # --- errors ----------------------------------------------------------------------------------
 
 
@@ -509,7 +504,7 @@ def _check_service(key: str, svc: ServiceConfig, spec: ServiceSpec) -> list[Conf
         path = f"{base}.secrets.{name}"
         if not _ENV_NAME.match(name):
             issues.append(_bad_env_name(path))
-        if arn != OFFLINE_SECRET_PLACEHOLDER and not _SECRET_ARN.match(arn):
+        if not _SECRET_ARN.match(arn):
             issues.append(
                 ConfigIssue(
                     path=path,
@@ -906,17 +901,31 @@ def load_settings(
     catalog: Mapping[str, ServiceSpec] = CATALOG,
     project: str = PROJECT,
     deploying: bool = False,
+    secret_keys: frozenset[str] = frozenset(),
 ) -> StackSettings:
     """Validate the `microservices:*` config of one stack and merge it with the catalog.
 
     `raw` maps top-level keys (without the namespace) to their parsed values. Raises
     ConfigError listing every problem found. `deploying` (an update, not a preview) turns
-    warnings about placeholders into errors.
+    warnings about placeholders into errors. `secret_keys` are the top-level keys stored as
+    secrets: they are refused, and their values never appear in a message.
     """
     issues: list[ConfigIssue] = []
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
             issues.append(_unknown_key_issue(key, key, TOP_LEVEL_KEYS))
+    for key in sorted(secret_keys & set(raw)):
+        issues.append(
+            ConfigIssue(
+                path=key,
+                message="is stored as a secret, but nothing in this config may be secret: "
+                "values reach the task definition in plain text (allowed: plain values; keep a "
+                "secret in Secrets Manager or SSM and name its ARN under "
+                "services.<name>.secrets)",
+                fix=f"pulumi config rm {key}, then set its keys again without --secret",
+            )
+        )
+    raw = {key: value for key, value in raw.items() if key not in secret_keys}
 
     if not region:
         issues.append(
@@ -1040,11 +1049,13 @@ def _url(spec: ServiceSpec, namespace: str) -> str:
     return f"http://{spec.dns_name}.{namespace}:{spec.container_port}"
 
 
-def read_stack_config() -> tuple[dict[str, Any], str | None]:
-    """The `microservices:*` config of the running stack, and `aws:region`.
+def read_stack_config() -> tuple[dict[str, Any], str | None, frozenset[str]]:
+    """The `microservices:*` config of the running stack, `aws:region`, and which of the
+    `microservices:*` keys are stored as secrets.
 
     Reads every key of the project's namespace, so that a misspelt top-level key is reported
-    rather than ignored.
+    rather than ignored. The SDK has no public call that lists config keys; its runtime
+    config module holds them.
     """
     import pulumi
     from pulumi.runtime import config as runtime_config
@@ -1052,14 +1063,17 @@ def read_stack_config() -> tuple[dict[str, Any], str | None]:
     prefix = f"{PROJECT}:"
     keys = {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
     raw: dict[str, Any] = {}
+    secret_keys: set[str] = set()
     for full_key in sorted(keys):
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix) :]
+        if runtime_config.is_config_secret(full_key):
+            secret_keys.add(key)
         value = runtime_config.get_config(full_key)
         try:
             raw[key] = json.loads(value) if isinstance(value, str) else value
         except json.JSONDecodeError:
             raw[key] = value
     region = pulumi.Config("aws").get("region")
-    return raw, region
+    return raw, region, frozenset(secret_keys)

@@ -42,7 +42,10 @@ def count_lines(rendering: Rendering) -> list[str]:
     counts = rendering.count_by_type()
     width = max(len(str(n)) for n in counts.values())
     lines = [f" {count:>{width}}  {type_}" for type_, count in counts.items()]
-    lines.append(f" {len(rendering.resources) + 1:>{width}}  to create (with the stack)")
+    lines.append(
+        f" {len(rendering.resources) + 1:>{width}}  to create, with the stack "
+        "(resources that awsx components create inside themselves are not counted)"
+    )
     return lines
 
 
@@ -166,9 +169,11 @@ def service_table_lines(rendering: Rendering) -> list[str]:
 
 
 def describe(value: Any) -> str:
-    """An output value for people: references read as values known after deploy."""
+    """An output value for people: anything built from a reference is known after deploy."""
     if is_reference(value) and value.count("${") == 1:
         return f"(known after deploy: {value[2:-1]})"
+    if isinstance(value, str) and "${" in value:
+        return f"{value}  (known after deploy)"
     if isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True)

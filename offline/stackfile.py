@@ -18,10 +18,8 @@ from typing import Any
 
 import yaml
 
-from config import OFFLINE_SECRET_PLACEHOLDER
-
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SECRET_PLACEHOLDER = OFFLINE_SECRET_PLACEHOLDER
+SECRET_PLACEHOLDER = "[secret]"
 
 
 class StackFileError(Exception):

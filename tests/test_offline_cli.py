@@ -19,7 +19,8 @@ def test_preview_prints_tree_services_and_outputs(capsys: pytest.CaptureFixture[
     assert " + pulumi:pulumi:Stack" in text
     assert "└─ microservices:platform:Platform" in text
     assert "aws:ecs/service:Service" in text and "dev-order-service" in text
-    assert " 62  to create (with the stack)" in text
+    assert " 62  to create, with the stack (resources that awsx components" in text
+    assert "url: http://${dev-ingress-alb.dnsName}  (known after deploy)" in text
     assert (
         " user-service   users.dev.internal    8080  256/512  1 (1..2)      -"
         "                    api-gateway, order-service"

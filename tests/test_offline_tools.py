@@ -238,10 +238,10 @@ def test_images_without_graphviz_fail_clearly(
 def test_secrets_never_appear_in_any_output(tmp_path: Path) -> None:
     copy = project_copy(tmp_path)
     stack = (copy / "Pulumi.dev.yaml").read_text()
+    # A provider secret the program never reads: previews work and never show it.
     stack = stack.replace(
-        "      environment:\n        LOG_LEVEL: debug\n",
-        "      environment:\n        LOG_LEVEL: debug\n"
-        f"      secrets:\n        DB_PASSWORD:\n          secure: {CIPHERTEXT}\n",
+        "  aws:region: us-east-1\n",
+        f"  aws:region: us-east-1\n  aws:secretKey:\n    secure: {CIPHERTEXT}\n",
     )
     (copy / "Pulumi.dev.yaml").write_text(stack)
     outputs = [
@@ -251,16 +251,30 @@ def test_secrets_never_appear_in_any_output(tmp_path: Path) -> None:
         run_cli("diff", "dev", "prod", "--format", "markdown", cwd=copy),
         run_cli("graph", "--stack", "dev", cwd=copy),
     ]
+    assert [result.returncode for result in outputs] == [0, 0, 1, 1, 0]
     for result in outputs:
-        assert result.returncode in (0, 1), result.stderr
         assert CIPHERTEXT not in result.stdout + result.stderr
-        assert "c2VjcmV0" not in result.stdout + result.stderr
-    preview_json = json.loads(outputs[1].stdout)
-    task = next(r for r in preview_json["resources"] if r["name"] == "dev-order-service-task")
-    (application,) = [
-        c for c in json.loads(task["inputs"]["containerDefinitions"]) if c["essential"]
-    ]
-    assert application["secrets"] == [{"name": "DB_PASSWORD", "valueFrom": "[secret]"}]
+
+
+def test_secret_program_config_is_refused_without_showing_it(tmp_path: Path) -> None:
+    copy = project_copy(tmp_path)
+    stack = (copy / "Pulumi.dev.yaml").read_text()
+    stack = stack.replace(
+        "      environment:\n        LOG_LEVEL: debug\n",
+        "      environment:\n        LOG_LEVEL: debug\n"
+        f"        DB_PASSWORD:\n          secure: {CIPHERTEXT}\n",
+    )
+    (copy / "Pulumi.dev.yaml").write_text(stack)
+    result = run_cli("preview", "--stack", "dev", "--json", cwd=copy)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert CIPHERTEXT not in result.stderr and "[secret]" not in result.stderr
+    assert result.stderr.splitlines()[1] == (
+        "  services: is stored as a secret, but nothing in this config may be secret: values "
+        "reach the task definition in plain text (allowed: plain values; keep a secret in "
+        "Secrets Manager or SSM and name its ARN under services.<name>.secrets); "
+        "fix: pulumi config rm services, then set its keys again without --secret"
+    )
 
 
 def test_readme_shows_the_current_prod_graph(capsys: pytest.CaptureFixture[str]) -> None:
