@@ -129,7 +129,8 @@ def _scalar_to_str(value: Any) -> Any:
     return value
 
 
-EnvValue = Annotated[str, BeforeValidator(_scalar_to_str)]
+# Text that `pulumi config set --path` may have stored as a number or boolean.
+ScalarText = Annotated[str, BeforeValidator(_scalar_to_str)]
 
 
 class _Block(BaseModel):
@@ -208,11 +209,15 @@ class AutoscalingConfig(_Block):
 
 class ServiceConfig(_Block):
     image: str | None = None
+    user: ScalarText | None = None
+    """The uid the image runs as; required with an image other than the spec's."""
+    image_prepares_tmp: bool | None = None
+    """The image declares `VOLUME /tmp` owned by its user (no init container needed)."""
     cpu: int = 256
     memory: int = 512
     desired_count: int = Field(default=1, ge=0)
     autoscaling: AutoscalingConfig | None = None
-    environment: dict[str, EnvValue] = Field(default_factory=dict)
+    environment: dict[str, ScalarText] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict)
 
 
@@ -241,6 +246,10 @@ class ServiceSettings:
 
     spec: ServiceSpec
     image: str
+    user: str | None
+    """The non-root uid the container runs as; None for the image's own user."""
+    prepare_tmp: bool
+    """Open up the /tmp volume with an init container before the application starts."""
     cpu: int
     memory: int
     desired_count: int
@@ -251,7 +260,7 @@ class ServiceSettings:
     callers: tuple[str, ...]
     """Names of the services that call this one."""
     dns_name: str
-    """Fully qualified: `<spec.dns_name>.<namespace>`."""
+    """Fully qualified: `<spec.discovery_name>.<namespace>`."""
     url: str
 
     @property
@@ -368,7 +377,11 @@ def _translate(
     if kind == "extra_forbidden" and holder is not None:
         return _unknown_key_issue(path, str(loc[-1]), _allowed_keys(holder))
     if kind == "missing":
-        return ConfigIssue(path=path, message="is required", fix=set_command(path, "<value>"))
+        return ConfigIssue(
+            path=path,
+            message=f"is required (allowed: {_field_kind(holder, loc[-1])})",
+            fix=set_command(path, "<value>"),
+        )
     ctx = error.get("ctx", {})
     if kind == "literal_error":
         allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
@@ -380,7 +393,9 @@ def _translate(
         if fix_value is None:
             fix_value = low if kind.startswith("greater") else high
     elif kind in ("int_type", "int_parsing", "int_from_float"):
-        message = f"{_show(value)} is not a whole number"
+        low, high = _bounds(holder, loc[-1])
+        bounds = f" {_range_text(low, high)}" if low is not None or high is not None else ""
+        message = f"{_show(value)} is not a whole number (allowed: a whole number{bounds})"
     elif kind in ("bool_type", "bool_parsing"):
         message = f"{_show(value)} is not true or false"
         fix_value = default if default is not None else "false"
@@ -400,6 +415,22 @@ def _translate(
         message = f"{_show(value)} is not valid ({error['msg']})"
     fix = set_command(path, fix_value) if fix_value is not None else set_command(path, "<value>")
     return ConfigIssue(path=path, message=message, fix=fix)
+
+
+def _field_kind(model: type[BaseModel] | None, key: str | int) -> str:
+    """A short description of what a field takes, for `is required` messages."""
+    if model is None:
+        return "a value"
+    for name, field in model.model_fields.items():
+        if (field.alias or name) == key:
+            low, high = _bounds(model, key)
+            if field.annotation is int:
+                bounds = f" {_range_text(low, high)}" if low is not None or high is not None else ""
+                return f"a whole number{bounds}"
+            if field.annotation is bool:
+                return "true or false"
+            return "a value"
+    return "a value"
 
 
 def _bounds(model: type[BaseModel] | None, key: str | int) -> tuple[int | None, int | None]:
@@ -441,6 +472,24 @@ def _nearest_at_least(value: int, allowed: Sequence[int]) -> int:
 def _check_service(key: str, svc: ServiceConfig, spec: ServiceSpec) -> list[ConfigIssue]:
     base = f"services.{key}"
     issues: list[ConfigIssue] = []
+    if svc.image not in (None, spec.image) and svc.user is None:
+        issues.append(
+            ConfigIssue(
+                path=f"{base}.user",
+                message=f"is required with an image other than the spec's ({svc.image}): the "
+                "spec's user belongs to its own image (allowed: the numeric uid the image runs "
+                "as, non-root)",
+                fix=set_command(f"{base}.user", "10001"),
+            )
+        )
+    if svc.user in ("0", "root"):
+        issues.append(
+            ConfigIssue(
+                path=f"{base}.user",
+                message=f"{_show(svc.user)} runs the container as root (allowed: a non-root uid)",
+                fix=set_command(f"{base}.user", "10001"),
+            )
+        )
     if svc.autoscaling and svc.autoscaling.requests_per_target is not None and not spec.routes:
         issues.append(
             ConfigIssue(
@@ -616,11 +665,26 @@ def _check_network(network: NetworkConfig) -> list[ConfigIssue]:
                     f"/{PRIVATE_SUBNET_PREFIX} and a public /{PUBLIC_SUBNET_PREFIX} subnet each "
                     f"(allowed: /16../{largest})",
                     fix=set_command(
-                        "network.cidrBlock", f"{cidr.network_address}/{min(16, largest)}"
+                        "network.cidrBlock",
+                        str(cidr.supernet(new_prefix=16))
+                        if cidr.prefixlen > 16
+                        else "10.20.0.0/16",
                     ),
                 )
             )
     if network.uses_existing_vpc:
+        for key in sorted(
+            network.model_fields_set & {"cidr_block", "availability_zones", "nat_gateways"}
+        ):
+            alias = to_camel(key)
+            issues.append(
+                ConfigIssue(
+                    path=f"network.{alias}",
+                    message="has no effect with an existing VPC (allowed: vpcId, "
+                    "publicSubnetIds and privateSubnetIds alone)",
+                    fix=rm_command(f"network.{alias}"),
+                )
+            )
         for key, ids in (
             ("publicSubnetIds", network.public_subnet_ids),
             ("privateSubnetIds", network.private_subnet_ids),
@@ -647,19 +711,14 @@ def _check_network(network: NetworkConfig) -> list[ConfigIssue]:
     return issues
 
 
-def _check_dns_name(path: str, name: str) -> list[ConfigIssue]:
-    labels = name.split(".")
-    if len(name) <= 253 and all(_DNS_LABEL.match(label) for label in labels):
-        return []
-    return [
-        ConfigIssue(
-            path=path,
-            message=f"{_show(name)} is not a valid DNS name (allowed: dot-separated labels "
-            "of 1..63 characters of a-z, 0-9 and '-', not starting or ending with '-', "
-            "253 characters in all)",
-            fix=set_command(path, "dev.internal"),
-        )
-    ]
+DNS_NAME_RULE = (
+    "dot-separated labels of 1..63 characters of a-z, 0-9 and '-', not starting or ending "
+    "with '-', 253 characters in all"
+)
+
+
+def is_dns_name(name: str) -> bool:
+    return len(name) <= 253 and all(_DNS_LABEL.match(label) for label in name.split("."))
 
 
 def _check_stack_wide(
@@ -821,17 +880,16 @@ def _check_catalog(stack: str, catalog: Mapping[str, ServiceSpec]) -> list[Confi
                     fix=f"shorten the name of '{spec.name}' in services/",
                 )
             )
-        issues.extend(
-            _check_dns_name(f"{path} (Cloud Map name)", spec.dns_name)
-            if "." not in spec.dns_name
-            else [
+        if "." in spec.discovery_name or not is_dns_name(spec.discovery_name):
+            issues.append(
                 ConfigIssue(
                     path=path,
-                    message=f"Cloud Map name {_show(spec.dns_name)} is not a single DNS label",
+                    message=f"Cloud Map name {_show(spec.discovery_name)} is not a DNS label "
+                    "(allowed: 1..63 characters of a-z, 0-9 and '-', not starting or ending "
+                    "with '-')",
                     fix=f"edit the spec of '{spec.name}' in services/",
                 )
-            ]
-        )
+            )
     cycle = _call_cycle(catalog)
     if cycle:
         issues.append(
@@ -979,7 +1037,15 @@ def load_settings(
     namespace = f"{stack}.internal"
     if discovery is not None:
         namespace = discovery.namespace or namespace
-        issues.extend(_check_dns_name("discovery.namespace", namespace))
+        if not is_dns_name(namespace):
+            issues.append(
+                ConfigIssue(
+                    path="discovery.namespace",
+                    message=f"{_show(namespace)} is not a valid DNS name (allowed: "
+                    f"{DNS_NAME_RULE})",
+                    fix=set_command("discovery.namespace", f"{stack}.internal"),
+                )
+            )
     if blocks["loadBalancer"] is not None and blocks["logs"] is not None:
         issues.extend(
             _check_stack_wide(
@@ -1030,9 +1096,16 @@ def _merge(
     callee_urls = {
         catalog[callee].url_variable: _url(catalog[callee], namespace) for callee in spec.calls
     }
+    own_image = config.image in (None, spec.image)
     return ServiceSettings(
         spec=spec,
         image=config.image or spec.image,
+        user=config.user or (spec.user if own_image else None),
+        prepare_tmp=not (
+            config.image_prepares_tmp
+            if config.image_prepares_tmp is not None
+            else (spec.image_prepares_tmp if own_image else False)
+        ),
         cpu=config.cpu,
         memory=config.memory,
         desired_count=config.desired_count,
@@ -1040,13 +1113,13 @@ def _merge(
         environment=MappingProxyType({**spec.environment, **callee_urls, **config.environment}),
         secrets=MappingProxyType(dict(config.secrets)),
         callers=tuple(sorted(n for n, s in catalog.items() if spec.name in s.calls)),
-        dns_name=f"{spec.dns_name}.{namespace}",
+        dns_name=f"{spec.discovery_name}.{namespace}",
         url=_url(spec, namespace),
     )
 
 
 def _url(spec: ServiceSpec, namespace: str) -> str:
-    return f"http://{spec.dns_name}.{namespace}:{spec.container_port}"
+    return f"http://{spec.discovery_name}.{namespace}:{spec.container_port}"
 
 
 def read_stack_config() -> tuple[dict[str, Any], str | None, frozenset[str]]:

@@ -148,6 +148,15 @@ class EcsServiceArgs:
             raise ValueError("load_balancer needs exactly one of target_group_arn, listener_arn")
         if lb is not None and lb.listener_arn is not None and not lb.routes:
             raise ValueError("load_balancer with a listener needs at least one route")
+        if (
+            self.autoscaling is not None
+            and self.autoscaling.requests_per_target is not None
+            and (lb is None or lb.listener_arn is None or lb.load_balancer_arn_suffix is None)
+        ):
+            raise ValueError(
+                "autoscaling on requests per target needs load_balancer with a listener "
+                "and load_balancer_arn_suffix"
+            )
 
 
 def route_conditions(route: RouteArgs) -> list[dict[str, object]]:

@@ -154,8 +154,8 @@ class Platform(pulumi.ComponentResource):
                 memory=service.memory,
                 environment=service.environment,
                 secrets=service.secrets,
-                user=spec.user,
-                prepare_tmp=not spec.image_prepares_tmp,
+                user=service.user,
+                prepare_tmp=service.prepare_tmp,
                 log_retention_days=settings.logs.retention_days,
                 log_group_name=naming.log_group(settings.project, settings.stack, service.name),
             ),
@@ -169,7 +169,7 @@ class Platform(pulumi.ComponentResource):
             ),
             service_discovery=ServiceDiscoveryArgs(
                 namespace_id=self.namespace.namespace_id,
-                dns_name=spec.dns_name,
+                dns_name=spec.discovery_name,
                 ttl=settings.record_ttl,
             ),
             load_balancer=(

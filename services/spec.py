@@ -26,8 +26,8 @@ class RouteSpec:
 class ServiceSpec:
     name: str
     """ECS service name and the key under `services` in stack config."""
-    dns_name: str
-    """Name of the service in the Cloud Map namespace: `<dns_name>.<namespace>`."""
+    discovery_name: str
+    """Name of the service in the Cloud Map namespace: `<discovery_name>.<namespace>`."""
     container_name: str
     container_port: int = 8080
     health_check_path: str = "/"

@@ -2,6 +2,6 @@ from services.spec import ServiceSpec
 
 SPEC = ServiceSpec(
     name="user-service",
-    dns_name="users",
+    discovery_name="users",
     container_name="users",
 )

@@ -14,7 +14,7 @@ from config import (
     load_settings,
 )
 from offline.harness import Rendering, render
-from offline.stackfile import read_stack_document
+from offline.stackfile import config_rm_path, read_stack_document
 from services import CATALOG, RouteSpec, ServiceSpec
 from tests.conftest import render_document
 
@@ -103,7 +103,7 @@ def test_stack_environment_merges_over_spec_and_urls() -> None:
 def test_unknown_key() -> None:
     assert problems({"services": {"order-service": {"memroy": 512}}}) == [
         "services.order-service.memroy: unknown key (allowed: autoscaling, cpu, desiredCount, "
-        "environment, image, memory, secrets; did you mean 'memory'?); "
+        "environment, image, imagePreparesTmp, memory, secrets, user; did you mean 'memory'?); "
         "fix: pulumi config rm --path 'services.order-service.memroy'"
     ]
 
@@ -186,7 +186,8 @@ def test_number_out_of_range() -> None:
 
 def test_wrong_type() -> None:
     assert problems({"deployment": {"minimumHealthyPercent": "abc"}}) == [
-        'deployment.minimumHealthyPercent: "abc" is not a whole number; '
+        'deployment.minimumHealthyPercent: "abc" is not a whole number '
+        "(allowed: a whole number 0..100); "
         "fix: pulumi config set --path 'deployment.minimumHealthyPercent' 50"
     ]
 
@@ -276,6 +277,90 @@ def test_error_text_has_a_header_and_one_line_per_problem() -> None:
     assert all(line.startswith("  ") and "; fix: pulumi config " in line for line in lines[1:])
 
 
+def test_missing_band_bound() -> None:
+    assert problems({"services": {"order-service": {"autoscaling": {"maxCount": 3}}}}) == [
+        "services.order-service.autoscaling.minCount: is required (allowed: a whole number "
+        ">= 0); fix: pulumi config set --path 'services.order-service.autoscaling.minCount' "
+        "'<value>'"
+    ]
+
+
+def test_bad_namespace_suggests_the_stack_default() -> None:
+    assert problems({"discovery": {"namespace": "Bad_Name.internal"}}) == [
+        'discovery.namespace: "Bad_Name.internal" is not a valid DNS name (allowed: '
+        "dot-separated labels of 1..63 characters of a-z, 0-9 and '-', not starting or ending "
+        "with '-', 253 characters in all); "
+        "fix: pulumi config set --path 'discovery.namespace' dev.internal"
+    ]
+
+
+def test_existing_vpc_ignores_nothing_silently() -> None:
+    raw = {
+        "network": {
+            "vpcId": "vpc-1",
+            "publicSubnetIds": ["subnet-a", "subnet-b"],
+            "privateSubnetIds": ["subnet-c", "subnet-d"],
+            "natGateways": "perAz",
+        }
+    }
+    assert problems(raw) == [
+        "network.natGateways: has no effect with an existing VPC (allowed: vpcId, "
+        "publicSubnetIds and privateSubnetIds alone); "
+        "fix: pulumi config rm --path 'network.natGateways'"
+    ]
+    del raw["network"]["natGateways"]
+    assert load(raw).network.vpc_id == "vpc-1"
+
+
+def test_own_image_needs_its_user() -> None:
+    raw = {"services": {"user-service": {"image": "ghcr.io/acme/users:1.2.3"}}}
+    assert problems(raw) == [
+        "services.user-service.user: is required with an image other than the spec's "
+        "(ghcr.io/acme/users:1.2.3): the spec's user belongs to its own image (allowed: the "
+        "numeric uid the image runs as, non-root); "
+        "fix: pulumi config set --path 'services.user-service.user' 10001"
+    ]
+
+
+def test_own_image_with_user_and_tmp_volume() -> None:
+    # `pulumi config set --path ... 10001` stores a number.
+    raw = {
+        "services": {
+            "user-service": {
+                "image": "ghcr.io/acme/users:1.2.3",
+                "user": 10001,
+                "imagePreparesTmp": True,
+            }
+        }
+    }
+    service = load(raw).service("user-service")
+    assert (service.image, service.user, service.prepare_tmp) == (
+        "ghcr.io/acme/users:1.2.3",
+        "10001",
+        False,
+    )
+    default = load({}).service("user-service")
+    assert (default.user, default.prepare_tmp) == ("101", True)
+
+
+def test_root_user_is_refused() -> None:
+    assert problems({"services": {"user-service": {"user": "0"}}}) == [
+        'services.user-service.user: "0" runs the container as root (allowed: a non-root '
+        "uid); fix: pulumi config set --path 'services.user-service.user' 10001"
+    ]
+
+
+def test_secret_config_is_refused_without_its_value() -> None:
+    raw = {"services": {"order-service": {"environment": {"TOKEN": "s3cr3t"}}}}
+    found = problems(raw, secret_keys=frozenset({"services"}))
+    assert found == [
+        "services: is stored as a secret, but nothing in this config may be secret: values "
+        "reach the task definition in plain text (allowed: plain values; keep a secret in "
+        "Secrets Manager or SSM and name its ARN under services.<name>.secrets); "
+        "fix: pulumi config rm services, then set its keys again without --secret"
+    ]
+
+
 def test_missing_region() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({}, stack="dev", region=None)
@@ -301,7 +386,7 @@ def test_target_group_name_must_fit_after_auto_naming() -> None:
     catalog = {
         long_name: ServiceSpec(
             name=long_name,
-            dns_name="long",
+            discovery_name="long",
             container_name="app",
             routes=(RouteSpec(priority=10, path_patterns=("/long/*",)),),
         )
@@ -315,7 +400,7 @@ def test_target_group_name_must_fit_after_auto_naming() -> None:
 
 def test_calls_must_name_known_services_and_not_self() -> None:
     catalog = {
-        "a": ServiceSpec(name="a", dns_name="a", container_name="a", calls=("a", "b")),
+        "a": ServiceSpec(name="a", discovery_name="a", container_name="a", calls=("a", "b")),
     }
     assert problems({}, catalog=catalog) == [
         "services.a: calls itself (allowed: no other service); "
@@ -328,8 +413,8 @@ def test_calls_must_name_known_services_and_not_self() -> None:
 def test_duplicate_listener_priority() -> None:
     route = (RouteSpec(priority=10, path_patterns=("/x/*",)),)
     catalog = {
-        "a": ServiceSpec(name="a", dns_name="a", container_name="a", routes=route),
-        "b": ServiceSpec(name="b", dns_name="b", container_name="b", routes=route),
+        "a": ServiceSpec(name="a", discovery_name="a", container_name="a", routes=route),
+        "b": ServiceSpec(name="b", discovery_name="b", container_name="b", routes=route),
     }
     assert problems({}, catalog=catalog) == [
         "services.b: route priority 10 is also used by 'a' (allowed: priorities unique per "
@@ -339,8 +424,8 @@ def test_duplicate_listener_priority() -> None:
 
 def test_call_cycles_are_rejected() -> None:
     catalog = {
-        "a": ServiceSpec(name="a", dns_name="a", container_name="a", calls=("b",)),
-        "b": ServiceSpec(name="b", dns_name="b", container_name="b", calls=("a",)),
+        "a": ServiceSpec(name="a", discovery_name="a", container_name="a", calls=("b",)),
+        "b": ServiceSpec(name="b", discovery_name="b", container_name="b", calls=("a",)),
     }
     assert problems({}, catalog=catalog) == [
         "services.a: calls form a cycle a -> b -> a (allowed: calls without cycles, so that "
@@ -423,3 +508,28 @@ def test_vpc_block_must_hold_every_az() -> None:
         "fix: pulumi config set --path 'network.cidrBlock' 10.20.0.0/16"
     ]
     assert load({"network": {"cidrBlock": "10.20.0.0/18", "availabilityZones": 2}})
+
+
+def _leaf_paths(value: Any, path: str) -> list[str]:
+    if isinstance(value, dict) and value:
+        return [p for key, item in value.items() for p in _leaf_paths(item, f"{path}.{key}")]
+    return [path]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_hold_only_what_differs(stack: str) -> None:
+    settings = load_settings(raw_config(stack), stack=stack, region="us-east-1")
+    document = read_stack_document(stack)
+    for top, value in document.items():
+        if not top.startswith("microservices:"):
+            continue
+        for path in _leaf_paths(value, top.split(":", 1)[1]):
+            without = config_rm_path(document, path)
+            raw = {
+                k.split(":", 1)[1]: v for k, v in without.items() if k.startswith("microservices:")
+            }
+            try:
+                reduced = load_settings(raw, stack=stack, region="us-east-1")
+            except ConfigError:
+                continue  # needed: the config is invalid without it
+            assert reduced != settings, f"{stack}: {path} repeats the default"

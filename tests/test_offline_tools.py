@@ -145,7 +145,9 @@ def test_added_service_is_one_group_of_new_resources(tmp_path: Path, dev: Render
     copy = project_copy(tmp_path)
     (copy / "services" / "billing_service.py").write_text(
         "from services.spec import ServiceSpec\n\n"
-        'SPEC = ServiceSpec(name="billing-service", dns_name="billing", container_name="billing")\n'
+        "SPEC = ServiceSpec(\n"
+        '    name="billing-service", discovery_name="billing", container_name="billing"\n'
+        ")\n"
     )
     catalog = copy / "services" / "__init__.py"
     catalog.write_text(
