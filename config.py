@@ -99,10 +99,8 @@ class ConfigError(Exception):
 
 def _show(value: Any) -> str:
     """A config value as the user wrote it: numbers bare, strings and structures as JSON."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
+    if isinstance(value, bool | int | float):
+        return _scalar_to_str(value)
     return json.dumps(value, sort_keys=True)
 
 
@@ -177,6 +175,8 @@ class DiscoveryConfig(_Block):
 
 class LoadBalancerConfig(_Block):
     certificate_arn: str | None = None
+    domain_name: str | None = None
+    """The name clients use (pointed at the ALB); the certificate covers it."""
     ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     deletion_protection: bool = False
     access_logs: bool = False
@@ -742,6 +742,15 @@ def _check_stack_wide(
                 ),
             )
         )
+    domain = load_balancer.domain_name
+    if domain is not None and (not is_dns_name(domain) or "." not in domain):
+        issues.append(
+            ConfigIssue(
+                path="loadBalancer.domainName",
+                message=f"{_show(domain)} is not a domain name (allowed: {DNS_NAME_RULE})",
+                fix=set_command("loadBalancer.domainName", "api.<your-domain>"),
+            )
+        )
     for index, cidr in enumerate(load_balancer.ingress_cidrs):
         if cidr in load_balancer.ingress_cidrs[:index]:
             issues.append(
@@ -995,11 +1004,12 @@ def load_settings(
         )
 
     environment = raw.get("environment", "development")
-    if environment not in ("development", "production"):
+    if environment not in get_args(Environment):
         issues.append(
             ConfigIssue(
                 path="environment",
-                message=f"{_show(environment)} is not allowed (allowed: development, production)",
+                message=f"{_show(environment)} is not allowed "
+                f"(allowed: {', '.join(get_args(Environment))})",
                 fix="pulumi config set environment development",
             )
         )

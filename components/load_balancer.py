@@ -33,6 +33,8 @@ class LoadBalancerArgs:
     ingress_cidrs: Sequence[str] = ("0.0.0.0/0",)
     certificate_arn: str | None = None
     """With a certificate: HTTPS on 443 and port 80 redirecting to it. Without: HTTP on 80."""
+    domain_name: str | None = None
+    """The name clients use for the ALB (and the certificate covers); `url` uses it."""
     ssl_policy: str = TLS13_SSL_POLICY
     deletion_protection: bool = False
     access_logs: bool = False
@@ -146,7 +148,9 @@ class LoadBalancer(pulumi.ComponentResource):
         self.zone_id = alb.zone_id
         self.security_group_id = security_group.id
         self.listener_arn = main_listener.arn
-        self.url = pulumi.Output.format("{0}://{1}", "https" if https else "http", alb.dns_name)
+        self.url = pulumi.Output.format(
+            "{0}://{1}", "https" if https else "http", args.domain_name or alb.dns_name
+        )
         self.access_log_bucket = log_bucket[0].bucket if log_bucket is not None else None
         self.register_outputs(
             {

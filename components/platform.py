@@ -101,6 +101,7 @@ class Platform(pulumi.ComponentResource):
                 subnet_ids=self.network.public_subnet_ids,
                 ingress_cidrs=lb.ingress_cidrs,
                 certificate_arn=lb.certificate_arn,
+                domain_name=lb.domain_name,
                 deletion_protection=lb.deletion_protection,
                 access_logs=lb.access_logs,
                 access_log_retention_days=settings.logs.retention_days,

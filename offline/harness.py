@@ -12,7 +12,7 @@ import logging
 import runpy
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,11 +89,6 @@ class Rendering:
 
     def children(self, parent: RecordedResource) -> list[RecordedResource]:
         return [r for r in self.resources if r.parent == parent.urn]
-
-    def descendants(self, parent: RecordedResource) -> Iterator[RecordedResource]:
-        for child in self.children(parent):
-            yield child
-            yield from self.descendants(child)
 
     def count_by_type(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -1,13 +1,32 @@
 """The service catalog: every microservice this program can deploy, by ECS service name.
 
-Adding a service is one new module here and one line in CATALOG.
+Each module in this package that defines `SPEC` (a ServiceSpec) is one service, so adding a
+service is adding one module.
 """
 
-from services import api_gateway, order_service, user_service
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
 from services.spec import RouteSpec, ServiceSpec
 
-CATALOG: dict[str, ServiceSpec] = {
-    spec.name: spec for spec in (user_service.SPEC, order_service.SPEC, api_gateway.SPEC)
-}
+
+def _discover() -> dict[str, ServiceSpec]:
+    catalog: dict[str, ServiceSpec] = {}
+    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        spec = getattr(module, "SPEC", None)
+        if spec is None:
+            continue
+        if not isinstance(spec, ServiceSpec):
+            raise TypeError(f"{module.__name__}.SPEC is not a ServiceSpec")
+        if spec.name in catalog:
+            raise ValueError(f"two modules in services/ define the service {spec.name!r}")
+        catalog[spec.name] = spec
+    return catalog
+
+
+CATALOG: dict[str, ServiceSpec] = _discover()
 
 __all__ = ["CATALOG", "RouteSpec", "ServiceSpec"]

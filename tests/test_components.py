@@ -328,3 +328,22 @@ def test_service_discovery_registration() -> None:
 def test_args_reject_incomplete_combinations(overrides: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         service_args(**overrides)
+
+
+def test_url_uses_the_domain_name_when_given() -> None:
+    urls: list[object] = []
+
+    def program() -> None:
+        balancer = LoadBalancer(
+            "lb",
+            LoadBalancerArgs(
+                vpc_id="v",
+                subnet_ids=["a", "b"],
+                certificate_arn="arn:aws:acm:us-east-1:111122223333:certificate/x",
+                domain_name="api.example.org",
+            ),
+        )
+        balancer.url.apply(urls.append)
+
+    build(program)
+    assert urls == ["https://api.example.org"]

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from config import (
-    FARGATE_MEMORY_BY_CPU,
     ConfigError,
     StackSettings,
     callers_first,
@@ -437,15 +436,6 @@ def test_callers_first_order() -> None:
     assert callers_first(CATALOG) == ["api-gateway", "order-service", "user-service"]
 
 
-def test_fargate_table_matches_aws() -> None:
-    # Spot checks against the Fargate task size table.
-    assert FARGATE_MEMORY_BY_CPU[256] == (512, 1024, 2048)
-    assert FARGATE_MEMORY_BY_CPU[512] == (1024, 2048, 3072, 4096)
-    assert FARGATE_MEMORY_BY_CPU[8192][0] == 16384
-    assert FARGATE_MEMORY_BY_CPU[8192][-1] == 61440
-    assert FARGATE_MEMORY_BY_CPU[16384][1] - FARGATE_MEMORY_BY_CPU[16384][0] == 8192
-
-
 # --- the listener certificate -----------------------------------------------------------------
 
 PLACEHOLDER = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
@@ -533,3 +523,12 @@ def test_stack_files_hold_only_what_differs(stack: str) -> None:
             except ConfigError:
                 continue  # needed: the config is invalid without it
             assert reduced != settings, f"{stack}: {path} repeats the default"
+
+
+def test_domain_name_must_be_a_domain() -> None:
+    assert problems({"loadBalancer": {"domainName": "localhost"}}) == [
+        'loadBalancer.domainName: "localhost" is not a domain name (allowed: dot-separated '
+        "labels of 1..63 characters of a-z, 0-9 and '-', not starting or ending with '-', 253 "
+        "characters in all); fix: pulumi config set --path 'loadBalancer.domainName' "
+        "'api.<your-domain>'"
+    ]

@@ -149,15 +149,6 @@ def test_added_service_is_one_group_of_new_resources(tmp_path: Path, dev: Render
         '    name="billing-service", discovery_name="billing", container_name="billing"\n'
         ")\n"
     )
-    catalog = copy / "services" / "__init__.py"
-    catalog.write_text(
-        catalog.read_text()
-        .replace(
-            "from services import api_gateway,",
-            "from services import api_gateway, billing_service,",
-        )
-        .replace("api_gateway.SPEC)", "api_gateway.SPEC, billing_service.SPEC)")
-    )
     result = run_cli("preview", "--stack", "dev", "--json", cwd=copy)
     assert result.returncode == 0, result.stderr
     saved = tmp_path / "with-billing.json"

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from offline.harness import Rendering
-from tests.conftest import container, ecs_service, environment_of
+from tests.conftest import container, ecs_service, environment_of, render_with
 
 SERVICES = ("user-service", "order-service", "api-gateway")
 SERVICE_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -328,3 +328,54 @@ def test_outputs(prod: Rendering) -> None:
         "minCount": 2,
         "url": "http://users.prod.internal:8080",
     }
+
+
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111122223333:secret:orders/db-AbCdEf"
+PARAMETER_ARN = "arn:aws:ssm:us-east-1:111122223333:parameter/orders/api-key"
+
+
+def test_secrets_reach_the_task_only_through_secrets() -> None:
+    rendering = render_with(
+        "dev",
+        [
+            ("services.order-service.secrets.DB_PASSWORD", SECRET_ARN),
+            ("services.order-service.secrets.API_KEY", PARAMETER_ARN),
+        ],
+    )
+    application = container(rendering, "order-service")
+    assert application["secrets"] == [
+        {"name": "API_KEY", "valueFrom": PARAMETER_ARN},
+        {"name": "DB_PASSWORD", "valueFrom": SECRET_ARN},
+    ]
+    assert SECRET_ARN not in json.dumps(application["environment"])
+    policy = json.loads(rendering.named("dev-order-service-execution-policy").inputs["policy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["ReadSecrets"]["Resource"] == [SECRET_ARN, SECRET_ARN + "-??????"]
+    assert by_sid["ReadParameters"]["Resource"] == [PARAMETER_ARN]
+    # The other services' execution roles read nothing.
+    other = json.loads(rendering.named("dev-user-service-execution-policy").inputs["policy"])
+    assert [s["Sid"] for s in other["Statement"]] == ["WriteLogs"]
+
+
+def test_existing_vpc() -> None:
+    rendering = render_with(
+        "dev",
+        [
+            ("network.vpcId", "vpc-0abc"),
+            ("network.publicSubnetIds[0]", "subnet-pub-a"),
+            ("network.publicSubnetIds[1]", "subnet-pub-b"),
+            ("network.privateSubnetIds[0]", "subnet-priv-a"),
+            ("network.privateSubnetIds[1]", "subnet-priv-b"),
+        ],
+    )
+    assert not rendering.of_type("awsx:ec2:Vpc")
+    # Not ours to change: the existing VPC's default group is left alone.
+    assert not rendering.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    alb = rendering.named("dev-ingress-alb", "aws:lb/loadBalancer:LoadBalancer")
+    assert alb.inputs["subnets"] == ["subnet-pub-a", "subnet-pub-b"]
+    for service in SERVICES:
+        network = ecs_service(rendering, service).inputs["networkConfiguration"]
+        assert network["subnets"] == ["subnet-priv-a", "subnet-priv-b"]
+    assert {g.inputs["vpcId"] for g in rendering.of_type(SERVICE_GROUP)} == {"vpc-0abc"}
+    namespace = rendering.named("dev-discovery-namespace")
+    assert namespace.inputs["vpc"] == "vpc-0abc"
