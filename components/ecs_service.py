@@ -19,6 +19,7 @@ import naming
 from components.cluster import CapacityProviderShare, strategy_inputs
 from components.task import (
     TMP_VOLUME,
+    Container,
     assume_role_policy,
     execution_policy,
     task_containers,
@@ -455,15 +456,17 @@ class EcsService(pulumi.ComponentResource):
             opts=child,
         )
         containers = task_containers(
-            name=args.container_name,
-            image=container.image,
-            port=args.container_port,
-            environment=container.environment,
-            secrets=container.secrets,
-            user=container.user,
-            log_group=log_group_name,
-            region=args.region,
-            stop_timeout=container.stop_timeout,
+            Container(
+                name=args.container_name,
+                image=container.image,
+                port=args.container_port,
+                environment=container.environment,
+                secrets=container.secrets,
+                user=container.user,
+                log_group=log_group_name,
+                region=args.region,
+                stop_timeout=container.stop_timeout,
+            ),
             prepare_tmp=container.prepare_tmp,
         )
         task_definition = aws.ecs.TaskDefinition(

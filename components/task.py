@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 TMP_VOLUME = "tmp"
@@ -40,37 +41,44 @@ def _tmp_mount() -> list[dict[str, Any]]:
     return [{"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}]
 
 
-def container_definition(
-    *,
-    name: str,
-    image: str,
-    port: int,
-    environment: Mapping[str, str],
-    secrets: Mapping[str, str],
-    user: str | None,
-    log_group: str,
-    region: str,
-    stop_timeout: int = 30,
-    wait_for_tmp: bool = False,
-) -> dict[str, Any]:
+@dataclass(frozen=True, kw_only=True)
+class Container:
+    """The application container of a task, as plain values."""
+
+    name: str
+    image: str
+    port: int
+    environment: Mapping[str, str]
+    secrets: Mapping[str, str]
+    """Variable name -> Secrets Manager secret or SSM parameter ARN."""
+    user: str | None
+    log_group: str
+    region: str
+    stop_timeout: int = 30
+
+
+def container_definition(container: Container, *, wait_for_tmp: bool = False) -> dict[str, Any]:
     """One hardened container: read-only root with a writable /tmp, non-root where the image
     allows it, an init process to reap children and forward signals, logs to CloudWatch."""
+    environment, secrets = container.environment, container.secrets
     definition: dict[str, Any] = {
-        "name": name,
-        "image": image,
+        "name": container.name,
+        "image": container.image,
         "essential": True,
-        "portMappings": [{"containerPort": port, "protocol": "tcp"}],
+        "portMappings": [{"containerPort": container.port, "protocol": "tcp"}],
         "environment": [{"name": k, "value": environment[k]} for k in sorted(environment)],
         "secrets": [{"name": k, "valueFrom": secrets[k]} for k in sorted(secrets)],
         "readonlyRootFilesystem": True,
         "privileged": False,
         "mountPoints": _tmp_mount(),
         "linuxParameters": {"initProcessEnabled": True},
-        "stopTimeout": stop_timeout,
-        "logConfiguration": _log_configuration(log_group, region, name),
+        "stopTimeout": container.stop_timeout,
+        "logConfiguration": _log_configuration(
+            container.log_group, container.region, container.name
+        ),
     }
-    if user is not None:
-        definition["user"] = user
+    if container.user is not None:
+        definition["user"] = container.user
     if wait_for_tmp:
         definition["dependsOn"] = [{"containerName": PREPARE_TMP_CONTAINER, "condition": "SUCCESS"}]
     return definition
@@ -97,41 +105,19 @@ def prepare_tmp_definition(*, image: str, log_group: str, region: str) -> dict[s
     }
 
 
-def task_containers(
-    *,
-    name: str,
-    image: str,
-    port: int,
-    environment: Mapping[str, str],
-    secrets: Mapping[str, str],
-    user: str | None,
-    log_group: str,
-    region: str,
-    stop_timeout: int = 30,
-    prepare_tmp: bool = True,
-) -> list[dict[str, Any]]:
+def task_containers(container: Container, *, prepare_tmp: bool = True) -> list[dict[str, Any]]:
     """The task's container definitions: the application, preceded by the /tmp preparation
     when the application runs as a non-root user and its image does not prepare /tmp itself."""
-    needs_preparation = prepare_tmp and user not in (None, "0", "root")
-    containers = [
-        container_definition(
-            name=name,
-            image=image,
-            port=port,
-            environment=environment,
-            secrets=secrets,
-            user=user,
-            log_group=log_group,
-            region=region,
-            stop_timeout=stop_timeout,
-            wait_for_tmp=needs_preparation,
-        )
-    ]
+    needs_preparation = prepare_tmp and container.user not in (None, "0", "root")
+    definitions = [container_definition(container, wait_for_tmp=needs_preparation)]
     if needs_preparation:
-        containers.insert(
-            0, prepare_tmp_definition(image=image, log_group=log_group, region=region)
+        definitions.insert(
+            0,
+            prepare_tmp_definition(
+                image=container.image, log_group=container.log_group, region=container.region
+            ),
         )
-    return containers
+    return definitions
 
 
 def assume_role_policy(

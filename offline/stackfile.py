@@ -148,14 +148,20 @@ def cli_typed_value(text: str) -> Any:
     return text
 
 
+def _config_key(path: str, project: str) -> tuple[str, list[str | int]]:
+    """The namespaced top-level key a `--path` names, and its parsed parts."""
+    parts = parse_path(path)
+    first = parts[0]
+    if not isinstance(first, str):
+        raise ValueError(f"config path {path!r} must start with a key")
+    return (first if ":" in first else f"{project}:{first}"), parts
+
+
 def config_set_path(
     document: Mapping[str, Any], path: str, value: str, project: str = "microservices"
 ) -> dict[str, Any]:
     """A copy of a stack's `config:` map after `pulumi config set --path <path> <value>`."""
-    parts = parse_path(path)
-    first = parts[0]
-    assert isinstance(first, str)
-    key = first if ":" in first else f"{project}:{first}"
+    key, parts = _config_key(path, project)
     result = copy.deepcopy(dict(document))
     if len(parts) == 1:
         result[key] = cli_typed_value(value)
@@ -183,10 +189,7 @@ def config_rm_path(
     document: Mapping[str, Any], path: str, project: str = "microservices"
 ) -> dict[str, Any]:
     """A copy of a stack's `config:` map after `pulumi config rm --path <path>`."""
-    parts = parse_path(path)
-    first = parts[0]
-    assert isinstance(first, str)
-    key = first if ":" in first else f"{project}:{first}"
+    key, parts = _config_key(path, project)
     result = copy.deepcopy(dict(document))
     if len(parts) == 1:
         result.pop(key, None)

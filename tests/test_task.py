@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from components.task import (
+    Container,
     assume_role_policy,
     container_definition,
     ecr_repository_arn,
@@ -15,7 +16,7 @@ SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-password-AbCdE
 PARAMETER = "arn:aws:ssm:us-east-1:123456789012:parameter/orders/api-key"
 
 
-def definition(**overrides: object) -> dict:
+def application(**overrides: object) -> Container:
     arguments: dict = {
         "name": "orders",
         "image": "public.ecr.aws/nginx/nginx-unprivileged:1.29-alpine",
@@ -27,7 +28,11 @@ def definition(**overrides: object) -> dict:
         "region": "us-east-1",
     }
     arguments.update(overrides)
-    return container_definition(**arguments)
+    return Container(**arguments)
+
+
+def definition(**overrides: object) -> dict:
+    return container_definition(application(**overrides))
 
 
 def test_container_is_hardened() -> None:
@@ -120,19 +125,8 @@ def test_task_trust_is_limited_to_the_account() -> None:
     assert "Condition" not in assume_role_policy()["Statement"][0]
 
 
-def containers(**overrides: object) -> list[dict]:
-    arguments: dict = {
-        "name": "orders",
-        "image": "public.ecr.aws/nginx/nginx-unprivileged:1.29-alpine",
-        "port": 8080,
-        "environment": {},
-        "secrets": {},
-        "user": "101",
-        "log_group": "/ecs/x",
-        "region": "us-east-1",
-    }
-    arguments.update(overrides)
-    return task_containers(**arguments)
+def containers(prepare_tmp: bool = True, **overrides: object) -> list[dict]:
+    return task_containers(application(**overrides), prepare_tmp=prepare_tmp)
 
 
 def test_non_root_application_waits_for_tmp_preparation() -> None:
@@ -145,6 +139,10 @@ def test_non_root_application_waits_for_tmp_preparation() -> None:
     assert prepare["readonlyRootFilesystem"] is True
     assert prepare["mountPoints"] == application["mountPoints"]
     assert prepare["logConfiguration"]["options"]["awslogs-stream-prefix"] == "prepare-tmp"
+    assert (
+        prepare["logConfiguration"]["options"]["awslogs-group"]
+        == "/ecs/microservices-dev/order-service"
+    )
     assert application["essential"] is True
     assert application["dependsOn"] == [{"containerName": "prepare-tmp", "condition": "SUCCESS"}]
 
