@@ -157,6 +157,7 @@ class Platform(pulumi.ComponentResource):
                 secrets=service.secrets,
                 user=service.user,
                 prepare_tmp=service.prepare_tmp,
+                stop_timeout=service.stop_timeout,
                 log_retention_days=settings.logs.retention_days,
                 log_group_name=naming.log_group(settings.project, settings.stack, service.name),
             ),
@@ -186,7 +187,13 @@ class Platform(pulumi.ComponentResource):
                         )
                         for r in spec.routes
                     ),
-                    health_check=HealthCheckArgs(path=spec.health_check_path),
+                    health_check=HealthCheckArgs(
+                        path=spec.health_check_path,
+                        interval=deployment.health_check_interval,
+                        timeout=deployment.health_check_timeout,
+                        healthy_threshold=deployment.healthy_threshold,
+                        unhealthy_threshold=deployment.unhealthy_threshold,
+                    ),
                     deregistration_delay=deployment.deregistration_delay,
                 )
                 if service.routed

@@ -102,7 +102,8 @@ def test_stack_environment_merges_over_spec_and_urls() -> None:
 def test_unknown_key() -> None:
     assert problems({"services": {"order-service": {"memroy": 512}}}) == [
         "services.order-service.memroy: unknown key (allowed: autoscaling, cpu, desiredCount, "
-        "environment, image, imagePreparesTmp, memory, secrets, user; did you mean 'memory'?); "
+        "environment, image, imagePreparesTmp, memory, secrets, stopTimeout, user; did you mean "
+        "'memory'?); "
         "fix: pulumi config rm --path 'services.order-service.memroy'"
     ]
 
@@ -156,17 +157,20 @@ def test_band_out_of_order() -> None:
     ]
 
 
-def test_desired_count_outside_band() -> None:
+def test_desired_count_outside_band_is_clamped_with_a_warning() -> None:
     raw = {
         "services": {
             "order-service": {"desiredCount": 7, "autoscaling": {"minCount": 1, "maxCount": 4}}
         }
     }
-    assert problems(raw) == [
-        "services.order-service.desiredCount: 7 is outside the autoscaling band 1..4 "
-        "(allowed: minCount <= desiredCount <= maxCount); "
-        "fix: pulumi config set --path 'services.order-service.desiredCount' 4"
-    ]
+    settings = load(raw)
+    assert settings.service("order-service").desired_count == 4
+    assert settings.warnings == (
+        "services.order-service.desiredCount: 7 is outside the autoscaling band 1..4; the "
+        "service starts with 4 tasks, as Application Auto Scaling would set it (allowed: "
+        "minCount <= desiredCount <= maxCount); "
+        "fix: pulumi config set --path 'services.order-service.desiredCount' 4",
+    )
 
 
 def test_enum_value() -> None:
@@ -296,9 +300,9 @@ def test_bad_namespace_suggests_the_stack_default() -> None:
 def test_existing_vpc_ignores_nothing_silently() -> None:
     raw = {
         "network": {
-            "vpcId": "vpc-1",
-            "publicSubnetIds": ["subnet-a", "subnet-b"],
-            "privateSubnetIds": ["subnet-c", "subnet-d"],
+            "vpcId": "vpc-0a1b2c3d4e5f60718",
+            "publicSubnetIds": ["subnet-0a000001", "subnet-0a000002"],
+            "privateSubnetIds": ["subnet-0b000001", "subnet-0b000002"],
             "natGateways": "perAz",
         }
     }
@@ -308,7 +312,7 @@ def test_existing_vpc_ignores_nothing_silently() -> None:
         "fix: pulumi config rm --path 'network.natGateways'"
     ]
     del raw["network"]["natGateways"]
-    assert load(raw).network.vpc_id == "vpc-1"
+    assert load(raw).network.vpc_id == "vpc-0a1b2c3d4e5f60718"
 
 
 def test_own_image_needs_its_user() -> None:
@@ -447,9 +451,8 @@ PLACEHOLDER_PROBLEM = (
 )
 
 
-def test_placeholder_certificate_is_a_warning_in_a_preview() -> None:
-    settings = load({"loadBalancer": {"certificateArn": PLACEHOLDER}})
-    assert settings.warnings == (PLACEHOLDER_PROBLEM,)
+def test_placeholder_certificate_passes_a_preview() -> None:
+    assert load({"loadBalancer": {"certificateArn": PLACEHOLDER}}).warnings == ()
 
 
 def test_placeholder_certificate_stops_a_deploy() -> None:
@@ -463,8 +466,9 @@ def test_prod_update_refuses_the_placeholder_before_registering_anything() -> No
     assert PLACEHOLDER_PROBLEM in str(rendering.error)
 
 
-def test_prod_preview_warns_about_the_placeholder(prod: Rendering) -> None:
-    assert prod.warnings == (PLACEHOLDER_PROBLEM,)
+def test_committed_stacks_have_no_warnings(dev: Rendering, prod: Rendering) -> None:
+    assert dev.warnings == ()
+    assert prod.warnings == ()
 
 
 def test_certificate_from_another_region() -> None:
@@ -494,7 +498,8 @@ def test_vpc_block_must_hold_every_az() -> None:
     raw = {"network": {"cidrBlock": "10.20.0.0/18", "availabilityZones": 3}}
     assert problems(raw) == [
         'network.cidrBlock: "10.20.0.0/18" has a /18 mask, which cannot hold 3 availability '
-        "zones of a private /20 and a public /24 subnet each (allowed: /16../17); "
+        "zones of a private /20 and a public /24 subnet each (allowed: /16../17; VPCs can be /16 "
+        "at the largest); "
         "fix: pulumi config set --path 'network.cidrBlock' 10.20.0.0/16"
     ]
     assert load({"network": {"cidrBlock": "10.20.0.0/18", "availabilityZones": 2}})

@@ -37,9 +37,9 @@ def test_unknown_stack_lists_the_stacks(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_config_error_exits_2_without_traceback(tmp_path: Path) -> None:
     # A copy of the project with one bad value, run as a user would run it.
-    for name in ("Pulumi.yaml", "__main__.py", "config.py", "naming.py"):
+    for name in ("Pulumi.yaml", "__main__.py", "naming.py"):
         (tmp_path / name).write_text((PROJECT / name).read_text())
-    for package in ("components", "services", "offline"):
+    for package in ("components", "config", "services", "offline"):
         (tmp_path / package).symlink_to(PROJECT / package)
     stack = (PROJECT / "Pulumi.dev.yaml").read_text()
     (tmp_path / "Pulumi.dev.yaml").write_text(stack.replace("maxCount: 3", "maxCount: 0"))

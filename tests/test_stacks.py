@@ -361,21 +361,23 @@ def test_existing_vpc() -> None:
     rendering = render_with(
         "dev",
         [
-            ("network.vpcId", "vpc-0abc"),
-            ("network.publicSubnetIds[0]", "subnet-pub-a"),
-            ("network.publicSubnetIds[1]", "subnet-pub-b"),
-            ("network.privateSubnetIds[0]", "subnet-priv-a"),
-            ("network.privateSubnetIds[1]", "subnet-priv-b"),
+            ("network.vpcId", "vpc-0a1b2c3d4e5f60718"),
+            ("network.publicSubnetIds[0]", "subnet-0a000001"),
+            ("network.publicSubnetIds[1]", "subnet-0a000002"),
+            ("network.privateSubnetIds[0]", "subnet-0b000001"),
+            ("network.privateSubnetIds[1]", "subnet-0b000002"),
         ],
     )
     assert not rendering.of_type("awsx:ec2:Vpc")
     # Not ours to change: the existing VPC's default group is left alone.
     assert not rendering.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
     alb = rendering.named("dev-ingress-alb", "aws:lb/loadBalancer:LoadBalancer")
-    assert alb.inputs["subnets"] == ["subnet-pub-a", "subnet-pub-b"]
+    assert alb.inputs["subnets"] == ["subnet-0a000001", "subnet-0a000002"]
     for service in SERVICES:
         network = ecs_service(rendering, service).inputs["networkConfiguration"]
-        assert network["subnets"] == ["subnet-priv-a", "subnet-priv-b"]
-    assert {g.inputs["vpcId"] for g in rendering.of_type(SERVICE_GROUP)} == {"vpc-0abc"}
+        assert network["subnets"] == ["subnet-0b000001", "subnet-0b000002"]
+    assert {g.inputs["vpcId"] for g in rendering.of_type(SERVICE_GROUP)} == {
+        "vpc-0a1b2c3d4e5f60718"
+    }
     namespace = rendering.named("dev-discovery-namespace")
-    assert namespace.inputs["vpc"] == "vpc-0abc"
+    assert namespace.inputs["vpc"] == "vpc-0a1b2c3d4e5f60718"

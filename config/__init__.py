@@ -1,0 +1,41 @@
+"""Stack config -> typed, validated settings.
+
+Everything the program reads from `Pulumi.<stack>.yaml` goes through this package. It knows
+nothing of resources: it checks the config against the schema and AWS's limits, merges each
+service's config over its spec from `services/`, and returns plain frozen data. Every problem
+in a config is reported at once, each naming its key path, the bad value, what is allowed and
+the `pulumi config set --path` command that fixes it.
+
+  schema      the pydantic models, one per block
+  limits      AWS facts the rules enforce, with their sources
+  rules       cross-field rules, AWS limits, warnings
+  translate   pydantic's errors in the project's wording
+  settings    the validated result (StackSettings, ServiceSettings)
+  loader      load_settings() and read_stack_config()
+"""
+
+from config.calls import callers_first
+from config.issues import ConfigError, ConfigIssue
+from config.limits import (
+    FARGATE_MEMORY_BY_CPU,
+    LOG_RETENTION_DAYS,
+    PRIVATE_SUBNET_PREFIX,
+    PUBLIC_SUBNET_PREFIX,
+)
+from config.loader import PROJECT, load_settings, read_stack_config
+from config.settings import ServiceSettings, StackSettings
+
+__all__ = [
+    "FARGATE_MEMORY_BY_CPU",
+    "LOG_RETENTION_DAYS",
+    "PRIVATE_SUBNET_PREFIX",
+    "PROJECT",
+    "PUBLIC_SUBNET_PREFIX",
+    "ConfigError",
+    "ConfigIssue",
+    "ServiceSettings",
+    "StackSettings",
+    "callers_first",
+    "load_settings",
+    "read_stack_config",
+]

@@ -1,0 +1,96 @@
+"""AWS facts the validator enforces, each with where it comes from."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+# Fargate task sizes: cpu units -> allowed memory (MiB).
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+FARGATE_MEMORY_BY_CPU: Mapping[int, tuple[int, ...]] = MappingProxyType(
+    {
+        256: (512, 1024, 2048),
+        512: tuple(range(1024, 4096 + 1, 1024)),
+        1024: tuple(range(2048, 8192 + 1, 1024)),
+        2048: tuple(range(4096, 16384 + 1, 1024)),
+        4096: tuple(range(8192, 30720 + 1, 1024)),
+        8192: tuple(range(16384, 61440 + 1, 4096)),
+        16384: tuple(range(32768, 122880 + 1, 8192)),
+    }
+)
+
+# CloudWatch Logs PutRetentionPolicy accepts only these values (days).
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+# ELBv2: listener rule priorities; rules (not counting default rules) and target groups per
+# ALB; condition values per rule; path and host patterns of up to 128 characters.
+LISTENER_PRIORITY_RANGE = (1, 50000)
+ALB_RULES_MAX = 100
+ALB_TARGET_GROUPS_MAX = 100
+RULE_CONDITION_VALUES_MAX = 5
+PATTERN_LENGTH_MAX = 128
+PATH_PATTERN = re.compile(r"^[A-Za-z0-9_\-.$/~\"'@:+&*?]{1,128}$")
+HOST_PATTERN = re.compile(r"^[A-Za-z0-9\-.*?]{1,128}$")
+
+# ELBv2 target group health checks: interval 5-300 s, timeout 2-120 s (and shorter than the
+# interval, which CreateTargetGroup enforces), thresholds 2-10.
+HEALTH_CHECK_INTERVAL = (5, 300)
+HEALTH_CHECK_TIMEOUT = (2, 120)
+HEALTH_CHECK_THRESHOLD = (2, 10)
+
+# ECS: on Fargate a container's stopTimeout is at most 120 s (default 30 s).
+FARGATE_STOP_TIMEOUT_MAX = 120
+
+# ECS: a task definition is at most 64 KiB.
+TASK_DEFINITION_MAX_BYTES = 64 * 1024
+
+# ECS container image: up to 255 characters of letters, digits, - _ : . / # before an
+# optional @sha256:<64 hex> digest.
+IMAGE_REFERENCE = re.compile(r"^[A-Za-z0-9\-_:./#]{1,255}(@sha256:[0-9a-f]{64})?$")
+
+# VPC: security groups hold 60 inbound and 60 outbound rules by default (a quota AWS raises
+# on request).
+SECURITY_GROUP_RULES_DEFAULT_QUOTA = 60
+
+# VPC: IPv4 blocks between /16 and /28; AWS recommends the RFC 1918 private ranges, and asks
+# that 172.17.0.0/16 not be used (some AWS services use it).
+VPC_PREFIX_RANGE = (16, 28)
+PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+RESERVED_BY_AWS_SERVICES = ipaddress.IPv4Network("172.17.0.0/16")
+
+# Subnet sizes of a new VPC (the project's choice), and the aligned block each AZ needs.
+PRIVATE_SUBNET_PREFIX = 20
+PUBLIC_SUBNET_PREFIX = 24
+AZ_BLOCK_PREFIX = 19
+
+# Identifiers.
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+DNS_NAME_RULE = (
+    "dot-separated labels of 1..63 characters of a-z, 0-9 and '-', not starting or ending "
+    "with '-', 253 characters in all"
+)
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+VPC_ID = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
+# Secrets Manager secret or SSM parameter ARNs, the two sources ECS `secrets` accepts.
+SECRET_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secret:.+"
+    r"|ssm:[a-z0-9-]+:\d{12}:parameter/.+)$"
+)
+ACM_ARN = re.compile(
+    r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"certificate/(?P<id>[A-Za-z0-9-]+)$"
+)
+# AWS's documentation example account; the committed prod stack uses it as a placeholder.
+EXAMPLE_ACCOUNT_ID = "123456789012"
+
+
+def is_dns_name(name: str) -> bool:
+    return len(name) <= 253 and all(DNS_LABEL.match(label) for label in name.split("."))

@@ -1,0 +1,637 @@
+"""Rules over parsed config blocks: AWS's limits, cross-field safety, and warnings.
+
+Each rule adds to a Findings: an error for what AWS would reject or what would make a deploy
+unsafe, a warning for what is valid but surprising. Every message says what is allowed and
+why, and every finding carries the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+
+from pydantic.alias_generators import to_camel
+
+import naming
+from config.calls import call_cycle, callers_of
+from config.issues import Findings, list_text, rm_command, set_command, show, spec_fix
+from config.limits import (
+    ACM_ARN,
+    ALB_RULES_MAX,
+    ALB_TARGET_GROUPS_MAX,
+    AZ_BLOCK_PREFIX,
+    DNS_NAME_RULE,
+    ENV_NAME,
+    EXAMPLE_ACCOUNT_ID,
+    FARGATE_MEMORY_BY_CPU,
+    HOST_PATTERN,
+    IMAGE_REFERENCE,
+    LISTENER_PRIORITY_RANGE,
+    LOG_RETENTION_DAYS,
+    PATH_PATTERN,
+    PATTERN_LENGTH_MAX,
+    PRIVATE_RANGES,
+    PRIVATE_SUBNET_PREFIX,
+    PUBLIC_SUBNET_PREFIX,
+    RESERVED_BY_AWS_SERVICES,
+    RULE_CONDITION_VALUES_MAX,
+    SECRET_ARN,
+    SECURITY_GROUP_RULES_DEFAULT_QUOTA,
+    SUBNET_ID,
+    TASK_DEFINITION_MAX_BYTES,
+    VPC_ID,
+    VPC_PREFIX_RANGE,
+    is_dns_name,
+)
+from config.schema import (
+    ClusterConfig,
+    DeploymentConfig,
+    LoadBalancerConfig,
+    LogsConfig,
+    NetworkConfig,
+    ServiceConfig,
+)
+from services import ServiceSpec
+
+CERTIFICATE_FIX = "arn:aws:acm:<region>:<account>:certificate/<id>"
+SECRET_FIX = "arn:aws:secretsmanager:<region>:<account>:secret:<name>"
+QUOTA_NOTE = (
+    f"AWS's default quota is {SECURITY_GROUP_RULES_DEFAULT_QUOTA} rules per direction per "
+    "security group; it can be raised on request"
+)
+
+
+def _nearest_at_least(value: int, allowed: Sequence[int]) -> int:
+    return next((a for a in allowed if a >= value), allowed[-1])
+
+
+# --- one service's config ----------------------------------------------------------------------
+
+
+def check_service(key: str, svc: ServiceConfig, spec: ServiceSpec, findings: Findings) -> None:
+    base = f"services.{key}"
+    _check_image(base, svc, spec, findings)
+    _check_size(base, svc, findings)
+    _check_band(base, svc, spec, findings)
+    _check_variables(base, svc, findings)
+
+
+def _check_image(base: str, svc: ServiceConfig, spec: ServiceSpec, findings: Findings) -> None:
+    if svc.image is not None and not IMAGE_REFERENCE.match(svc.image):
+        findings.error(
+            f"{base}.image",
+            f"{show(svc.image)} is not an image reference ECS accepts (allowed: up to 255 "
+            "letters, digits and - _ : . / #, optionally @sha256:<64 hex digits>)",
+            set_command(f"{base}.image", "<registry>/<repository>:<tag>"),
+        )
+    if svc.image not in (None, spec.image) and svc.user is None:
+        findings.error(
+            f"{base}.user",
+            f"is required with an image other than the spec's ({svc.image}): the spec's user "
+            "belongs to its own image (allowed: the numeric uid the image runs as, non-root)",
+            set_command(f"{base}.user", "10001"),
+        )
+    if svc.user in ("0", "root"):
+        findings.error(
+            f"{base}.user",
+            f"{show(svc.user)} runs the container as root (allowed: a non-root uid)",
+            set_command(f"{base}.user", "10001"),
+        )
+
+
+def _check_size(base: str, svc: ServiceConfig, findings: Findings) -> None:
+    cpus = tuple(FARGATE_MEMORY_BY_CPU)
+    if svc.cpu not in FARGATE_MEMORY_BY_CPU:
+        findings.error(
+            f"{base}.cpu",
+            f"{svc.cpu} is not a Fargate cpu size (allowed: {', '.join(map(str, cpus))})",
+            set_command(f"{base}.cpu", _nearest_at_least(svc.cpu, cpus)),
+        )
+    elif svc.memory not in FARGATE_MEMORY_BY_CPU[svc.cpu]:
+        allowed = FARGATE_MEMORY_BY_CPU[svc.cpu]
+        findings.error(
+            f"{base}.memory",
+            f"{svc.memory} is not valid with cpu {svc.cpu} (allowed: {list_text(allowed)})",
+            set_command(f"{base}.memory", _nearest_at_least(svc.memory, allowed)),
+        )
+
+
+def _check_band(base: str, svc: ServiceConfig, spec: ServiceSpec, findings: Findings) -> None:
+    band = svc.autoscaling
+    if band is None:
+        return
+    if band.requests_per_target is not None and not spec.routes:
+        findings.error(
+            f"{base}.autoscaling.requestsPerTarget",
+            f"{band.requests_per_target} needs a service behind the load balancer, and "
+            f"{spec.name} has no routes (allowed: cpuTarget, memoryTarget)",
+            rm_command(f"{base}.autoscaling.requestsPerTarget"),
+        )
+    if band.min_count > band.max_count:
+        findings.error(
+            f"{base}.autoscaling.minCount",
+            f"{band.min_count} is greater than maxCount {band.max_count} "
+            "(allowed: minCount <= desiredCount <= maxCount)",
+            set_command(f"{base}.autoscaling.minCount", band.max_count),
+        )
+    elif not band.min_count <= svc.desired_count <= band.max_count:
+        clamped = min(max(svc.desired_count, band.min_count), band.max_count)
+        findings.warn(
+            f"{base}.desiredCount",
+            f"{svc.desired_count} is outside the autoscaling band "
+            f"{band.min_count}..{band.max_count}; the service starts with {clamped} tasks, "
+            "as Application Auto Scaling would set it (allowed: minCount <= desiredCount <= "
+            "maxCount)",
+            set_command(f"{base}.desiredCount", clamped),
+        )
+
+
+def _check_variables(base: str, svc: ServiceConfig, findings: Findings) -> None:
+    for name in svc.environment:
+        if not ENV_NAME.match(name):
+            _bad_variable_name(f"{base}.environment.{name}", findings)
+    for name, arn in svc.secrets.items():
+        path = f"{base}.secrets.{name}"
+        if not ENV_NAME.match(name):
+            _bad_variable_name(path, findings)
+        if not SECRET_ARN.match(arn):
+            findings.error(
+                path,
+                f"{show(arn)} is not a Secrets Manager secret or SSM parameter ARN (allowed: "
+                "arn:aws:secretsmanager:<region>:<account>:secret:<name> or "
+                "arn:aws:ssm:<region>:<account>:parameter/<name>)",
+                set_command(path, SECRET_FIX),
+            )
+        if name in svc.environment:
+            findings.error(
+                path,
+                f"'{name}' is also set in environment (allowed: one of the two)",
+                rm_command(f"{base}.environment.{name}"),
+            )
+    variables = [{"name": k, "value": v} for k, v in svc.environment.items()]
+    variables += [{"name": k, "valueFrom": v} for k, v in svc.secrets.items()]
+    size = len(json.dumps(variables).encode())
+    # The variables must leave room for the rest of the task definition.
+    if size > TASK_DEFINITION_MAX_BYTES // 2:
+        findings.error(
+            f"{base}.environment",
+            f"holds {size} bytes of variables; with the rest of the task definition that risks "
+            f"ECS's {TASK_DEFINITION_MAX_BYTES // 1024} KiB limit on a task definition "
+            f"(allowed: up to {TASK_DEFINITION_MAX_BYTES // 2} bytes; put large values in SSM "
+            "parameters or Secrets Manager)",
+            rm_command(f"{base}.environment.<largest variable>"),
+        )
+
+
+def _bad_variable_name(path: str, findings: Findings) -> None:
+    findings.error(
+        path,
+        "is not a valid environment variable name (allowed: letters, digits and _, not "
+        "starting with a digit)",
+        rm_command(path),
+    )
+
+
+# --- blocks ------------------------------------------------------------------------------------
+
+
+def check_cluster(cluster: ClusterConfig, findings: Findings) -> None:
+    strategy = cluster.capacity_providers
+    path = "cluster.capacityProviders"
+    if not strategy:
+        findings.error(
+            path,
+            "is empty (allowed: at least one of FARGATE, FARGATE_SPOT)",
+            set_command(f"{path}[0].provider", "FARGATE"),
+        )
+        return
+    names = [p.provider for p in strategy]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            findings.error(
+                f"{path}[{index}].provider",
+                f"{show(name)} is listed twice (allowed: each provider once)",
+                rm_command(f"{path}[{index}]"),
+            )
+    with_base = [i for i, p in enumerate(strategy) if p.base > 0]
+    for index in with_base[1:]:
+        findings.error(
+            f"{path}[{index}].base",
+            f"{strategy[index].base} is a second base (allowed: only one capacity provider in a "
+            "strategy may set base)",
+            set_command(f"{path}[{index}].base", 0),
+        )
+    if all(p.weight == 0 for p in strategy):
+        findings.error(
+            f"{path}[0].weight",
+            "0 leaves every weight at 0 (allowed: at least one weight > 0)",
+            set_command(f"{path}[0].weight", 1),
+        )
+
+
+def check_network(network: NetworkConfig, findings: Findings) -> None:
+    if network.uses_existing_vpc:
+        _check_existing_vpc(network, findings)
+        return
+    if network.public_subnet_ids or network.private_subnet_ids:
+        findings.error(
+            "network.vpcId",
+            "is not set but subnet ids are (allowed: vpcId with both subnet lists, or none of "
+            "the three)",
+            set_command("network.vpcId", "vpc-<id>"),
+        )
+    path = "network.cidrBlock"
+    try:
+        cidr = ipaddress.IPv4Network(network.cidr_block)
+    except ValueError:
+        findings.error(
+            path,
+            f"{show(network.cidr_block)} is not an IPv4 CIDR block (allowed: a network address "
+            "and mask, e.g. 10.20.0.0/16)",
+            set_command(path, "10.20.0.0/16"),
+        )
+        return
+    if not any(cidr.subnet_of(block) for block in PRIVATE_RANGES):
+        findings.error(
+            path,
+            f"{show(network.cidr_block)} is not in a private range (allowed: within "
+            "10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, as AWS recommends after RFC 1918)",
+            set_command(path, "10.20.0.0/16"),
+        )
+    elif cidr.overlaps(RESERVED_BY_AWS_SERVICES):
+        findings.error(
+            path,
+            f"{show(network.cidr_block)} overlaps 172.17.0.0/16, which some AWS services use "
+            "and AWS asks VPCs to avoid (allowed: another private range)",
+            set_command(path, "10.20.0.0/16"),
+        )
+    # Each AZ gets an aligned block for a private /20 and a public /24: a /19.
+    largest = AZ_BLOCK_PREFIX - math.ceil(math.log2(network.availability_zones))
+    low, _ = VPC_PREFIX_RANGE
+    if not low <= cidr.prefixlen <= largest:
+        findings.error(
+            path,
+            f"{show(network.cidr_block)} has a /{cidr.prefixlen} mask, which cannot hold "
+            f"{network.availability_zones} availability zones of a private "
+            f"/{PRIVATE_SUBNET_PREFIX} and a public /{PUBLIC_SUBNET_PREFIX} subnet each "
+            f"(allowed: /{low}../{largest}; VPCs can be /{low} at the largest)",
+            set_command(
+                path, str(cidr.supernet(new_prefix=low)) if cidr.prefixlen > low else "10.20.0.0/16"
+            ),
+        )
+
+
+def _check_existing_vpc(network: NetworkConfig, findings: Findings) -> None:
+    for key in sorted(
+        network.model_fields_set & {"cidr_block", "availability_zones", "nat_gateways"}
+    ):
+        alias = to_camel(key)
+        findings.error(
+            f"network.{alias}",
+            "has no effect with an existing VPC (allowed: vpcId, publicSubnetIds and "
+            "privateSubnetIds alone)",
+            rm_command(f"network.{alias}"),
+        )
+    if not VPC_ID.match(str(network.vpc_id)):
+        findings.error(
+            "network.vpcId",
+            f"{show(network.vpc_id)} is not a VPC id (allowed: vpc- and 8 or 17 hex digits)",
+            set_command("network.vpcId", "vpc-<id>"),
+        )
+    for key, ids in (
+        ("publicSubnetIds", network.public_subnet_ids),
+        ("privateSubnetIds", network.private_subnet_ids),
+    ):
+        if len(ids) < 2:
+            findings.error(
+                f"network.{key}",
+                f"{show(list(ids))} has {len(ids)} subnet(s) (allowed: at least 2, in different "
+                "availability zones, as an ALB requires)",
+                set_command(f"network.{key}[{len(ids)}]", "subnet-<id>"),
+            )
+        for index, subnet in enumerate(ids):
+            if not SUBNET_ID.match(subnet):
+                findings.error(
+                    f"network.{key}[{index}]",
+                    f"{show(subnet)} is not a subnet id (allowed: subnet- and 8 or 17 hex digits)",
+                    set_command(f"network.{key}[{index}]", "subnet-<id>"),
+                )
+
+
+def check_namespace(namespace: str, stack: str, findings: Findings) -> None:
+    if not is_dns_name(namespace):
+        findings.error(
+            "discovery.namespace",
+            f"{show(namespace)} is not a valid DNS name (allowed: {DNS_NAME_RULE})",
+            set_command("discovery.namespace", f"{stack}.internal"),
+        )
+
+
+def check_logs(logs: LogsConfig, findings: Findings) -> None:
+    if logs.retention_days not in LOG_RETENTION_DAYS:
+        findings.error(
+            "logs.retentionDays",
+            f"{logs.retention_days} is not a CloudWatch Logs retention period "
+            f"(allowed: {', '.join(map(str, LOG_RETENTION_DAYS))})",
+            set_command(
+                "logs.retentionDays", _nearest_at_least(logs.retention_days, LOG_RETENTION_DAYS)
+            ),
+        )
+
+
+def check_deployment(deployment: DeploymentConfig, *, any_routed: bool, findings: Findings) -> None:
+    if deployment.health_check_timeout >= deployment.health_check_interval:
+        findings.error(
+            "deployment.healthCheckTimeout",
+            f"{deployment.health_check_timeout} is not shorter than healthCheckInterval "
+            f"{deployment.health_check_interval}: ELB rejects a target group whose health check "
+            "can still be waiting when the next one starts (allowed: timeout < interval)",
+            set_command(
+                "deployment.healthCheckTimeout", max(2, deployment.health_check_interval - 1)
+            ),
+        )
+    needed = deployment.healthy_threshold * deployment.health_check_interval
+    if any_routed and deployment.health_check_grace_period < needed:
+        findings.error(
+            "deployment.healthCheckGracePeriod",
+            f"{deployment.health_check_grace_period} is shorter than the {needed} s a new task "
+            f"needs to pass {deployment.healthy_threshold} health checks "
+            f"{deployment.health_check_interval} s apart, so ECS could replace healthy tasks "
+            "that are still starting (allowed: >= healthyThreshold x healthCheckInterval)",
+            set_command("deployment.healthCheckGracePeriod", needed),
+        )
+    if deployment.minimum_healthy_percent == 100 and deployment.maximum_percent == 100:
+        findings.error(
+            "deployment.maximumPercent",
+            "100 with minimumHealthyPercent 100 leaves ECS no room to start a new task or stop "
+            "an old one, so a deployment cannot proceed (allowed: maximumPercent > 100 when "
+            "minimumHealthyPercent is 100)",
+            set_command("deployment.maximumPercent", 200),
+        )
+
+
+def check_load_balancer(stack: str, lb: LoadBalancerConfig, findings: Findings) -> None:
+    domain = lb.domain_name
+    if domain is not None and (not is_dns_name(domain) or "." not in domain):
+        findings.error(
+            "loadBalancer.domainName",
+            f"{show(domain)} is not a domain name (allowed: {DNS_NAME_RULE})",
+            set_command("loadBalancer.domainName", "api.<your-domain>"),
+        )
+    for index, cidr in enumerate(lb.ingress_cidrs):
+        path = f"loadBalancer.ingressCidrs[{index}]"
+        if cidr in lb.ingress_cidrs[:index]:
+            findings.error(
+                path, f"{show(cidr)} is listed twice (allowed: each CIDR once)", rm_command(path)
+            )
+            continue
+        try:
+            ipaddress.IPv4Network(cidr)
+        except ValueError:
+            findings.error(
+                path,
+                f"{show(cidr)} is not an IPv4 CIDR block (allowed: a network address and mask, "
+                "e.g. 0.0.0.0/0)",
+                set_command(path, "0.0.0.0/0"),
+            )
+    rules = len(lb.ingress_cidrs) * (2 if lb.https else 1)
+    if rules > SECURITY_GROUP_RULES_DEFAULT_QUOTA:
+        findings.error(
+            "loadBalancer.ingressCidrs",
+            f"needs {rules} inbound rules on the ALB's security group ({len(lb.ingress_cidrs)} "
+            f"CIDRs x {'2 ports' if lb.https else '1 port'}) ({QUOTA_NOTE}; allowed: at most "
+            f"{SECURITY_GROUP_RULES_DEFAULT_QUOTA // (2 if lb.https else 1)} CIDRs)",
+            rm_command(f"loadBalancer.ingressCidrs[{len(lb.ingress_cidrs) - 1}]"),
+        )
+    alb_name = naming.load_balancer(naming.load_balancer_component(naming.platform(stack)))
+    if not naming.fits_lb_name_limit(alb_name) or not re.match(r"^[a-z0-9-]+$", stack):
+        findings.error(
+            "(stack name)",
+            f"{show(stack)} makes the ALB name '{alb_name}' too long or invalid once Pulumi adds "
+            f"its {naming.AUTONAME_SUFFIX_LENGTH}-character suffix (allowed: lowercase letters, "
+            f"digits and hyphens; ALB names are at most {naming.AWS_LB_NAME_MAX} characters)",
+            "pulumi stack rename <shorter-lowercase-name>",
+        )
+
+
+def check_certificate(
+    arn: str | None,
+    *,
+    environment: str,
+    region: str | None,
+    deploying: bool,
+    findings: Findings,
+) -> None:
+    path = "loadBalancer.certificateArn"
+    if arn is None:
+        if environment == "production":
+            findings.error(
+                path,
+                "is required in production: the ALB serves HTTPS only (allowed: an ACM "
+                "certificate ARN in the stack's region)",
+                set_command(path, CERTIFICATE_FIX),
+            )
+        return
+    match = ACM_ARN.match(arn)
+    if match is None:
+        findings.error(
+            path,
+            f"{show(arn)} is not an ACM certificate ARN "
+            "(allowed: arn:aws:acm:<region>:<account>:certificate/<id>)",
+            set_command(path, CERTIFICATE_FIX),
+        )
+    elif region and match["region"] != region:
+        findings.error(
+            path,
+            f"{show(arn)} is in {match['region']}, but an ALB can only use a certificate from "
+            f"its own region (allowed: a certificate in {region})",
+            set_command(path, f"arn:aws:acm:{region}:<account>:certificate/<id>"),
+        )
+    elif deploying and (match["account"] == EXAMPLE_ACCOUNT_ID or set(match["id"]) <= {"0", "-"}):
+        # Previews may show a stack with the placeholder; a deploy must not start with it.
+        findings.error(
+            path,
+            f"{show(arn)} is the placeholder from the stack file; creating the HTTPS listener "
+            "would fail (allowed: the ARN of your ACM certificate)",
+            set_command(path, f"arn:aws:acm:{match['region']}:<account>:certificate/<id>"),
+        )
+
+
+# --- the catalog and the stack as a whole ------------------------------------------------------
+
+
+def check_catalog(stack: str, catalog: Mapping[str, ServiceSpec], findings: Findings) -> None:
+    """Rules over the specs themselves: calls, routes and the names derived from them."""
+    seen_priorities: dict[int, str] = {}
+    for spec in catalog.values():
+        path = f"services.{spec.name}"
+        for callee in spec.calls:
+            if callee == spec.name or callee not in catalog:
+                reason = (
+                    "calls itself" if callee == spec.name else f"calls unknown service '{callee}'"
+                )
+                others = ", ".join(n for n in catalog if n != spec.name) or "no other service"
+                findings.error(path, f"{reason} (allowed: {others})", spec_fix(spec.name))
+        for route in spec.routes:
+            low, high = LISTENER_PRIORITY_RANGE
+            if not low <= route.priority <= high:
+                findings.error(
+                    path,
+                    f"route priority {route.priority} is out of range (allowed: {low}..{high})",
+                    spec_fix(spec.name),
+                )
+            other = seen_priorities.setdefault(route.priority, spec.name)
+            if other != spec.name:
+                findings.error(
+                    path,
+                    f"route priority {route.priority} is also used by '{other}' (allowed: "
+                    "priorities unique per listener)",
+                    spec_fix(spec.name),
+                )
+            _check_route_patterns(
+                spec, route.priority, route.path_patterns, route.host_patterns, findings
+            )
+        target_group = naming.target_group(
+            naming.service_component(naming.platform(stack), spec.name)
+        )
+        if spec.routes and not naming.fits_lb_name_limit(target_group):
+            findings.error(
+                path,
+                f"the target group name '{target_group}' is longer than AWS allows once Pulumi "
+                f"adds its {naming.AUTONAME_SUFFIX_LENGTH}-character suffix (allowed: "
+                f"{naming.AWS_LB_NAME_MAX} characters)",
+                f"shorten the name of '{spec.name}' in services/",
+            )
+        if "." in spec.discovery_name or not is_dns_name(spec.discovery_name):
+            findings.error(
+                path,
+                f"Cloud Map name {show(spec.discovery_name)} is not a DNS label (allowed: 1..63 "
+                "characters of a-z, 0-9 and '-', not starting or ending with '-')",
+                spec_fix(spec.name),
+            )
+        _check_security_group_rules(spec, catalog, findings)
+    _check_load_balancer_capacity(catalog, findings)
+    cycle = call_cycle(catalog)
+    if cycle:
+        findings.error(
+            f"services.{cycle[0]}",
+            f"calls form a cycle {' -> '.join(cycle)} (allowed: calls without cycles, so that "
+            "each callee's security group can admit its callers)",
+            "edit the specs in services/",
+        )
+
+
+def _check_route_patterns(
+    spec: ServiceSpec,
+    priority: int,
+    paths: Sequence[str],
+    hosts: Sequence[str],
+    findings: Findings,
+) -> None:
+    where = f"services.{spec.name}"
+    if not paths and not hosts:
+        findings.error(
+            where,
+            f"route priority {priority} has no path or host pattern (allowed: at least one)",
+            spec_fix(spec.name),
+        )
+    if len(paths) + len(hosts) > RULE_CONDITION_VALUES_MAX:
+        findings.error(
+            where,
+            f"route priority {priority} has {len(paths) + len(hosts)} patterns (allowed: at "
+            f"most {RULE_CONDITION_VALUES_MAX} condition values per ALB listener rule)",
+            spec_fix(spec.name),
+        )
+    for pattern in paths:
+        if not PATH_PATTERN.match(pattern):
+            findings.error(
+                where,
+                f"path pattern {show(pattern)} is not one an ALB accepts (allowed: up to "
+                f"{PATTERN_LENGTH_MAX} characters of A-Z a-z 0-9 _ - . $ / ~ \" ' @ : + & * ?)",
+                spec_fix(spec.name),
+            )
+    for pattern in hosts:
+        last_label = pattern.rsplit(".", 1)[-1]
+        if not HOST_PATTERN.match(pattern) or "." not in pattern or not last_label.isalpha():
+            findings.error(
+                where,
+                f"host pattern {show(pattern)} is not one an ALB accepts (allowed: up to "
+                f"{PATTERN_LENGTH_MAX} characters of A-Z a-z 0-9 - . * ?, with a '.' and only "
+                "letters after the last one)",
+                spec_fix(spec.name),
+            )
+
+
+def _check_security_group_rules(
+    spec: ServiceSpec, catalog: Mapping[str, ServiceSpec], findings: Findings
+) -> None:
+    # Inbound: one rule per caller, and one for the ALB if routed. Outbound: HTTPS, and one
+    # rule per service it calls.
+    inbound = len(callers_of(spec.name, catalog)) + (1 if spec.routes else 0)
+    outbound = 1 + len([c for c in spec.calls if c in catalog])
+    for direction, count in (("inbound", inbound), ("outbound", outbound)):
+        if count > SECURITY_GROUP_RULES_DEFAULT_QUOTA:
+            findings.error(
+                f"services.{spec.name}",
+                f"needs {count} {direction} rules on its security group ({QUOTA_NOTE}; allowed: "
+                f"at most {SECURITY_GROUP_RULES_DEFAULT_QUOTA})",
+                "split the service's callers or callees, or raise the quota and the limit here",
+            )
+
+
+def _check_load_balancer_capacity(catalog: Mapping[str, ServiceSpec], findings: Findings) -> None:
+    routed = [spec for spec in catalog.values() if spec.routes]
+    rules = sum(len(spec.routes) for spec in routed)
+    if rules > ALB_RULES_MAX:
+        findings.error(
+            "services",
+            f"declare {rules} listener rules (allowed: {ALB_RULES_MAX} rules per ALB, not "
+            "counting default rules)",
+            "merge or drop routes in services/",
+        )
+    if len(routed) > ALB_TARGET_GROUPS_MAX:
+        findings.error(
+            "services",
+            f"put {len(routed)} services behind the ALB (allowed: {ALB_TARGET_GROUPS_MAX} target "
+            "groups per ALB)",
+            "drop routes in services/",
+        )
+    if len(routed) > SECURITY_GROUP_RULES_DEFAULT_QUOTA:
+        findings.error(
+            "services",
+            f"put {len(routed)} services behind the ALB, one outbound rule each on its security "
+            f"group ({QUOTA_NOTE}; allowed: at most {SECURITY_GROUP_RULES_DEFAULT_QUOTA})",
+            "drop routes in services/",
+        )
+
+
+def check_production(
+    services: Mapping[str, ServiceConfig],
+    catalog: Mapping[str, ServiceSpec],
+    cluster: ClusterConfig,
+    findings: Findings,
+) -> None:
+    """Warnings for a production stack: valid, but not what production usually wants."""
+    for name in sorted(catalog):
+        svc = services.get(name, ServiceConfig())
+        fewest = svc.autoscaling.min_count if svc.autoscaling else svc.desired_count
+        if fewest < 2:
+            key = "autoscaling.minCount" if svc.autoscaling else "desiredCount"
+            findings.warn(
+                f"services.{name}.{key}",
+                f"{fewest} lets {name} run on a single task, which one AZ's outage or one "
+                "task's failure takes down (allowed: any count; 2 or more spread tasks over AZs)",
+                set_command(f"services.{name}.{key}", 2),
+            )
+    for index, share in enumerate(cluster.capacity_providers):
+        if share.provider == "FARGATE_SPOT" and share.weight > 0:
+            findings.warn(
+                f"cluster.capacityProviders[{index}]",
+                "FARGATE_SPOT in production: Spot tasks can be stopped at two minutes' notice "
+                "when AWS needs the capacity back (allowed: FARGATE only, or Spot beside an "
+                "on-demand base)",
+                rm_command(f"cluster.capacityProviders[{index}]"),
+            )

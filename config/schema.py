@@ -1,0 +1,148 @@
+"""The stack-config schema: one pydantic model per block under the `microservices:` namespace.
+
+Keys are camelCase, unknown keys are errors, and every key has a default, so a stack file
+holds only what differs. Ranges here are the structural limits; rules that relate fields to
+each other or to AWS's tables live in `config.rules`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from config.issues import scalar_text
+from config.limits import (
+    FARGATE_STOP_TIMEOUT_MAX,
+    HEALTH_CHECK_INTERVAL,
+    HEALTH_CHECK_THRESHOLD,
+    HEALTH_CHECK_TIMEOUT,
+)
+
+# Text that `pulumi config set --path` may have stored as a number or boolean.
+ScalarText = Annotated[str, BeforeValidator(scalar_text)]
+
+Environment = Literal["development", "production"]
+
+
+class Block(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+    )
+
+
+class NetworkConfig(Block):
+    cidr_block: str = "10.20.0.0/16"
+    availability_zones: int = Field(default=2, ge=2, le=6)
+    """An ALB needs subnets in at least two AZs."""
+    nat_gateways: Literal["single", "perAz"] = "single"
+    vpc_id: str | None = None
+    public_subnet_ids: tuple[str, ...] = ()
+    private_subnet_ids: tuple[str, ...] = ()
+
+    @property
+    def uses_existing_vpc(self) -> bool:
+        return self.vpc_id is not None
+
+
+class CapacityProviderConfig(Block):
+    provider: Literal["FARGATE", "FARGATE_SPOT"]
+    base: int = Field(default=0, ge=0, le=100000)
+    weight: int = Field(default=0, ge=0, le=1000)
+
+
+class ClusterConfig(Block):
+    container_insights: Literal["enabled", "enhanced", "disabled"] = "enabled"
+    capacity_providers: tuple[CapacityProviderConfig, ...] = (
+        CapacityProviderConfig(provider="FARGATE", base=1, weight=1),
+    )
+
+
+class DiscoveryConfig(Block):
+    namespace: str | None = None
+    """Defaults to `<stack>.internal`."""
+    record_ttl: int = Field(default=10, ge=0, le=2147483647)
+
+
+class LoadBalancerConfig(Block):
+    certificate_arn: str | None = None
+    domain_name: str | None = None
+    """The name clients use (pointed at the ALB); the certificate covers it."""
+    ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    deletion_protection: bool = False
+    access_logs: bool = False
+
+    @property
+    def https(self) -> bool:
+        return self.certificate_arn is not None
+
+
+class DeploymentConfig(Block):
+    minimum_healthy_percent: int = Field(default=50, ge=0, le=100)
+    # ECS's default; the project does not go beyond doubling a service during a deploy.
+    maximum_percent: int = Field(default=200, ge=100, le=200)
+    deregistration_delay: int = Field(default=5, ge=0, le=3600)
+    health_check_grace_period: int = Field(default=30, ge=0, le=2147483647)
+    health_check_interval: int = Field(
+        default=10, ge=HEALTH_CHECK_INTERVAL[0], le=HEALTH_CHECK_INTERVAL[1]
+    )
+    health_check_timeout: int = Field(
+        default=5, ge=HEALTH_CHECK_TIMEOUT[0], le=HEALTH_CHECK_TIMEOUT[1]
+    )
+    healthy_threshold: int = Field(
+        default=2, ge=HEALTH_CHECK_THRESHOLD[0], le=HEALTH_CHECK_THRESHOLD[1]
+    )
+    unhealthy_threshold: int = Field(
+        default=3, ge=HEALTH_CHECK_THRESHOLD[0], le=HEALTH_CHECK_THRESHOLD[1]
+    )
+    wait_for_steady_state: bool = True
+    """`pulumi up` waits until each changed service is stable, so a failed rollout fails it."""
+
+
+class LogsConfig(Block):
+    retention_days: int = 7
+
+
+class AutoscalingConfig(Block):
+    min_count: int = Field(ge=0)
+    max_count: int = Field(ge=1)
+    cpu_target: int = Field(default=60, ge=1, le=100)
+    memory_target: int | None = Field(default=None, ge=1, le=100)
+    requests_per_target: int | None = Field(default=None, ge=1)
+
+
+class ServiceConfig(Block):
+    image: str | None = None
+    user: ScalarText | None = None
+    """The uid the image runs as; required with an image other than the spec's."""
+    image_prepares_tmp: bool | None = None
+    """The image declares `VOLUME /tmp` owned by its user (no init container needed)."""
+    cpu: int = 256
+    memory: int = 512
+    desired_count: int = Field(default=1, ge=0)
+    autoscaling: AutoscalingConfig | None = None
+    stop_timeout: int = Field(default=30, ge=0, le=FARGATE_STOP_TIMEOUT_MAX)
+    """Seconds between SIGTERM and SIGKILL when a task stops."""
+    environment: dict[str, ScalarText] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict)
+
+
+# Top-level keys under the `microservices:` namespace and the model of each block.
+BLOCKS: Mapping[str, type[Block]] = MappingProxyType(
+    {
+        "network": NetworkConfig,
+        "cluster": ClusterConfig,
+        "discovery": DiscoveryConfig,
+        "loadBalancer": LoadBalancerConfig,
+        "deployment": DeploymentConfig,
+        "logs": LogsConfig,
+    }
+)
+TOP_LEVEL_KEYS: tuple[str, ...] = ("environment", *BLOCKS, "services")
