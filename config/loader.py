@@ -73,7 +73,7 @@ def load_settings(
     if not isinstance(services_raw, Mapping):
         findings.error(
             "services",
-            f"{show(services_raw)} is not a map of service names to settings",
+            f"{show(services_raw)} is not a map (allowed: a map of service names to settings)",
             rm_command("services"),
         )
         services_raw = {}

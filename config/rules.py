@@ -64,6 +64,16 @@ QUOTA_NOTE = (
 )
 
 
+def _cidr(text: str) -> ipaddress.IPv4Network | None:
+    """An IPv4 block written as AWS wants it: address/mask, no host bits set."""
+    if "/" not in text:
+        return None
+    try:
+        return ipaddress.IPv4Network(text)
+    except ValueError:
+        return None
+
+
 def _nearest_at_least(value: int, allowed: Sequence[int]) -> int:
     return next((a for a in allowed if a >= value), allowed[-1])
 
@@ -244,9 +254,8 @@ def check_network(network: NetworkConfig, findings: Findings) -> None:
             set_command("network.vpcId", "vpc-<id>"),
         )
     path = "network.cidrBlock"
-    try:
-        cidr = ipaddress.IPv4Network(network.cidr_block)
-    except ValueError:
+    cidr = _cidr(network.cidr_block)
+    if cidr is None:
         findings.error(
             path,
             f"{show(network.cidr_block)} is not an IPv4 CIDR block (allowed: a network address "
@@ -347,8 +356,8 @@ def check_deployment(deployment: DeploymentConfig, *, any_routed: bool, findings
         findings.error(
             "deployment.healthCheckTimeout",
             f"{deployment.health_check_timeout} is not shorter than healthCheckInterval "
-            f"{deployment.health_check_interval}: ELB rejects a target group whose health check "
-            "can still be waiting when the next one starts (allowed: timeout < interval)",
+            f"{deployment.health_check_interval}: ELB requires a target group's health check "
+            "timeout to be shorter than its interval (allowed: timeout < interval)",
             set_command(
                 "deployment.healthCheckTimeout", max(2, deployment.health_check_interval - 1)
             ),
@@ -388,9 +397,7 @@ def check_load_balancer(stack: str, lb: LoadBalancerConfig, findings: Findings) 
                 path, f"{show(cidr)} is listed twice (allowed: each CIDR once)", rm_command(path)
             )
             continue
-        try:
-            ipaddress.IPv4Network(cidr)
-        except ValueError:
+        if _cidr(cidr) is None:
             findings.error(
                 path,
                 f"{show(cidr)} is not an IPv4 CIDR block (allowed: a network address and mask, "

@@ -130,13 +130,13 @@ def translate(
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return ConfigIssue(
             path=path,
-            message=f"{show(value)} is not a map of keys to values",
+            message=f"{show(value)} is not a map (allowed: a map of keys to values)",
             fix=rm_command(path) + " (then set its keys)",
         )
     if kind in ("tuple_type", "list_type"):
         return ConfigIssue(
             path=path,
-            message=f"{show(value)} is not a list",
+            message=f"{show(value)} is not a list (allowed: a list of values)",
             fix=rm_command(path) + " (then set its items)",
         )
     if kind == "literal_error":
@@ -151,7 +151,7 @@ def translate(
     elif kind in ("int_type", "int_parsing", "int_from_float"):
         message = f"{show(value)} is not a whole number (allowed: {_whole_number(holder, key)})"
     elif kind in ("bool_type", "bool_parsing"):
-        message = f"{show(value)} is not true or false"
+        message = f"{show(value)} is not a boolean (allowed: true, false)"
         fix_value = fix_value if fix_value is not None else "false"
     elif kind in ("string_type", "str_type"):
         message = f"{show(value)} is not a string (allowed: text)"

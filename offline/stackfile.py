@@ -96,7 +96,7 @@ def _cli_value(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, dict | list):
+    if isinstance(value, dict | list) or value is None:
         return json.dumps(value)
     return str(value)
 
@@ -157,6 +157,14 @@ def _config_key(path: str, project: str) -> tuple[str, list[str | int]]:
     return (first if ":" in first else f"{project}:{first}"), parts
 
 
+def _extend_to(items: list[Any], index: int, path: str) -> None:
+    """Make `items[index]` settable: an index may name an item or the end of the list."""
+    if index > len(items):
+        raise ValueError(f"{path}: index {index} is past the end of a list of {len(items)}")
+    if index == len(items):
+        items.append(None)
+
+
 def config_set_path(
     document: Mapping[str, Any], path: str, value: str, project: str = "microservices"
 ) -> dict[str, Any]:
@@ -170,8 +178,7 @@ def config_set_path(
     for part, following in itertools.pairwise(parts[1:]):
         empty: Any = {} if isinstance(following, str) else []
         if isinstance(part, int):
-            while len(container) <= part:
-                container.append(None)
+            _extend_to(container, part, path)
             if container[part] is None:
                 container[part] = empty
             container = container[part]
@@ -179,8 +186,7 @@ def config_set_path(
             container = container.setdefault(part, empty)
     last = parts[-1]
     if isinstance(last, int):
-        while len(container) <= last:
-            container.append(None)
+        _extend_to(container, last, path)
     container[last] = cli_typed_value(value)
     return result
 

@@ -537,3 +537,103 @@ def test_domain_name_must_be_a_domain() -> None:
         "characters in all); fix: pulumi config set --path 'loadBalancer.domainName' "
         "'api.<your-domain>'"
     ]
+
+
+# --- rules over the catalog's size, and production warnings --------------------------------------
+
+
+def test_security_group_rule_quota_for_many_callers() -> None:
+    def catalog_with(callers: int) -> dict[str, ServiceSpec]:
+        catalog = {"hub": ServiceSpec(name="hub", discovery_name="hub", container_name="hub")}
+        for index in range(callers):
+            name = f"caller-{index}"
+            catalog[name] = ServiceSpec(
+                name=name, discovery_name=name, container_name="app", calls=("hub",)
+            )
+        return catalog
+
+    assert load({}, catalog=catalog_with(60))  # exactly the quota
+    assert problems({}, catalog=catalog_with(61)) == [
+        "services.hub: needs 61 inbound rules on its security group (AWS's default quota is 60 "
+        "rules per direction per security group; it can be raised on request; allowed: at most "
+        "60); fix: split the service's callers or callees, or raise the quota and the limit here"
+    ]
+
+
+def test_alb_rule_quota_and_route_patterns() -> None:
+    catalog = {
+        f"s{index}": ServiceSpec(
+            name=f"s{index}",
+            discovery_name=f"s{index}",
+            container_name="app",
+            routes=(RouteSpec(priority=index + 1, path_patterns=(f"/s{index}/*",)),),
+        )
+        for index in range(101)
+    }
+    found = problems({}, catalog=catalog)
+    assert (
+        "services: declare 101 listener rules (allowed: 100 rules per ALB, not counting "
+        "default rules); fix: merge or drop routes in services/"
+    ) in found
+    assert (
+        "services: put 101 services behind the ALB (allowed: 100 target groups per ALB); "
+        "fix: drop routes in services/"
+    ) in found
+    bad_routes = {
+        "a": ServiceSpec(
+            name="a",
+            discovery_name="a",
+            container_name="a",
+            routes=(
+                RouteSpec(priority=1, path_patterns=("/x y",), host_patterns=("localhost",)),
+                RouteSpec(priority=2, path_patterns=tuple(f"/{i}" for i in range(6))),
+            ),
+        )
+    }
+    assert problems({}, catalog=bad_routes) == [
+        'services.a: path pattern "/x y" is not one an ALB accepts (allowed: up to 128 '
+        "characters of A-Z a-z 0-9 _ - . $ / ~ \" ' @ : + & * ?); fix: edit the spec of 'a' in "
+        "services/",
+        'services.a: host pattern "localhost" is not one an ALB accepts (allowed: up to 128 '
+        "characters of A-Z a-z 0-9 - . * ?, with a '.' and only letters after the last one); "
+        "fix: edit the spec of 'a' in services/",
+        "services.a: route priority 2 has 6 patterns (allowed: at most 5 condition values per "
+        "ALB listener rule); fix: edit the spec of 'a' in services/",
+    ]
+
+
+def test_variables_must_fit_a_task_definition() -> None:
+    big = {f"VAR_{i}": "x" * 1000 for i in range(40)}
+    found = problems({"services": {"order-service": {"environment": big}}})
+    assert len(found) == 1
+    assert found[0].startswith("services.order-service.environment: holds ")
+    assert "ECS's 64 KiB limit on a task definition" in found[0]
+
+
+def test_production_warnings() -> None:
+    raw = {
+        "environment": "production",
+        "loadBalancer": {
+            "certificateArn": "arn:aws:acm:us-east-1:111122223333:certificate/abc-123"
+        },
+        "cluster": {
+            "capacityProviders": [
+                {"provider": "FARGATE", "base": 1, "weight": 1},
+                {"provider": "FARGATE_SPOT", "weight": 1},
+            ]
+        },
+        "services": {
+            "user-service": {"desiredCount": 2},
+            "order-service": {"desiredCount": 2},
+            "api-gateway": {"desiredCount": 1, "autoscaling": {"minCount": 1, "maxCount": 3}},
+        },
+    }
+    assert load(raw).warnings == (
+        "services.api-gateway.autoscaling.minCount: 1 lets api-gateway run on a single task, "
+        "which one AZ's outage or one task's failure takes down (allowed: any count; 2 or more "
+        "spread tasks over AZs); fix: pulumi config set --path "
+        "'services.api-gateway.autoscaling.minCount' 2",
+        "cluster.capacityProviders[1]: FARGATE_SPOT in production: Spot tasks can be stopped at "
+        "two minutes' notice when AWS needs the capacity back (allowed: FARGATE only, or Spot "
+        "beside an on-demand base); fix: pulumi config rm --path 'cluster.capacityProviders[1]'",
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from offline.diff import PropertyChange, diff
 from offline.harness import Rendering
 from offline.stackfile import config_rm_path, config_set_path, read_stack_document
@@ -92,4 +94,58 @@ def test_scaling_policies(prod: Rendering, dev: Rendering) -> None:
     assert requests["predefinedMetricSpecification"] == {
         "predefinedMetricType": "ALBRequestCountPerTarget",
         "resourceLabel": "${prod-ingress-alb.arnSuffix}/${prod-api-gateway-tg.arnSuffix}",
+    }
+
+
+def test_cpu_and_memory_change_only_the_task_size(dev: Rendering) -> None:
+    changed = render_with(
+        "dev",
+        [("services.user-service.cpu", "512"), ("services.user-service.memory", "2048")],
+    )
+    result = diff(dev, changed)
+    assert not result.added and not result.removed
+    assert [(r.name, changes) for r, changes in result.changed] == [
+        (
+            "dev-user-service-task",
+            (
+                PropertyChange(path="cpu", old="256", new="512"),
+                PropertyChange(path="memory", old="512", new="2048"),
+            ),
+        )
+    ]
+
+
+def test_new_environment_variable_changes_only_the_container(dev: Rendering) -> None:
+    changed = render_with("dev", [("services.user-service.environment.FEATURE_X", "true")])
+    result = diff(dev, changed)
+    assert not result.added and not result.removed
+    [(resource, changes)] = result.changed
+    assert resource.name == "dev-user-service-task"
+    assert [c.path for c in changes] == ["containerDefinitions[1].environment"]
+    assert changes[0].old == []
+    assert changes[0].new == [{"name": "FEATURE_X", "value": "true"}]
+
+
+def test_config_set_path_writes_as_the_cli_does() -> None:
+    document = config_set_path({}, "services.order-service.autoscaling.maxCount", "10")
+    document = config_set_path(document, "loadBalancer.deletionProtection", "true")
+    document = config_set_path(document, "loadBalancer.ingressCidrs[0]", "10.0.0.0/8")
+    document = config_set_path(document, "loadBalancer.ingressCidrs[1]", "192.168.0.0/16")
+    document = config_set_path(document, 'services.order-service.environment["A.B"]', "x")
+    document = config_set_path(document, "aws:region", "eu-west-1")
+    assert document == {
+        "microservices:services": {
+            "order-service": {"autoscaling": {"maxCount": 10}, "environment": {"A.B": "x"}}
+        },
+        "microservices:loadBalancer": {
+            "deletionProtection": True,
+            "ingressCidrs": ["10.0.0.0/8", "192.168.0.0/16"],
+        },
+        "aws:region": "eu-west-1",
+    }
+    with pytest.raises(ValueError, match="index 5 is past the end of a list of 2"):
+        config_set_path(document, "loadBalancer.ingressCidrs[5]", "1.2.3.4/32")
+    assert config_rm_path(document, "services.order-service.autoscaling") == {
+        **document,
+        "microservices:services": {"order-service": {"environment": {"A.B": "x"}}},
     }

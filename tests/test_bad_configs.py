@@ -1,0 +1,35 @@
+"""A corpus of bad stack configs (tests/bad_configs/*.yaml), each with the exact errors it
+must produce. Every one is rejected before a single resource is registered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from offline.harness import render
+from offline.stackfile import to_cli_config
+
+CORPUS = sorted((Path(__file__).parent / "bad_configs").glob("*.yaml"))
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 40
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+def test_bad_config_is_rejected_with_its_message(path: Path) -> None:
+    case: dict[str, Any] = yaml.safe_load(path.read_text())
+    stack = case["stack"]
+    rendering = render(
+        stack, config=to_cli_config("microservices", stack, case["config"]), check=False
+    )
+    assert rendering.resources == [], f"{path.name}: resources were registered"
+    lines = str(rendering.error).splitlines()
+    count = len(case["errors"])
+    assert lines[0] == (
+        f"invalid config for stack '{stack}' ({count} problem{'s' if count != 1 else ''}):"
+    )
+    assert [line.strip() for line in lines[1:]] == case["errors"]
