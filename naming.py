@@ -27,6 +27,10 @@ def namespace_component(platform_name: str) -> str:
     return f"{platform_name}-discovery"
 
 
+def log_key_component(platform_name: str) -> str:
+    return f"{platform_name}-logs"
+
+
 def load_balancer_component(platform_name: str) -> str:
     return f"{platform_name}-ingress"
 

@@ -39,6 +39,8 @@ class ContainerArgs:
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     secrets: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Variable name -> Secrets Manager secret or SSM parameter ARN."""
+    secret_kms_keys: Sequence[str] = ()
+    """Customer-managed KMS keys the secrets are encrypted with; the agent may decrypt them."""
     user: str | None = None
     prepare_tmp: bool = True
     """For a non-root user, make /tmp writable with a short root init container first. Not
@@ -47,6 +49,8 @@ class ContainerArgs:
     log_retention_days: int = 30
     log_group_name: str | None = None
     """Defaults to `/ecs/<component name>`."""
+    log_kms_key_arn: pulumi.Input[str] | None = None
+    """Encrypt the log group with this customer-managed key."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -418,6 +422,7 @@ class EcsService(pulumi.ComponentResource):
             f"{name}-logs",
             name=log_group_name,
             retention_in_days=container.log_retention_days,
+            kms_key_id=container.log_kms_key_arn,
             opts=child,
         )
         # Two roles: the agent's (pull image, write logs, read secrets) and the
@@ -425,7 +430,11 @@ class EcsService(pulumi.ComponentResource):
         execution_role = aws.iam.Role(
             f"{name}-execution-role",
             description=f"ECS agent for {args.service_name}: logs, image pull, secrets",
-            assume_role_policy=json.dumps(assume_role_policy()),
+            assume_role_policy=pulumi.Output.all(args.account_id, args.partition).apply(
+                lambda values: json.dumps(
+                    assume_role_policy(account_id=values[0], partition=values[1])
+                )
+            ),
             opts=child,
         )
         aws.iam.RolePolicy(
@@ -438,6 +447,7 @@ class EcsService(pulumi.ComponentResource):
                         secrets=list(container.secrets.values()),
                         image=container.image,
                         partition=values[1],
+                        secret_kms_keys=container.secret_kms_keys,
                     )
                 )
             ),

@@ -14,6 +14,13 @@ import naming
 TLS13_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # The ELB log-delivery service principal; AWS's current bucket policy for access logs.
 ELB_LOG_DELIVERY_PRINCIPAL = "logdelivery.elasticloadbalancing.amazonaws.com"
+# AWS managed WAF rule groups: OWASP-style common attacks, known bad inputs (e.g. Log4j),
+# and addresses Amazon's threat intelligence flags.
+WAF_MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesAmazonIpReputationList",
+)
 
 NOT_FOUND_ACTION = {
     "type": "fixed-response",
@@ -44,6 +51,8 @@ class LoadBalancerArgs:
     account_id: pulumi.Input[str] | None = None
     """The AWS account id; required with access_logs (the log path contains it)."""
     idle_timeout: int = 60
+    waf: bool = False
+    """Put an AWS WAF web ACL with AWS managed rule groups in front of the ALB."""
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -108,6 +117,9 @@ class LoadBalancer(pulumi.ComponentResource):
             ),
         )
 
+        if args.waf:
+            self._web_acl(name, alb)
+
         if https:
             main_listener = aws.lb.Listener(
                 f"{name}-https",
@@ -160,6 +172,42 @@ class LoadBalancer(pulumi.ComponentResource):
                 "listenerArn": self.listener_arn,
                 "url": self.url,
             }
+        )
+
+    def _web_acl(self, name: str, alb: aws.lb.LoadBalancer) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+
+        def visibility(metric: str) -> dict[str, object]:
+            return {
+                "cloudwatch_metrics_enabled": True,
+                "metric_name": metric,
+                "sampled_requests_enabled": True,
+            }
+
+        acl = aws.wafv2.WebAcl(
+            f"{name}-waf",
+            scope="REGIONAL",
+            default_action={"allow": {}},
+            visibility_config=visibility(f"{name}-waf"),
+            # The rules are separate resources, as the provider recommends.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["rules"]),
+        )
+        for priority, group in enumerate(WAF_MANAGED_RULE_GROUPS, start=1):
+            aws.wafv2.WebAclRule(
+                f"{name}-waf-{group}",
+                web_acl_arn=acl.arn,
+                name=group,
+                priority=priority,
+                override_action={"none": {}},
+                statement={"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
+                visibility_config=visibility(group),
+                opts=child,
+            )
+        aws.wafv2.WebAclAssociation(
+            f"{name}-waf-association",
+            resource_arn=alb.arn,
+            web_acl_arn=acl.arn,
+            opts=child,
         )
 
     def _access_log_bucket(

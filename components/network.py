@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -9,12 +10,23 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
+from components.security_documents import flow_logs_policy, flow_logs_trust_policy
+
 
 @dataclass(frozen=True, kw_only=True)
 class ExistingVpcArgs:
     vpc_id: str
     public_subnet_ids: Sequence[str]
     private_subnet_ids: Sequence[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlowLogsArgs:
+    account_id: pulumi.Input[str]
+    region: str
+    partition: pulumi.Input[str] = "aws"
+    retention_days: int = 365
+    kms_key_arn: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +41,8 @@ class NetworkArgs:
     """Private subnets hold the tasks: one IP each (awsvpc)."""
     existing: ExistingVpcArgs | None = None
     """Use this VPC instead of creating one; the other fields are then ignored."""
+    flow_logs: FlowLogsArgs | None = None
+    """Record the new VPC's traffic to CloudWatch Logs (Security Hub EC2.6)."""
 
 
 class Network(pulumi.ComponentResource):
@@ -84,6 +98,8 @@ class Network(pulumi.ComponentResource):
                 tags={"Name": f"{name}-default (unused, no rules)"},
                 opts=child,
             )
+            if args.flow_logs is not None:
+                self._flow_logs(name, vpc.vpc_id, args.flow_logs)
             self.vpc_id = vpc.vpc_id
             self.public_subnet_ids = vpc.public_subnet_ids
             self.private_subnet_ids = vpc.private_subnet_ids
@@ -94,4 +110,51 @@ class Network(pulumi.ComponentResource):
                 "publicSubnetIds": self.public_subnet_ids,
                 "privateSubnetIds": self.private_subnet_ids,
             }
+        )
+
+    def _flow_logs(self, name: str, vpc_id: pulumi.Input[str], args: FlowLogsArgs) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            retention_in_days=args.retention_days,
+            kms_key_id=args.kms_key_arn,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-flow-logs-role",
+            description="VPC Flow Logs delivery to CloudWatch Logs",
+            assume_role_policy=pulumi.Output.all(args.account_id, args.partition).apply(
+                lambda values: json.dumps(
+                    flow_logs_trust_policy(
+                        account_id=values[0], region=args.region, partition=values[1]
+                    )
+                )
+            ),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-flow-logs-policy",
+            role=role.id,
+            policy=pulumi.Output.all(log_group.arn, args.account_id, args.partition).apply(
+                lambda values: json.dumps(
+                    flow_logs_policy(
+                        log_group_arn=values[0],
+                        account_id=values[1],
+                        region=args.region,
+                        partition=values[2],
+                    )
+                )
+            ),
+            opts=child,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=vpc_id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            # Delivery starts with the role's permissions in place.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )

@@ -20,9 +20,10 @@ from components.ecs_service import (
     RouteArgs,
     ServiceDiscoveryArgs,
 )
+from components.encryption import LogEncryptionKey, LogEncryptionKeyArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.namespace import ServiceNamespace, ServiceNamespaceArgs
-from components.network import ExistingVpcArgs, Network, NetworkArgs
+from components.network import ExistingVpcArgs, FlowLogsArgs, Network, NetworkArgs
 from config import (
     PRIVATE_SUBNET_PREFIX,
     PUBLIC_SUBNET_PREFIX,
@@ -41,6 +42,7 @@ class Platform(pulumi.ComponentResource):
     cluster: EcsCluster
     namespace: ServiceNamespace
     load_balancer: LoadBalancer
+    log_key: LogEncryptionKey | None
     services: dict[str, EcsService]
 
     def __init__(
@@ -53,6 +55,17 @@ class Platform(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self)
         ).account_id
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+
+        self.log_key = None
+        if settings.logs.kms_encryption:
+            self.log_key = LogEncryptionKey(
+                naming.log_key_component(name),
+                LogEncryptionKeyArgs(
+                    account_id=account_id, region=settings.region, partition=partition
+                ),
+                child,
+            )
+        log_key_arn = self.log_key.key_arn if self.log_key is not None else None
 
         net = settings.network
         self.network = Network(
@@ -70,6 +83,17 @@ class Platform(pulumi.ComponentResource):
                         private_subnet_ids=net.private_subnet_ids,
                     )
                     if net.vpc_id is not None
+                    else None
+                ),
+                flow_logs=(
+                    FlowLogsArgs(
+                        account_id=account_id,
+                        region=settings.region,
+                        partition=partition,
+                        retention_days=settings.logs.retention_days,
+                        kms_key_arn=log_key_arn,
+                    )
+                    if net.flow_logs
                     else None
                 ),
             ),
@@ -105,6 +129,7 @@ class Platform(pulumi.ComponentResource):
                 deletion_protection=lb.deletion_protection,
                 access_logs=lb.access_logs,
                 access_log_retention_days=settings.logs.retention_days,
+                waf=lb.waf,
                 account_id=account_id,
             ),
             child,
@@ -115,7 +140,7 @@ class Platform(pulumi.ComponentResource):
         for service in settings.services:
             self.services[service.name] = EcsService(
                 naming.service_component(name, service.name),
-                self._service_args(settings, service, strategy, account_id, partition),
+                self._service_args(settings, service, strategy, account_id, partition, log_key_arn),
                 child,
             )
 
@@ -134,6 +159,7 @@ class Platform(pulumi.ComponentResource):
         strategy: tuple[CapacityProviderShare, ...],
         account_id: pulumi.Output[str],
         partition: pulumi.Output[str],
+        log_key_arn: pulumi.Output[str] | None,
     ) -> EcsServiceArgs:
         spec = service.spec
         deployment = settings.deployment
@@ -155,11 +181,13 @@ class Platform(pulumi.ComponentResource):
                 memory=service.memory,
                 environment=service.environment,
                 secrets=service.secrets,
+                secret_kms_keys=service.secrets_kms_key_arns,
                 user=service.user,
                 prepare_tmp=service.prepare_tmp,
                 stop_timeout=service.stop_timeout,
                 log_retention_days=settings.logs.retention_days,
                 log_group_name=naming.log_group(settings.project, settings.stack, service.name),
+                log_kms_key_arn=log_key_arn,
             ),
             desired_count=service.desired_count,
             capacity_provider_strategy=strategy,

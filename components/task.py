@@ -123,17 +123,20 @@ def task_containers(container: Container, *, prepare_tmp: bool = True) -> list[d
 def assume_role_policy(
     *, account_id: str | None = None, region: str | None = None, partition: str = "aws"
 ) -> dict[str, Any]:
-    """Trust for ECS tasks; with an account, only tasks of that account (confused deputy)."""
+    """Trust for ECS tasks, limited against the confused deputy problem: with an account, only
+    on behalf of that account; with a region too, only for ECS resources there (the form AWS
+    documents for task roles)."""
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": "ecs-tasks.amazonaws.com"},
         "Action": "sts:AssumeRole",
     }
-    if account_id is not None and region is not None:
-        statement["Condition"] = {
-            "StringEquals": {"aws:SourceAccount": account_id},
-            "ArnLike": {"aws:SourceArn": f"arn:{partition}:ecs:{region}:{account_id}:*"},
-        }
+    if account_id is not None:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+        if region is not None:
+            statement["Condition"]["ArnLike"] = {
+                "aws:SourceArn": f"arn:{partition}:ecs:{region}:{account_id}:*"
+            }
     return {"Version": "2012-10-17", "Statement": [statement]}
 
 
@@ -171,6 +174,7 @@ def execution_policy(
     secrets: Sequence[str],
     image: str,
     partition: str = "aws",
+    secret_kms_keys: Sequence[str] = (),
 ) -> dict[str, Any]:
     """What the ECS agent needs to start the task: write its logs, pull its image from
     private ECR if it comes from there, and read exactly the secrets it names."""
@@ -220,6 +224,15 @@ def execution_policy(
                 "Effect": "Allow",
                 "Action": "ssm:GetParameters",
                 "Resource": parameter_arns,
+            }
+        )
+    if secret_kms_keys and (secret_arns or parameter_arns):
+        statements.append(
+            {
+                "Sid": "DecryptSecrets",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": sorted(set(secret_kms_keys)),
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -88,6 +88,7 @@ ACM_ARN = re.compile(
     r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"certificate/(?P<id>[A-Za-z0-9-]+)$"
 )
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 # AWS's documentation example account; the committed prod stack uses it as a placeholder.
 EXAMPLE_ACCOUNT_ID = "123456789012"
 

@@ -29,6 +29,7 @@ from config.limits import (
     FARGATE_MEMORY_BY_CPU,
     HOST_PATTERN,
     IMAGE_REFERENCE,
+    KMS_KEY_ARN,
     LISTENER_PRIORITY_RANGE,
     LOG_RETENTION_DAYS,
     PATH_PATTERN,
@@ -181,6 +182,15 @@ def _check_variables(base: str, svc: ServiceConfig, findings: Findings) -> None:
                 f"'{name}' is also set in environment (allowed: one of the two)",
                 rm_command(f"{base}.environment.{name}"),
             )
+    for index, key_arn in enumerate(svc.secrets_kms_key_arns):
+        if not KMS_KEY_ARN.match(key_arn):
+            path = f"{base}.secretsKmsKeyArns[{index}]"
+            findings.error(
+                path,
+                f"{show(key_arn)} is not a KMS key ARN (allowed: "
+                "arn:aws:kms:<region>:<account>:key/<key-id>)",
+                set_command(path, "arn:aws:kms:<region>:<account>:key/<key-id>"),
+            )
     variables = [{"name": k, "value": v} for k, v in svc.environment.items()]
     variables += [{"name": k, "valueFrom": v} for k, v in svc.secrets.items()]
     size = len(json.dumps(variables).encode())
@@ -294,9 +304,8 @@ def check_network(network: NetworkConfig, findings: Findings) -> None:
 
 
 def _check_existing_vpc(network: NetworkConfig, findings: Findings) -> None:
-    for key in sorted(
-        network.model_fields_set & {"cidr_block", "availability_zones", "nat_gateways"}
-    ):
+    ignored = {"cidr_block", "availability_zones", "nat_gateways", "flow_logs"}
+    for key in sorted(network.model_fields_set & ignored):
         alias = to_camel(key)
         findings.error(
             f"network.{alias}",
@@ -621,9 +630,19 @@ def check_production(
     cluster: ClusterConfig,
     findings: Findings,
 ) -> None:
-    """Warnings for a production stack: valid, but not what production usually wants."""
+    """Production needs a non-root user for every service (Security Hub ECS.20); and warnings:
+    valid, but not what production usually wants."""
     for name in sorted(catalog):
         svc = services.get(name, ServiceConfig())
+        own_image = svc.image in (None, catalog[name].image)
+        # (A custom image without a user is an error for every stack already.)
+        if svc.user is None and own_image and catalog[name].user is None:
+            findings.error(
+                f"services.{name}.user",
+                "is required in production: containers run as a non-root user (allowed: the "
+                "numeric uid the image runs as)",
+                set_command(f"services.{name}.user", "10001"),
+            )
         fewest = svc.autoscaling.min_count if svc.autoscaling else svc.desired_count
         if fewest < 2:
             key = "autoscaling.minCount" if svc.autoscaling else "desiredCount"

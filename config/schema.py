@@ -43,6 +43,8 @@ class NetworkConfig(Block):
     availability_zones: int = Field(default=2, ge=2, le=6)
     """An ALB needs subnets in at least two AZs."""
     nat_gateways: Literal["single", "perAz"] = "single"
+    flow_logs: bool = False
+    """Record the VPC's traffic in CloudWatch Logs (a new VPC only)."""
     vpc_id: str | None = None
     public_subnet_ids: tuple[str, ...] = ()
     private_subnet_ids: tuple[str, ...] = ()
@@ -78,6 +80,8 @@ class LoadBalancerConfig(Block):
     ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     deletion_protection: bool = False
     access_logs: bool = False
+    waf: bool = False
+    """AWS WAF with AWS managed rule groups in front of the ALB."""
 
     @property
     def https(self) -> bool:
@@ -108,6 +112,8 @@ class DeploymentConfig(Block):
 
 class LogsConfig(Block):
     retention_days: int = 7
+    kms_encryption: bool = False
+    """Encrypt the log groups with a customer-managed KMS key the stack creates."""
 
 
 class AutoscalingConfig(Block):
@@ -132,6 +138,8 @@ class ServiceConfig(Block):
     """Seconds between SIGTERM and SIGKILL when a task stops."""
     environment: dict[str, ScalarText] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict)
+    secrets_kms_key_arns: tuple[str, ...] = ()
+    """Customer-managed KMS keys the secrets are encrypted with."""
 
 
 # Top-level keys under the `microservices:` namespace and the model of each block.

@@ -39,6 +39,7 @@ class ServiceSettings:
     environment: Mapping[str, str]
     """The spec's variables, the callee URLs, then the stack's variables."""
     secrets: Mapping[str, str]
+    secrets_kms_key_arns: tuple[str, ...]
     callers: tuple[str, ...]
     """Names of the services that call this one."""
     dns_name: str
@@ -115,6 +116,7 @@ def merge(
         stop_timeout=config.stop_timeout,
         environment=MappingProxyType({**spec.environment, **callee_urls, **config.environment}),
         secrets=MappingProxyType(dict(config.secrets)),
+        secrets_kms_key_arns=config.secrets_kms_key_arns,
         callers=callers_of(spec.name, catalog),
         dns_name=f"{spec.discovery_name}.{namespace}",
         url=url(spec, namespace),

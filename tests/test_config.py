@@ -102,8 +102,8 @@ def test_stack_environment_merges_over_spec_and_urls() -> None:
 def test_unknown_key() -> None:
     assert problems({"services": {"order-service": {"memroy": 512}}}) == [
         "services.order-service.memroy: unknown key (allowed: autoscaling, cpu, desiredCount, "
-        "environment, image, imagePreparesTmp, memory, secrets, stopTimeout, user; did you mean "
-        "'memory'?); "
+        "environment, image, imagePreparesTmp, memory, secrets, secretsKmsKeyArns, stopTimeout, "
+        "user; did you mean 'memory'?); "
         "fix: pulumi config rm --path 'services.order-service.memroy'"
     ]
 

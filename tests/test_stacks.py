@@ -65,15 +65,18 @@ SERVICE_INGRESS = {
 
 def test_resource_counts(dev: Rendering, prod: Rendering) -> None:
     # prod adds: the HTTP->HTTPS redirect listener, 443 ingress, the access-log bucket with its
-    # five settings, and memory scaling policies for two services.
+    # five settings, memory scaling policies for two services, the log key (component and
+    # key), VPC flow logs (log group, role, policy, flow log) and WAF (web ACL, three rules,
+    # association).
     assert len(dev.resources) == 61
-    assert len(prod.resources) == 71
+    assert len(prod.resources) == 82
     for rendering in (dev, prod):
         counts = rendering.count_by_type()
         assert counts["aws:ecs/service:Service"] == 3
         assert counts["aws:ecs/taskDefinition:TaskDefinition"] == 3
         assert counts["aws:servicediscovery/service:Service"] == 3
-        assert counts["aws:iam/role:Role"] == 6
+        # Two per service, and in prod the flow-logs delivery role.
+        assert counts["aws:iam/role:Role"] == (7 if rendering is prod else 6)
         assert counts["aws:lb/targetGroup:TargetGroup"] == 1
         assert counts["aws:lb/listenerRule:ListenerRule"] == 1
         assert counts["awsx:ec2:Vpc"] == 1
@@ -381,3 +384,83 @@ def test_existing_vpc() -> None:
     }
     namespace = rendering.named("dev-discovery-namespace")
     assert namespace.inputs["vpc"] == "vpc-0a1b2c3d4e5f60718"
+
+
+def test_prod_waf_in_front_of_the_alb(dev: Rendering, prod: Rendering) -> None:
+    assert not dev.of_type("aws:wafv2/webAcl:WebAcl")
+    acl = prod.named("prod-ingress-waf", "aws:wafv2/webAcl:WebAcl")
+    assert acl.inputs["scope"] == "REGIONAL"
+    assert acl.inputs["defaultAction"] == {"allow": {}}
+    assert acl.ignore_changes == ("rules",)  # the rules are separate resources
+    rules = {r.inputs["name"]: r.inputs for r in prod.of_type("aws:wafv2/webAclRule:WebAclRule")}
+    assert sorted(rules) == [
+        "AWSManagedRulesAmazonIpReputationList",
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+    ]
+    for name, rule in rules.items():
+        assert rule["webAclArn"] == "${prod-ingress-waf.arn}"
+        assert rule["overrideAction"] == {"none": {}}
+        assert rule["statement"] == {
+            "managedRuleGroupStatement": {"name": name, "vendorName": "AWS"}
+        }
+    assert sorted(r["priority"] for r in rules.values()) == [1, 2, 3]
+    association = prod.named("prod-ingress-waf-association").inputs
+    assert association == {
+        "resourceArn": "${prod-ingress-alb.arn}",
+        "webAclArn": "${prod-ingress-waf.arn}",
+    }
+
+
+def test_prod_vpc_flow_logs(dev: Rendering, prod: Rendering) -> None:
+    assert not dev.of_type("aws:ec2/flowLog:FlowLog")
+    flow_log = prod.named("prod-network-flow-log").inputs
+    assert flow_log == {
+        "iamRoleArn": "${prod-network-flow-logs-role.arn}",
+        "logDestination": "${prod-network-flow-logs.arn}",
+        "logDestinationType": "cloud-watch-logs",
+        "maxAggregationInterval": 60,
+        "trafficType": "ALL",
+        "vpcId": "${prod-network-vpc.vpcId}",
+    }
+    trust = json.loads(prod.named("prod-network-flow-logs-role").inputs["assumeRolePolicy"])
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "${aws.accountId}"}
+    group = prod.named("prod-network-flow-logs").inputs
+    assert group["retentionInDays"] == 365
+    assert group["kmsKeyId"] == "${prod-logs-key.arn}"
+
+
+def test_prod_log_groups_use_a_rotating_customer_managed_key(
+    dev: Rendering, prod: Rendering
+) -> None:
+    key = prod.named("prod-logs-key", "aws:kms/key:Key").inputs
+    assert key["enableKeyRotation"] is True
+    policy = json.loads(key["policy"])
+    logs = next(s for s in policy["Statement"] if s["Sid"] == "CloudWatchLogsEncryptsLogGroups")
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs["Condition"]["ArnLike"] == {
+        "kms:EncryptionContext:aws:logs:arn": (
+            "arn:${aws.partition}:logs:us-east-1:${aws.accountId}:log-group:*"
+        )
+    }
+    groups = prod.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert len(groups) == 4
+    assert {g.inputs.get("kmsKeyId") for g in groups} == {"${prod-logs-key.arn}"}
+    assert not dev.of_type("aws:kms/key:Key")
+    assert all("kmsKeyId" not in g.inputs for g in dev.of_type("aws:cloudwatch/logGroup:LogGroup"))
+
+
+def test_roles_trust_only_this_account(prod: Rendering) -> None:
+    for role in prod.of_type("aws:iam/role:Role"):
+        (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "${aws.accountId}"}
+
+
+def test_no_wildcard_actions_in_iam_policies(prod: Rendering) -> None:
+    for policy in prod.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            actions = statement["Action"]
+            for action in actions if isinstance(actions, list) else [actions]:
+                assert action != "*" and not action.endswith(":*"), (policy.name, action)

@@ -1,0 +1,43 @@
+"""LogEncryptionKey: a customer-managed KMS key for the stack's CloudWatch log groups."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.security_documents import log_key_policy
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogEncryptionKeyArgs:
+    account_id: pulumi.Input[str]
+    region: str
+    partition: pulumi.Input[str] = "aws"
+    deletion_window_days: int = 30
+    """Days before a scheduled deletion happens; AWS allows 7 to 30."""
+
+
+class LogEncryptionKey(pulumi.ComponentResource):
+    key_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: LogEncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("microservices:encryption:LogEncryptionKey", name, None, opts)
+        key = aws.kms.Key(
+            f"{name}-key",
+            description="Encrypts the CloudWatch log groups of this stack",
+            enable_key_rotation=True,
+            deletion_window_in_days=args.deletion_window_days,
+            policy=pulumi.Output.all(args.account_id, args.partition).apply(
+                lambda values: json.dumps(
+                    log_key_policy(account_id=values[0], region=args.region, partition=values[1])
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.key_arn = key.arn
+        self.register_outputs({"keyArn": self.key_arn})

@@ -1,0 +1,91 @@
+"""Pure functions for the IAM and KMS documents of the security baseline (no Pulumi)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def log_key_policy(*, account_id: str, region: str, partition: str = "aws") -> dict[str, Any]:
+    """Key policy for a customer-managed key that encrypts this account's log groups.
+
+    The account keeps control of the key through IAM (AWS's default key policy statement), and
+    CloudWatch Logs may use it only for log groups of this account and region.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogsEncryptsLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": [
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
+                        )
+                    }
+                },
+            },
+        ],
+    }
+
+
+def flow_logs_trust_policy(
+    *, account_id: str, region: str, partition: str = "aws"
+) -> dict[str, Any]:
+    """VPC Flow Logs may assume the role, for flow logs of this account only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{partition}:ec2:{region}:{account_id}:vpc-flow-log/*"
+                    },
+                },
+            }
+        ],
+    }
+
+
+def flow_logs_policy(
+    *, log_group_arn: str, account_id: str, region: str, partition: str = "aws"
+) -> dict[str, Any]:
+    """What VPC Flow Logs needs to deliver to one log group."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DeliverFlowLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Resource": [log_group_arn, f"{log_group_arn}:*"],
+            },
+            {
+                # DescribeLogGroups lists the account's groups; it takes no single group.
+                "Sid": "FindTheLogGroup",
+                "Effect": "Allow",
+                "Action": "logs:DescribeLogGroups",
+                "Resource": f"arn:{partition}:logs:{region}:{account_id}:log-group:*",
+            },
+        ],
+    }
