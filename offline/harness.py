@@ -13,7 +13,7 @@ import runpy
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,8 @@ class RecordedResource:
     inputs: dict[str, Any]
     dependencies: tuple[str, ...] = ()
     """URNs this resource waits for: explicit `depends_on` and the resources its inputs read."""
+    property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per input: the URNs of the resources its value comes from."""
     ignore_changes: tuple[str, ...] = ()
     delete_before_replace: bool = False
     protect: bool = False
@@ -158,6 +160,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             custom=bool(request.custom),
             inputs=_plain(rpc.deserialize_properties(request.object)),
             dependencies=tuple(sorted(request.dependencies)),
+            property_dependencies={
+                key: tuple(sorted(value.urns))
+                for key, value in sorted(request.propertyDependencies.items())
+            },
             ignore_changes=tuple(request.ignoreChanges),
             delete_before_replace=bool(request.deleteBeforeReplace),
             protect=bool(request.protect),

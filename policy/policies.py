@@ -1,0 +1,671 @@
+"""The security baseline as CrossGuard policies, one per control.
+
+Each control names the AWS Security Hub / Checkov id it implements, the environments it is
+mandatory in, and what it does with a value that is unknown during `pulumi preview` (an ARN
+or a document built from one): `deny` reports it, because the control cannot be shown to
+hold; `allow` lets it pass at preview, because the value is known when `pulumi up` runs the
+same policy before creating the resource.
+
+This module depends on pulumi-policy alone, so the pack runs in its own virtualenv.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UnknownValueError
+
+Scope = Literal["all", "production"]
+OnUnknown = Literal["allow", "deny"]
+
+ECS_SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+CLUSTER = "aws:ecs/cluster:Cluster"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+IAM_POLICY = "aws:iam/policy:Policy"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+BUCKET = "aws:s3/bucket:Bucket"
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+VPCS = ("awsx:ec2:Vpc", "aws:ec2/vpc:Vpc")
+
+# Security Hub ECS.8 looks for these variable names; the pattern adds the usual suspects.
+SECURITY_HUB_SECRET_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "ECS_ENGINE_AUTH_DATA",
+)
+SECRET_LIKE_NAME = re.compile(
+    r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I
+)
+ROOT_USERS = ("root", "0", "0:0")
+TLS13_POLICY = re.compile(r"^ELBSecurityPolicy-TLS13-")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Control:
+    name: str
+    ids: str
+    """Security Hub / Checkov ids, or `project` for a rule of this project."""
+    description: str
+    scope: Scope
+    on_unknown: OnUnknown
+    types: tuple[str, ...] = ()
+    """Resource types a resource control looks at; empty for a stack control."""
+    check: Callable[[Mapping[str, Any]], Iterable[str]] | None = None
+    """Resource control: the violations of one resource's inputs."""
+    check_stack: Callable[[Sequence[PolicyResource]], Iterable[tuple[str, str | None]]] | None = (
+        None
+    )
+    """Stack control: (violation, URN or None) over all resources."""
+
+    @property
+    def full_description(self) -> str:
+        return f"[{self.ids}] {self.description}"
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _containers(props: Mapping[str, Any]) -> list[dict[str, Any]]:
+    definitions = props["containerDefinitions"]
+    parsed = json.loads(definitions) if isinstance(definitions, str) else definitions
+    return list(parsed)
+
+
+def _statements(document: Any) -> list[Mapping[str, Any]]:
+    parsed = json.loads(document) if isinstance(document, str) else document
+    statements = parsed.get("Statement", [])
+    return [statements] if isinstance(statements, Mapping) else list(statements)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str | Mapping):
+        return [value]
+    return list(value)
+
+
+# --- ECS -------------------------------------------------------------------------------------
+
+
+def _no_public_ip(props: Mapping[str, Any]) -> Iterable[str]:
+    network = props.get("networkConfiguration") or {}
+    if network.get("assignPublicIp") is True:
+        yield "tasks get a public IP: set networkConfiguration.assignPublicIp to false"
+
+
+def _not_privileged(props: Mapping[str, Any]) -> Iterable[str]:
+    for container in _containers(props):
+        if container.get("privileged") is True:
+            yield f"container '{container.get('name')}' is privileged"
+
+
+def _read_only_root(props: Mapping[str, Any]) -> Iterable[str]:
+    for container in _containers(props):
+        if container.get("readonlyRootFilesystem") is not True:
+            yield (
+                f"container '{container.get('name')}' has a writable root filesystem: set "
+                "readonlyRootFilesystem and mount a volume for what it writes"
+            )
+
+
+def _is_tmp_preparation(container: Mapping[str, Any]) -> bool:
+    """The non-essential init container that only makes the /tmp volume writable."""
+    mounts = container.get("mountPoints") or []
+    return (
+        container.get("essential") is False
+        and container.get("command") == ["chmod 1777 /tmp"]
+        and [m.get("containerPath") for m in mounts] == ["/tmp"]
+    )
+
+
+def _non_root(props: Mapping[str, Any]) -> Iterable[str]:
+    for container in _containers(props):
+        if _is_tmp_preparation(container):
+            continue
+        user = container.get("user")
+        if user is None or str(user) in ROOT_USERS:
+            yield (
+                f"container '{container.get('name')}' runs as root: set `user` to the "
+                "non-root uid its image runs as"
+            )
+
+
+def _no_secrets_in_environment(props: Mapping[str, Any]) -> Iterable[str]:
+    for container in _containers(props):
+        for variable in container.get("environment") or []:
+            name = str(variable.get("name", ""))
+            if name in SECURITY_HUB_SECRET_VARIABLES or SECRET_LIKE_NAME.search(name):
+                yield (
+                    f"container '{container.get('name')}' passes {name} in `environment`: "
+                    "use `secrets` with a Secrets Manager or SSM parameter ARN"
+                )
+
+
+def _containers_log(props: Mapping[str, Any]) -> Iterable[str]:
+    for container in _containers(props):
+        if not (container.get("logConfiguration") or {}).get("logDriver"):
+            yield f"container '{container.get('name')}' has no logConfiguration.logDriver"
+
+
+def _container_insights(props: Mapping[str, Any]) -> Iterable[str]:
+    settings = {s.get("name"): s.get("value") for s in props.get("settings") or []}
+    if settings.get("containerInsights") not in ("enabled", "enhanced"):
+        yield "Container Insights is off: set the containerInsights setting to enabled"
+
+
+def _separate_roles(props: Mapping[str, Any]) -> Iterable[str]:
+    task_role, execution_role = props.get("taskRoleArn"), props.get("executionRoleArn")
+    if task_role is not None and task_role == execution_role:
+        yield "the task role and the execution role are the same role"
+
+
+# --- load balancing --------------------------------------------------------------------------
+
+
+def _is_application(props: Mapping[str, Any]) -> bool:
+    return props.get("loadBalancerType", "application") == "application"
+
+
+def _redirects_http(props: Mapping[str, Any]) -> Iterable[str]:
+    if props.get("protocol") != "HTTP":
+        return
+    actions = list(props.get("defaultActions") or [])
+    only = actions[0] if len(actions) == 1 else {}
+    if only.get("type") == "redirect" and (only.get("redirect") or {}).get("protocol") == "HTTPS":
+        return
+    yield "an HTTP listener serves traffic: its default action must redirect to HTTPS"
+
+
+def _drops_invalid_headers(props: Mapping[str, Any]) -> Iterable[str]:
+    if _is_application(props) and props.get("dropInvalidHeaderFields") is not True:
+        yield "dropInvalidHeaderFields is not true"
+
+
+def _access_logs(props: Mapping[str, Any]) -> Iterable[str]:
+    if (props.get("accessLogs") or {}).get("enabled") is not True:
+        yield "access logs are off: set accessLogs with a bucket and enabled true"
+
+
+def _deletion_protection(props: Mapping[str, Any]) -> Iterable[str]:
+    if props.get("enableDeletionProtection") is not True:
+        yield "deletion protection is off"
+
+
+def _desync_mitigation(props: Mapping[str, Any]) -> Iterable[str]:
+    if _is_application(props) and props.get("desyncMitigationMode") not in (
+        "defensive",
+        "strictest",
+    ):
+        yield "desyncMitigationMode is not set to defensive or strictest"
+
+
+def _tls13(props: Mapping[str, Any]) -> Iterable[str]:
+    if props.get("protocol") == "HTTPS" and not TLS13_POLICY.match(
+        str(props.get("sslPolicy") or "")
+    ):
+        yield (
+            f"HTTPS listener with ssl policy {props.get('sslPolicy')!r}: set a TLS 1.3 policy "
+            "such as ELBSecurityPolicy-TLS13-1-2-2021-06"
+        )
+
+
+# --- network ---------------------------------------------------------------------------------
+
+
+def _default_group_closed(props: Mapping[str, Any]) -> Iterable[str]:
+    if props.get("ingress") or props.get("egress"):
+        yield "the VPC's default security group has rules: leave ingress and egress empty"
+
+
+def _described(props: Mapping[str, Any]) -> Iterable[str]:
+    if not str(props.get("description") or "").strip():
+        yield "no description"
+
+
+def _public_ingress_only_web(props: Mapping[str, Any]) -> Iterable[str]:
+    sources = [props.get(k) for k in ("cidrIpv4", "cidrIpv6", "prefixListId")]
+    if not any(sources):
+        return
+    protocol, low, high = props.get("ipProtocol"), props.get("fromPort"), props.get("toPort")
+    if protocol != "tcp" or low != high or low not in (80, 443):
+        yield (
+            f"address-range ingress on {protocol} {low}-{high}: only the load balancer may be "
+            "open to address ranges, on 80 and 443; services admit security groups"
+        )
+
+
+def _flow_logs(resources: Sequence[PolicyResource]) -> Iterable[tuple[str, str | None]]:
+    vpcs = [r for r in resources if r.resource_type in VPCS]
+    flow_logs = [r for r in resources if r.resource_type == FLOW_LOG]
+    if len(flow_logs) < len(vpcs):
+        for vpc in vpcs:
+            yield ("the VPC has no flow log to CloudWatch Logs or S3", vpc.urn)
+
+
+# --- IAM -------------------------------------------------------------------------------------
+
+
+def _no_wildcard_actions(props: Mapping[str, Any]) -> Iterable[str]:
+    documents = [props.get("policy")] if "policy" in props else []
+    documents += [p.get("policy") for p in props.get("inlinePolicies") or []]
+    for document in filter(None, documents):
+        for statement in _statements(document):
+            if statement.get("Effect") != "Allow":
+                continue
+            for action in _as_list(statement.get("Action")):
+                if action == "*" or str(action).endswith(":*"):
+                    yield f"allows every action of {action!r}: name the actions it needs"
+
+
+def _trust_limited_to_account(props: Mapping[str, Any]) -> Iterable[str]:
+    for statement in _statements(props["assumeRolePolicy"]):
+        services = _as_list((statement.get("Principal") or {}).get("Service"))
+        if "ecs-tasks.amazonaws.com" not in services:
+            continue
+        condition = statement.get("Condition") or {}
+        if "aws:SourceAccount" not in (condition.get("StringEquals") or {}):
+            yield (
+                "ecs-tasks.amazonaws.com may assume the role without an aws:SourceAccount condition"
+            )
+
+
+# --- logs and storage ------------------------------------------------------------------------
+
+
+def _retention_set(props: Mapping[str, Any]) -> Iterable[str]:
+    if not props.get("retentionInDays"):
+        yield "the log group keeps its logs forever: set retentionInDays"
+
+
+def _retention_one_year(props: Mapping[str, Any]) -> Iterable[str]:
+    days = props.get("retentionInDays")
+    if not days or int(days) < 365:
+        yield f"retention {days} days is under the 365 days production keeps logs"
+
+
+def _log_group_encrypted(props: Mapping[str, Any]) -> Iterable[str]:
+    if not props.get("kmsKeyId"):
+        yield "the log group is not encrypted with a customer-managed KMS key"
+
+
+def _public_access_blocked(props: Mapping[str, Any]) -> Iterable[str]:
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    off = [flag for flag in flags if props.get(flag) is not True]
+    if off:
+        yield f"public access is not fully blocked: {', '.join(off)} not true"
+
+
+def _buckets_have_public_access_blocks(
+    resources: Sequence[PolicyResource],
+) -> Iterable[tuple[str, str | None]]:
+    blocked = {
+        dependency.urn
+        for r in resources
+        if r.resource_type == PUBLIC_ACCESS_BLOCK
+        for dependency in r.property_dependencies.get("bucket", [])
+    }
+    for bucket in resources:
+        if bucket.resource_type == BUCKET and bucket.urn not in blocked:
+            yield ("the bucket has no public access block", bucket.urn)
+
+
+def _tls_only(props: Mapping[str, Any]) -> Iterable[str]:
+    for statement in _statements(props["policy"]):
+        condition = (statement.get("Condition") or {}).get("Bool") or {}
+        if (
+            statement.get("Effect") == "Deny"
+            and str(condition.get("aws:SecureTransport")) == "false"
+        ):
+            return
+    yield "the bucket policy does not deny requests without TLS (aws:SecureTransport false)"
+
+
+def _alb_has_waf(resources: Sequence[PolicyResource]) -> Iterable[tuple[str, str | None]]:
+    protected = {
+        dependency.urn
+        for r in resources
+        if r.resource_type == WAF_ASSOCIATION
+        for dependency in r.property_dependencies.get("resourceArn", [])
+    }
+    for alb in resources:
+        unprotected = alb.resource_type == LOAD_BALANCER and alb.urn not in protected
+        if unprotected and _is_application(alb.props):
+            yield ("the ALB has no AWS WAF web ACL", alb.urn)
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        name="ecs-no-public-ip",
+        ids="ECS.2, CKV_AWS_333",
+        description="ECS services do not assign public IPs to their tasks.",
+        scope="all",
+        on_unknown="deny",
+        types=(ECS_SERVICE,),
+        check=_no_public_ip,
+    ),
+    Control(
+        name="ecs-not-privileged",
+        ids="ECS.4",
+        description="Containers do not run privileged.",
+        scope="all",
+        on_unknown="deny",
+        types=(TASK_DEFINITION,),
+        check=_not_privileged,
+    ),
+    Control(
+        name="ecs-read-only-root",
+        ids="ECS.5",
+        description="Containers have read-only root filesystems.",
+        scope="all",
+        on_unknown="deny",
+        types=(TASK_DEFINITION,),
+        check=_read_only_root,
+    ),
+    Control(
+        name="ecs-no-secrets-in-environment",
+        ids="ECS.8",
+        description="No secrets in container environment variables; secrets go through `secrets`.",
+        scope="all",
+        on_unknown="deny",
+        types=(TASK_DEFINITION,),
+        check=_no_secrets_in_environment,
+    ),
+    Control(
+        name="ecs-containers-log",
+        ids="ECS.9",
+        description="Every container has a log configuration.",
+        scope="all",
+        on_unknown="deny",
+        types=(TASK_DEFINITION,),
+        check=_containers_log,
+    ),
+    Control(
+        name="ecs-container-insights",
+        ids="ECS.12",
+        description="ECS clusters have Container Insights on.",
+        scope="all",
+        on_unknown="deny",
+        types=(CLUSTER,),
+        check=_container_insights,
+    ),
+    Control(
+        name="ecs-non-root-user",
+        ids="ECS.20",
+        description=(
+            "Containers run as a non-root user (a non-essential init container that only opens "
+            "the /tmp volume is exempt)."
+        ),
+        scope="production",
+        on_unknown="deny",
+        types=(TASK_DEFINITION,),
+        check=_non_root,
+    ),
+    Control(
+        name="ecs-separate-task-and-execution-roles",
+        ids="CKV_AWS_249",
+        description="A task definition's task role and execution role are different roles.",
+        scope="all",
+        # Role ARNs are unknown until the roles exist; `pulumi up` checks them.
+        on_unknown="allow",
+        types=(TASK_DEFINITION,),
+        check=_separate_roles,
+    ),
+    Control(
+        name="elb-http-redirects-to-https",
+        ids="ELB.1",
+        description="HTTP listeners only redirect to HTTPS.",
+        scope="production",
+        on_unknown="deny",
+        types=(LISTENER,),
+        check=_redirects_http,
+    ),
+    Control(
+        name="elb-drop-invalid-headers",
+        ids="ELB.4",
+        description="Application load balancers drop invalid HTTP headers.",
+        scope="all",
+        on_unknown="deny",
+        types=(LOAD_BALANCER,),
+        check=_drops_invalid_headers,
+    ),
+    Control(
+        name="elb-access-logs",
+        ids="ELB.5",
+        description="Load balancers write access logs.",
+        scope="production",
+        on_unknown="deny",
+        types=(LOAD_BALANCER,),
+        check=_access_logs,
+    ),
+    Control(
+        name="elb-deletion-protection",
+        ids="ELB.6",
+        description="Load balancers have deletion protection on.",
+        scope="production",
+        on_unknown="deny",
+        types=(LOAD_BALANCER,),
+        check=_deletion_protection,
+    ),
+    Control(
+        name="elb-desync-mitigation",
+        ids="ELB.12",
+        description="Application load balancers use defensive or strictest desync mitigation.",
+        scope="all",
+        on_unknown="deny",
+        types=(LOAD_BALANCER,),
+        check=_desync_mitigation,
+    ),
+    Control(
+        name="elb-waf",
+        ids="ELB.16",
+        description="Application load balancers are associated with an AWS WAF web ACL.",
+        scope="production",
+        on_unknown="deny",
+        check_stack=_alb_has_waf,
+    ),
+    Control(
+        name="elb-tls13-policy",
+        ids="ELB.17",
+        description="HTTPS listeners set a TLS 1.3 security policy explicitly.",
+        scope="all",
+        on_unknown="deny",
+        types=(LISTENER,),
+        check=_tls13,
+    ),
+    Control(
+        name="ec2-default-security-group-closed",
+        ids="EC2.2",
+        description="The VPC's default security group has no rules.",
+        scope="all",
+        on_unknown="deny",
+        types=(DEFAULT_SECURITY_GROUP,),
+        check=_default_group_closed,
+    ),
+    Control(
+        name="ec2-vpc-flow-logs",
+        ids="EC2.6",
+        description="VPCs created by the stack have flow logs.",
+        scope="production",
+        on_unknown="deny",
+        check_stack=_flow_logs,
+    ),
+    Control(
+        name="security-groups-described",
+        ids="project",
+        description="Every security group and security group rule has a description.",
+        scope="all",
+        on_unknown="deny",
+        types=(SECURITY_GROUP, INGRESS_RULE, EGRESS_RULE),
+        check=_described,
+    ),
+    Control(
+        name="security-groups-public-ingress-only-web",
+        ids="project",
+        description=(
+            "Only the load balancer is open to address ranges, on 80 and 443; services admit "
+            "security groups."
+        ),
+        scope="all",
+        on_unknown="deny",
+        types=(INGRESS_RULE,),
+        check=_public_ingress_only_web,
+    ),
+    Control(
+        name="iam-no-wildcard-actions",
+        ids="IAM.1, IAM.21",
+        description="IAM policies name their actions: no `*` and no `service:*`.",
+        scope="all",
+        # Policy documents that name a resource's ARN are unknown until it exists.
+        on_unknown="allow",
+        types=(ROLE_POLICY, IAM_POLICY, ROLE),
+        check=_no_wildcard_actions,
+    ),
+    Control(
+        name="iam-ecs-trust-source-account",
+        ids="project (confused deputy)",
+        description="Roles that ECS tasks assume trust only this account (aws:SourceAccount).",
+        scope="all",
+        # The trust policy names the account id, which previews may not know.
+        on_unknown="allow",
+        types=(ROLE,),
+        check=_trust_limited_to_account,
+    ),
+    Control(
+        name="cloudwatch-log-retention",
+        ids="CloudWatch.16",
+        description="Log groups keep logs for a set period, never forever.",
+        scope="all",
+        on_unknown="deny",
+        types=(LOG_GROUP,),
+        check=_retention_set,
+    ),
+    Control(
+        name="cloudwatch-log-retention-one-year",
+        ids="CloudWatch.16",
+        description="Production log groups keep logs for at least 365 days.",
+        scope="production",
+        on_unknown="deny",
+        types=(LOG_GROUP,),
+        check=_retention_one_year,
+    ),
+    Control(
+        name="cloudwatch-log-group-kms",
+        ids="CKV_AWS_158",
+        description="Production log groups are encrypted with a customer-managed KMS key.",
+        scope="production",
+        # The key's ARN is unknown until the key exists.
+        on_unknown="allow",
+        types=(LOG_GROUP,),
+        check=_log_group_encrypted,
+    ),
+    Control(
+        name="s3-public-access-blocked",
+        ids="S3.8",
+        description="Public access blocks on buckets block everything.",
+        scope="all",
+        on_unknown="deny",
+        types=(PUBLIC_ACCESS_BLOCK,),
+        check=_public_access_blocked,
+    ),
+    Control(
+        name="s3-bucket-has-public-access-block",
+        ids="S3.8",
+        description="Every bucket the stack creates has a public access block.",
+        scope="all",
+        on_unknown="deny",
+        check_stack=_buckets_have_public_access_blocks,
+    ),
+    Control(
+        name="s3-tls-only",
+        ids="S3.5",
+        description="Bucket policies deny requests that do not use TLS.",
+        scope="all",
+        # The policy names the bucket's ARN, unknown until the bucket exists.
+        on_unknown="allow",
+        types=(BUCKET_POLICY,),
+        check=_tls_only,
+    ),
+)
+
+
+def _resource_policy(control: Control) -> ResourceValidationPolicy:
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if args.resource_type not in control.types or control.check is None:
+            return
+        try:
+            messages = list(control.check(args.props))
+        except UnknownValueError as unknown:
+            if control.on_unknown == "deny":
+                report_violation(
+                    f"cannot be verified before the value is known: {unknown.message}", None
+                )
+            return
+        for message in messages:
+            report_violation(message, None)
+
+    return ResourceValidationPolicy(
+        name=control.name,
+        description=control.full_description,
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    )
+
+
+def _stack_policy(control: Control) -> StackValidationPolicy:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        assert control.check_stack is not None
+        try:
+            violations = list(control.check_stack(args.resources))
+        except UnknownValueError as unknown:
+            if control.on_unknown == "deny":
+                report_violation(
+                    f"cannot be verified before the value is known: {unknown.message}", None
+                )
+            return
+        for message, urn in violations:
+            report_violation(message, urn)
+
+    return StackValidationPolicy(
+        name=control.name,
+        description=control.full_description,
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    )
+
+
+def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+    """Every control as a policy, mandatory by default; `config/*.json` lowers by stack."""
+    return [
+        _stack_policy(control) if control.check_stack is not None else _resource_policy(control)
+        for control in CONTROLS
+    ]
+
+
+def advisory_outside_production() -> dict[str, str]:
+    """The pack config for non-production stacks: production controls become advisory."""
+    return {c.name: "advisory" for c in CONTROLS if c.scope == "production"}
