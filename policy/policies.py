@@ -70,6 +70,8 @@ class Control:
     ids: str
     """Security Hub / Checkov ids, or `project` for a rule of this project."""
     description: str
+    how: str
+    """How this program meets the control (for the README's table)."""
     scope: Scope
     on_unknown: OnUnknown
     types: tuple[str, ...] = ()
@@ -363,6 +365,7 @@ CONTROLS: tuple[Control, ...] = (
         name="ecs-no-public-ip",
         ids="ECS.2, CKV_AWS_333",
         description="ECS services do not assign public IPs to their tasks.",
+        how="Services run in private subnets with `assignPublicIp: false`; egress through NAT.",
         scope="all",
         on_unknown="deny",
         types=(ECS_SERVICE,),
@@ -372,6 +375,7 @@ CONTROLS: tuple[Control, ...] = (
         name="ecs-not-privileged",
         ids="ECS.4",
         description="Containers do not run privileged.",
+        how="Every container definition sets `privileged: false`.",
         scope="all",
         on_unknown="deny",
         types=(TASK_DEFINITION,),
@@ -381,6 +385,7 @@ CONTROLS: tuple[Control, ...] = (
         name="ecs-read-only-root",
         ids="ECS.5",
         description="Containers have read-only root filesystems.",
+        how="`readonlyRootFilesystem: true`, with a task volume mounted writable at `/tmp`.",
         scope="all",
         on_unknown="deny",
         types=(TASK_DEFINITION,),
@@ -390,6 +395,10 @@ CONTROLS: tuple[Control, ...] = (
         name="ecs-no-secrets-in-environment",
         ids="ECS.8",
         description="No secrets in container environment variables; secrets go through `secrets`.",
+        how=(
+            "Config `secrets` become the task's `secrets` (ARNs); config stored as secrets is "
+            "refused."
+        ),
         scope="all",
         on_unknown="deny",
         types=(TASK_DEFINITION,),
@@ -399,6 +408,7 @@ CONTROLS: tuple[Control, ...] = (
         name="ecs-containers-log",
         ids="ECS.9",
         description="Every container has a log configuration.",
+        how="Every container logs to its service's log group through `awslogs`.",
         scope="all",
         on_unknown="deny",
         types=(TASK_DEFINITION,),
@@ -408,6 +418,10 @@ CONTROLS: tuple[Control, ...] = (
         name="ecs-container-insights",
         ids="ECS.12",
         description="ECS clusters have Container Insights on.",
+        how=(
+            "The cluster sets `containerInsights` (config `cluster.containerInsights`, default "
+            "enabled)."
+        ),
         scope="all",
         on_unknown="deny",
         types=(CLUSTER,),
@@ -420,6 +434,9 @@ CONTROLS: tuple[Control, ...] = (
             "Containers run as a non-root user (a non-essential init container that only opens "
             "the /tmp volume is exempt)."
         ),
+        how=(
+            "Containers run as the spec's uid (101 for the default image); production requires one."
+        ),
         scope="production",
         on_unknown="deny",
         types=(TASK_DEFINITION,),
@@ -429,6 +446,7 @@ CONTROLS: tuple[Control, ...] = (
         name="ecs-separate-task-and-execution-roles",
         ids="CKV_AWS_249",
         description="A task definition's task role and execution role are different roles.",
+        how="Each service has its own execution role and task role.",
         scope="all",
         # Role ARNs are unknown until the roles exist; `pulumi up` checks them.
         on_unknown="allow",
@@ -439,6 +457,7 @@ CONTROLS: tuple[Control, ...] = (
         name="elb-http-redirects-to-https",
         ids="ELB.1",
         description="HTTP listeners only redirect to HTTPS.",
+        how="With a certificate, port 80 only redirects to 443 (HTTP_301).",
         scope="production",
         on_unknown="deny",
         types=(LISTENER,),
@@ -448,6 +467,7 @@ CONTROLS: tuple[Control, ...] = (
         name="elb-drop-invalid-headers",
         ids="ELB.4",
         description="Application load balancers drop invalid HTTP headers.",
+        how="`dropInvalidHeaderFields: true` on the ALB.",
         scope="all",
         on_unknown="deny",
         types=(LOAD_BALANCER,),
@@ -457,6 +477,10 @@ CONTROLS: tuple[Control, ...] = (
         name="elb-access-logs",
         ids="ELB.5",
         description="Load balancers write access logs.",
+        how=(
+            "`loadBalancer.accessLogs`: a private, encrypted bucket with expiry; ELB log delivery"
+            " may write."
+        ),
         scope="production",
         on_unknown="deny",
         types=(LOAD_BALANCER,),
@@ -466,6 +490,7 @@ CONTROLS: tuple[Control, ...] = (
         name="elb-deletion-protection",
         ids="ELB.6",
         description="Load balancers have deletion protection on.",
+        how="`loadBalancer.deletionProtection`.",
         scope="production",
         on_unknown="deny",
         types=(LOAD_BALANCER,),
@@ -475,6 +500,7 @@ CONTROLS: tuple[Control, ...] = (
         name="elb-desync-mitigation",
         ids="ELB.12",
         description="Application load balancers use defensive or strictest desync mitigation.",
+        how="`desyncMitigationMode: defensive` on the ALB.",
         scope="all",
         on_unknown="deny",
         types=(LOAD_BALANCER,),
@@ -484,6 +510,10 @@ CONTROLS: tuple[Control, ...] = (
         name="elb-waf",
         ids="ELB.16",
         description="Application load balancers are associated with an AWS WAF web ACL.",
+        how=(
+            "`loadBalancer.waf`: a web ACL with AWS's common, known-bad-inputs and IP-reputation "
+            "rule groups."
+        ),
         scope="production",
         on_unknown="deny",
         check_stack=_alb_has_waf,
@@ -492,6 +522,7 @@ CONTROLS: tuple[Control, ...] = (
         name="elb-tls13-policy",
         ids="ELB.17",
         description="HTTPS listeners set a TLS 1.3 security policy explicitly.",
+        how="HTTPS listeners set `ELBSecurityPolicy-TLS13-1-2-2021-06`.",
         scope="all",
         on_unknown="deny",
         types=(LISTENER,),
@@ -501,6 +532,7 @@ CONTROLS: tuple[Control, ...] = (
         name="ec2-default-security-group-closed",
         ids="EC2.2",
         description="The VPC's default security group has no rules.",
+        how="The new VPC's default security group is adopted with no rules.",
         scope="all",
         on_unknown="deny",
         types=(DEFAULT_SECURITY_GROUP,),
@@ -510,6 +542,10 @@ CONTROLS: tuple[Control, ...] = (
         name="ec2-vpc-flow-logs",
         ids="EC2.6",
         description="VPCs created by the stack have flow logs.",
+        how=(
+            "`network.flowLogs`: all traffic to a log group, delivered by a role only this "
+            "account's flow logs assume."
+        ),
         scope="production",
         on_unknown="deny",
         check_stack=_flow_logs,
@@ -518,6 +554,7 @@ CONTROLS: tuple[Control, ...] = (
         name="security-groups-described",
         ids="project",
         description="Every security group and security group rule has a description.",
+        how="Every group and rule is created with a description.",
         scope="all",
         on_unknown="deny",
         types=(SECURITY_GROUP, INGRESS_RULE, EGRESS_RULE),
@@ -530,6 +567,10 @@ CONTROLS: tuple[Control, ...] = (
             "Only the load balancer is open to address ranges, on 80 and 443; services admit "
             "security groups."
         ),
+        how=(
+            "Only the ALB group admits `loadBalancer.ingressCidrs`, on 80/443; services admit the"
+            " ALB's and their callers' groups."
+        ),
         scope="all",
         on_unknown="deny",
         types=(INGRESS_RULE,),
@@ -539,6 +580,10 @@ CONTROLS: tuple[Control, ...] = (
         name="iam-no-wildcard-actions",
         ids="IAM.1, IAM.21",
         description="IAM policies name their actions: no `*` and no `service:*`.",
+        how=(
+            "Execution roles name their actions (logs, ECR pulls, exactly the service's secrets);"
+            " task roles have none."
+        ),
         scope="all",
         # Policy documents that name a resource's ARN are unknown until it exists.
         on_unknown="allow",
@@ -549,6 +594,10 @@ CONTROLS: tuple[Control, ...] = (
         name="iam-ecs-trust-source-account",
         ids="project (confused deputy)",
         description="Roles that ECS tasks assume trust only this account (aws:SourceAccount).",
+        how=(
+            "Task and execution roles trust `ecs-tasks.amazonaws.com` with `aws:SourceAccount` "
+            "(task roles also `aws:SourceArn`)."
+        ),
         scope="all",
         # The trust policy names the account id, which previews may not know.
         on_unknown="allow",
@@ -559,6 +608,7 @@ CONTROLS: tuple[Control, ...] = (
         name="cloudwatch-log-retention",
         ids="CloudWatch.16",
         description="Log groups keep logs for a set period, never forever.",
+        how="Every log group sets `logs.retentionDays`.",
         scope="all",
         on_unknown="deny",
         types=(LOG_GROUP,),
@@ -568,6 +618,7 @@ CONTROLS: tuple[Control, ...] = (
         name="cloudwatch-log-retention-one-year",
         ids="CloudWatch.16",
         description="Production log groups keep logs for at least 365 days.",
+        how="Production keeps logs 365 days.",
         scope="production",
         on_unknown="deny",
         types=(LOG_GROUP,),
@@ -577,6 +628,10 @@ CONTROLS: tuple[Control, ...] = (
         name="cloudwatch-log-group-kms",
         ids="CKV_AWS_158",
         description="Production log groups are encrypted with a customer-managed KMS key.",
+        how=(
+            "`logs.kmsEncryption`: a customer-managed key with rotation that only CloudWatch Logs"
+            " of this account and region may use."
+        ),
         scope="production",
         # The key's ARN is unknown until the key exists.
         on_unknown="allow",
@@ -587,6 +642,7 @@ CONTROLS: tuple[Control, ...] = (
         name="s3-public-access-blocked",
         ids="S3.8",
         description="Public access blocks on buckets block everything.",
+        how="The access-log bucket blocks all four kinds of public access.",
         scope="all",
         on_unknown="deny",
         types=(PUBLIC_ACCESS_BLOCK,),
@@ -596,6 +652,7 @@ CONTROLS: tuple[Control, ...] = (
         name="s3-bucket-has-public-access-block",
         ids="S3.8",
         description="Every bucket the stack creates has a public access block.",
+        how="The only bucket, for access logs, has its public access block.",
         scope="all",
         on_unknown="deny",
         check_stack=_buckets_have_public_access_blocks,
@@ -604,6 +661,7 @@ CONTROLS: tuple[Control, ...] = (
         name="s3-tls-only",
         ids="S3.5",
         description="Bucket policies deny requests that do not use TLS.",
+        how="The bucket policy denies requests without TLS.",
         scope="all",
         # The policy names the bucket's ARN, unknown until the bucket exists.
         on_unknown="allow",
@@ -669,3 +727,15 @@ def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
 def advisory_outside_production() -> dict[str, str]:
     """The pack config for non-production stacks: production controls become advisory."""
     return {c.name: "advisory" for c in CONTROLS if c.scope == "production"}
+
+
+def controls_table() -> str:
+    """The README's table of controls, generated so that it cannot drift from the pack."""
+    rows = [
+        "| control | id | how it is met | dev | prod |",
+        "|---|---|---|---|---|",
+    ]
+    for control in CONTROLS:
+        dev = "mandatory" if control.scope == "all" else "advisory"
+        rows.append(f"| `{control.name}` | {control.ids} | {control.how} | {dev} | mandatory |")
+    return "\n".join(rows) + "\n"

@@ -637,3 +637,32 @@ def test_production_warnings() -> None:
         "two minutes' notice when AWS needs the capacity back (allowed: FARGATE only, or Spot "
         "beside an on-demand base); fix: pulumi config rm --path 'cluster.capacityProviders[1]'",
     )
+
+
+def test_production_requires_a_non_root_user() -> None:
+    from services.spec import ServiceSpec as Spec
+
+    catalog = {
+        "root-app": Spec(name="root-app", discovery_name="app", container_name="app", user=None)
+    }
+    raw = {
+        "environment": "production",
+        "loadBalancer": {"certificateArn": "arn:aws:acm:us-east-1:111122223333:certificate/abc"},
+        "services": {"root-app": {"desiredCount": 2}},
+    }
+    assert problems(raw, catalog=catalog) == [
+        "services.root-app.user: is required in production: containers run as a non-root user "
+        "(allowed: the numeric uid the image runs as); "
+        "fix: pulumi config set --path 'services.root-app.user' 10001"
+    ]
+    assert load({"services": {"root-app": {}}}, catalog=catalog).service("root-app").user is None
+
+
+def test_secrets_kms_keys_must_be_key_arns() -> None:
+    raw = {"services": {"order-service": {"secretsKmsKeyArns": ["alias/secrets"]}}}
+    assert problems(raw) == [
+        'services.order-service.secretsKmsKeyArns[0]: "alias/secrets" is not a KMS key ARN '
+        "(allowed: arn:aws:kms:<region>:<account>:key/<key-id>); fix: pulumi config set --path "
+        "'services.order-service.secretsKmsKeyArns[0]' "
+        "'arn:aws:kms:<region>:<account>:key/<key-id>'"
+    ]

@@ -555,3 +555,11 @@ def test_stack_controls_decide_unknowns_too() -> None:
     assert len(found) == 1 and found[0][0].startswith(
         "cannot be verified before the value is known:"
     )
+
+
+def test_readme_controls_table_is_current() -> None:
+    from policies import controls_table
+
+    readme = (POLICY_DIR.parent / "README.md").read_text()
+    shown = readme.split("<!-- controls -->\n", 1)[1].split("<!-- /controls -->", 1)[0]
+    assert shown == controls_table(), "README's controls table is stale"

@@ -464,3 +464,17 @@ def test_no_wildcard_actions_in_iam_policies(prod: Rendering) -> None:
             actions = statement["Action"]
             for action in actions if isinstance(actions, list) else [actions]:
                 assert action != "*" and not action.endswith(":*"), (policy.name, action)
+
+
+def test_secrets_kms_key_lets_the_agent_decrypt() -> None:
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    rendering = render_with(
+        "dev",
+        [
+            ("services.order-service.secrets.DB_PASSWORD", SECRET_ARN),
+            ("services.order-service.secretsKmsKeyArns[0]", key),
+        ],
+    )
+    policy = json.loads(rendering.named("dev-order-service-execution-policy").inputs["policy"])
+    decrypt = next(s for s in policy["Statement"] if s["Sid"] == "DecryptSecrets")
+    assert (decrypt["Action"], decrypt["Resource"]) == ("kms:Decrypt", [key])
