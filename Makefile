@@ -7,7 +7,7 @@ BASE ?= dev
 HEAD ?= prod
 FORMAT ?= mermaid
 
-.PHONY: preview preview-json diff graph bench test lint setup clean
+.PHONY: preview preview-json diff graph bench test lint setup policy-setup clean
 
 setup: $(VENV)/.installed
 
@@ -15,6 +15,14 @@ $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# The policy pack's own virtualenv, as PulumiPolicy.yaml names it.
+policy-setup: policy/venv/.installed
+
+policy/venv/.installed: policy/requirements.txt
+	$(PYTHON) -m venv policy/venv
+	policy/venv/bin/python -m pip install --quiet -r policy/requirements.txt
 	touch $@
 
 preview: setup
@@ -41,4 +49,4 @@ test: lint
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) policy/venv .pytest_cache .ruff_cache
