@@ -126,6 +126,12 @@ def _not_privileged(props: Mapping[str, Any]) -> Iterable[str]:
             yield f"container '{container.get('name')}' is privileged"
 
 
+def _no_host_namespaces(props: Mapping[str, Any]) -> Iterable[str]:
+    for key in ("pidMode", "ipcMode"):
+        if props.get(key) == "host":
+            yield f"{key} is host: the task shares the host's namespace"
+
+
 def _read_only_root(props: Mapping[str, Any]) -> Iterable[str]:
     for container in _containers(props):
         if container.get("readonlyRootFilesystem") is not True:
@@ -380,6 +386,16 @@ CONTROLS: tuple[Control, ...] = (
         on_unknown="deny",
         types=(TASK_DEFINITION,),
         check=_not_privileged,
+    ),
+    Control(
+        name="ecs-no-host-namespaces",
+        ids="ECS.3",
+        description="Task definitions do not share the host's process or IPC namespace.",
+        how="Task definitions set neither `pidMode` nor `ipcMode`.",
+        scope="all",
+        on_unknown="deny",
+        types=(TASK_DEFINITION,),
+        check=_no_host_namespaces,
     ),
     Control(
         name="ecs-read-only-root",

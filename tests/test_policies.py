@@ -250,6 +250,14 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str, dict[str, Any]]
         {"containerDefinitions": UNKNOWN_STRING_VALUE},
     ),
     (
+        "ecs-no-host-namespaces",
+        TD,
+        task(),
+        {**task(), "pidMode": "host"},
+        "pidMode is host: the task shares the host's namespace",
+        {**task(), "pidMode": UNKNOWN_STRING_VALUE},
+    ),
+    (
         "ecs-read-only-root",
         TD,
         task(),
