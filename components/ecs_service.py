@@ -425,16 +425,21 @@ class EcsService(pulumi.ComponentResource):
             kms_key_id=container.log_kms_key_arn,
             opts=child,
         )
+
+        def trust(region: str | None) -> pulumi.Output[str]:
+            return pulumi.Output.all(args.account_id, args.partition).apply(
+                lambda values: json.dumps(
+                    assume_role_policy(account_id=values[0], region=region, partition=values[1])
+                )
+            )
+
         # Two roles: the agent's (pull image, write logs, read secrets) and the
-        # application's, which has no permissions of its own.
+        # application's, which has no permissions of its own. AWS documents the source-ARN
+        # condition for task roles; the execution role is limited to the account.
         execution_role = aws.iam.Role(
             f"{name}-execution-role",
             description=f"ECS agent for {args.service_name}: logs, image pull, secrets",
-            assume_role_policy=pulumi.Output.all(args.account_id, args.partition).apply(
-                lambda values: json.dumps(
-                    assume_role_policy(account_id=values[0], partition=values[1])
-                )
-            ),
+            assume_role_policy=trust(region=None),
             opts=child,
         )
         aws.iam.RolePolicy(
@@ -456,13 +461,7 @@ class EcsService(pulumi.ComponentResource):
         task_role = aws.iam.Role(
             f"{name}-task-role",
             description=f"Application role of {args.service_name}",
-            assume_role_policy=pulumi.Output.all(args.account_id, args.partition).apply(
-                lambda values: json.dumps(
-                    assume_role_policy(
-                        account_id=values[0], region=args.region, partition=values[1]
-                    )
-                )
-            ),
+            assume_role_policy=trust(region=args.region),
             opts=child,
         )
         containers = task_containers(
