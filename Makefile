@@ -6,8 +6,9 @@ STACK ?= dev
 BASE ?= dev
 HEAD ?= prod
 FORMAT ?= mermaid
+SCAN_STACK ?= prod
 
-.PHONY: preview preview-json diff graph bench test lint setup policy-setup clean
+.PHONY: preview preview-json diff graph bench scan test lint setup policy-setup clean
 
 setup: $(VENV)/.installed
 
@@ -38,6 +39,15 @@ diff: setup
 graph: setup
 	$(PY) -m offline graph --stack $(STACK) --format $(FORMAT)
 
+# Checkov's rules over a stack, in a virtualenv of its own (its pins would clash with ours).
+.venv-scan/.installed: scripts/scan-requirements.txt
+	$(PYTHON) -m venv .venv-scan
+	.venv-scan/bin/python -m pip install --quiet -r scripts/scan-requirements.txt
+	touch $@
+
+scan: setup .venv-scan/.installed
+	$(PY) scripts/checkov_scan.py --stack $(SCAN_STACK) --checkov .venv-scan/bin/checkov
+
 bench: setup
 	$(PY) scripts/bench_preview.py
 
@@ -49,4 +59,4 @@ test: lint
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) policy/venv .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-scan policy/venv .pytest_cache .ruff_cache

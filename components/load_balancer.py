@@ -52,7 +52,11 @@ class LoadBalancerArgs:
     """The AWS account id; required with access_logs (the log path contains it)."""
     idle_timeout: int = 60
     waf: bool = False
-    """Put an AWS WAF web ACL with AWS managed rule groups in front of the ALB."""
+    """Put an AWS WAF web ACL with AWS managed rule groups in front of the ALB, and log what
+    it sees (without credentials) to CloudWatch Logs."""
+    log_retention_days: int = 365
+    log_kms_key_arn: pulumi.Input[str] | None = None
+    """Encrypt the WAF log group with this customer-managed key."""
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -118,7 +122,7 @@ class LoadBalancer(pulumi.ComponentResource):
         )
 
         if args.waf:
-            self._web_acl(name, alb)
+            self._web_acl(name, alb, args)
 
         if https:
             main_listener = aws.lb.Listener(
@@ -174,7 +178,7 @@ class LoadBalancer(pulumi.ComponentResource):
             }
         )
 
-    def _web_acl(self, name: str, alb: aws.lb.LoadBalancer) -> None:
+    def _web_acl(self, name: str, alb: aws.lb.LoadBalancer, args: LoadBalancerArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
 
         def visibility(metric: str) -> dict[str, object]:
@@ -209,6 +213,25 @@ class LoadBalancer(pulumi.ComponentResource):
             web_acl_arn=acl.arn,
             opts=child,
         )
+        # WAF writes only to destinations whose names start with `aws-waf-logs-`.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-waf-logs",
+            name=f"aws-waf-logs-{name}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_kms_key_arn,
+            opts=child,
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-waf-logging",
+            resource_arn=acl.arn,
+            log_destination_configs=[log_group.arn],
+            # Credentials stay out of the logs.
+            redacted_fields=[
+                {"single_header": {"name": "authorization"}},
+                {"single_header": {"name": "cookie"}},
+            ],
+            opts=child,
+        )
 
     def _access_log_bucket(
         self, name: str, args: LoadBalancerArgs
@@ -239,11 +262,18 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=after(public_access),
         )
         # ALB access logs support only SSE-S3 on the target bucket.
+        # Versions keep a deleted or overwritten log recoverable until the lifecycle expires it.
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-logs-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=after(ownership),
+        )
         encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-logs-encryption",
             bucket=bucket.id,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
-            opts=after(ownership),
+            opts=after(versioning),
         )
         lifecycle = aws.s3.BucketLifecycleConfiguration(
             f"{name}-logs-lifecycle",
@@ -254,6 +284,7 @@ class LoadBalancer(pulumi.ComponentResource):
                     "status": "Enabled",
                     "filter": {"prefix": "AWSLogs/"},
                     "expiration": {"days": args.access_log_retention_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": 30},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
                 }
             ],

@@ -130,6 +130,8 @@ class Platform(pulumi.ComponentResource):
                 access_logs=lb.access_logs,
                 access_log_retention_days=settings.logs.retention_days,
                 waf=lb.waf,
+                log_retention_days=settings.logs.retention_days,
+                log_kms_key_arn=log_key_arn,
                 account_id=account_id,
             ),
             child,

@@ -85,7 +85,7 @@ def test_diff_of_a_stack_with_itself_is_empty(capsys: pytest.CaptureFixture[str]
 def test_diff_dev_prod_lines_up_resources(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", "dev", "prod"]) == 1
     text = capsys.readouterr().out
-    assert text.startswith("dev → prod: 22 to add, 1 to remove, ")
+    assert text.startswith("dev → prod: 25 to add, 1 to remove, ")
     assert "~ aws:ecs/service:Service  <stack>-order-service-ecs\n" in text
     assert "      desiredCount: 1 → 3\n" in text
     assert "+ aws:lb/listener:Listener  <stack>-ingress-https\n" in text

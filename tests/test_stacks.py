@@ -65,11 +65,11 @@ SERVICE_INGRESS = {
 
 def test_resource_counts(dev: Rendering, prod: Rendering) -> None:
     # prod adds: the HTTP->HTTPS redirect listener, 443 ingress, the access-log bucket with its
-    # five settings, memory scaling policies for two services, the log key (component and
+    # six settings, memory scaling policies for two services, the log key (component and
     # key), VPC flow logs (log group, role, policy, flow log) and WAF (web ACL, three rules,
-    # association).
+    # association, log group, logging configuration).
     assert len(dev.resources) == 61
-    assert len(prod.resources) == 82
+    assert len(prod.resources) == 85
     for rendering in (dev, prod):
         counts = rendering.count_by_type()
         assert counts["aws:ecs/service:Service"] == 3
@@ -230,7 +230,7 @@ def test_alb_safety_by_environment(dev: Rendering, prod: Rendering) -> None:
     # ELB checks write access to the bucket when access logs are switched on.
     assert prod.named("prod-ingress-logs-policy").urn in prod_alb.dependencies
     # S3 rejects concurrent changes to a new bucket: its settings are applied one after another.
-    chain = ["public-access", "ownership", "encryption", "lifecycle", "policy"]
+    chain = ["public-access", "ownership", "versioning", "encryption", "lifecycle", "policy"]
     for before, after in itertools.pairwise(chain):
         assert (
             prod.named(f"prod-ingress-logs-{before}").urn
@@ -240,6 +240,9 @@ def test_alb_safety_by_environment(dev: Rendering, prod: Rendering) -> None:
     assert [(r["filter"], r["expiration"], r["status"]) for r in lifecycle] == [
         ({"prefix": "AWSLogs/"}, {"days": 365}, "Enabled")
     ]
+    assert lifecycle[0]["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+    versioning = prod.named("prod-ingress-logs-versioning").inputs
+    assert versioning["versioningConfiguration"] == {"status": "Enabled"}
     policy = json.loads(prod.named("prod-ingress-logs-policy").inputs["policy"])
     allow = policy["Statement"][0]
     assert allow["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
@@ -405,6 +408,16 @@ def test_prod_waf_in_front_of_the_alb(dev: Rendering, prod: Rendering) -> None:
             "managedRuleGroupStatement": {"name": name, "vendorName": "AWS"}
         }
     assert sorted(r["priority"] for r in rules.values()) == [1, 2, 3]
+    logging = prod.named("prod-ingress-waf-logging").inputs
+    assert logging["resourceArn"] == "${prod-ingress-waf.arn}"
+    assert logging["logDestinationConfigs"] == ["${prod-ingress-waf-logs.arn}"]
+    assert logging["redactedFields"] == [
+        {"singleHeader": {"name": "authorization"}},
+        {"singleHeader": {"name": "cookie"}},
+    ]
+    waf_logs = prod.named("prod-ingress-waf-logs").inputs
+    assert waf_logs["name"] == "aws-waf-logs-prod-ingress"  # WAF's required prefix
+    assert waf_logs["kmsKeyId"] == "${prod-logs-key.arn}"
     association = prod.named("prod-ingress-waf-association").inputs
     assert association == {
         "resourceArn": "${prod-ingress-alb.arn}",
@@ -446,7 +459,7 @@ def test_prod_log_groups_use_a_rotating_customer_managed_key(
         )
     }
     groups = prod.of_type("aws:cloudwatch/logGroup:LogGroup")
-    assert len(groups) == 4
+    assert len(groups) == 5  # three services, flow logs, WAF
     assert {g.inputs.get("kmsKeyId") for g in groups} == {"${prod-logs-key.arn}"}
     assert not dev.of_type("aws:kms/key:Key")
     assert all("kmsKeyId" not in g.inputs for g in dev.of_type("aws:cloudwatch/logGroup:LogGroup"))

@@ -1,0 +1,871 @@
+"""Scan a stack's offline preview with Checkov's Terraform-plan rules.
+
+Pulumi AWS is built on the Terraform AWS provider, so each resource's inputs are the arguments
+of a Terraform resource. This script renders a stack with the offline preview (or reads a saved
+document), converts it into the JSON that `terraform show -json` prints for a plan that creates
+every resource, runs `checkov --framework terraform_plan` on it and prints what failed:
+
+    .venv/bin/python scripts/checkov_scan.py --stack prod
+    .venv/bin/python scripts/checkov_scan.py --document /tmp/prod.json --plan-out /tmp/plan.json
+
+Checkov lives in its own virtualenv so that its pins cannot disturb the project's:
+
+    python3 -m venv .venv-scan && .venv-scan/bin/pip install checkov
+
+The conversion, resource by resource:
+- the type token maps to the Terraform type through TERRAFORM_TYPES; a provider resource of a
+  type missing there stops the scan (exit 2) rather than going unscanned;
+- components (`custom: false`) and `awsx:ec2:Vpc` have no Terraform resource and are skipped,
+  so checks about the VPC itself (flow logs attached to an aws_vpc, its default security group
+  being attached to it) do not run;
+- camelCase keys become snake_case; nested objects become one-element lists (blocks); lists
+  stay lists; Pulumi's plural block names go back to Terraform's singular ones (BLOCK_NAMES);
+- a value that is only a deploy-time reference, `${<name>.<attribute>}`, is unknown in the plan
+  as Terraform writes it: absent from `values` (null inside a list), `true` in `after_unknown`,
+  and a `references` expression under `configuration`, which is how Checkov connects
+  resources (e.g. a load balancer to its WAF association). A reference inside a longer string
+  (an ARN in an IAM document) is left as it is, so the document can still be checked; a
+  reference to something that has no Terraform resource (the awsx VPC, `aws.accountId`) stays
+  a plain string;
+- `aws:wafv2/webAclRule:WebAclRule` (Terraform's aws_wafv2_web_acl_rule) is folded into the
+  `rule` blocks of the web ACL it names, because Checkov reads a web ACL's rules only from
+  those blocks; the deployed ACL holds them all the same.
+
+Exit codes: 0 no failed check outside ALLOWED_FAILURES, 1 some, 2 the scan could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+PROVIDER = "registry.terraform.io/hashicorp/aws"
+SCAN_VENV_CHECKOV = PROJECT / ".venv-scan" / "bin" / "checkov"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_ERROR = 2
+
+# Pulumi type token -> Terraform resource type (pulumi-aws 7.x).
+TERRAFORM_TYPES: dict[str, str] = {
+    "aws:appautoscaling/policy:Policy": "aws_appautoscaling_policy",
+    "aws:appautoscaling/target:Target": "aws_appautoscaling_target",
+    "aws:cloudwatch/logGroup:LogGroup": "aws_cloudwatch_log_group",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "aws_default_security_group",
+    "aws:ec2/flowLog:FlowLog": "aws_flow_log",
+    "aws:ec2/securityGroup:SecurityGroup": "aws_security_group",
+    "aws:ec2/vpc:Vpc": "aws_vpc",
+    "aws:ecs/cluster:Cluster": "aws_ecs_cluster",
+    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": (
+        "aws_ecs_cluster_capacity_providers"
+    ),
+    "aws:ecs/service:Service": "aws_ecs_service",
+    "aws:ecs/taskDefinition:TaskDefinition": "aws_ecs_task_definition",
+    "aws:iam/policy:Policy": "aws_iam_policy",
+    "aws:iam/role:Role": "aws_iam_role",
+    "aws:iam/rolePolicy:RolePolicy": "aws_iam_role_policy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "aws_iam_role_policy_attachment",
+    "aws:kms/alias:Alias": "aws_kms_alias",
+    "aws:kms/key:Key": "aws_kms_key",
+    "aws:lb/listener:Listener": "aws_lb_listener",
+    "aws:lb/listenerRule:ListenerRule": "aws_lb_listener_rule",
+    "aws:lb/loadBalancer:LoadBalancer": "aws_lb",
+    "aws:lb/targetGroup:TargetGroup": "aws_lb_target_group",
+    "aws:s3/bucket:Bucket": "aws_s3_bucket",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
+        "aws_s3_bucket_lifecycle_configuration"
+    ),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "aws_s3_bucket_ownership_controls",
+    "aws:s3/bucketPolicy:BucketPolicy": "aws_s3_bucket_policy",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ("aws_s3_bucket_public_access_block"),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "aws_s3_bucket_server_side_encryption_configuration"
+    ),
+    "aws:s3/bucketVersioning:BucketVersioning": "aws_s3_bucket_versioning",
+    "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": (
+        "aws_service_discovery_private_dns_namespace"
+    ),
+    "aws:servicediscovery/service:Service": "aws_service_discovery_service",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
+        "aws_vpc_security_group_egress_rule"
+    ),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
+        "aws_vpc_security_group_ingress_rule"
+    ),
+    "aws:wafv2/webAcl:WebAcl": "aws_wafv2_web_acl",
+    "aws:wafv2/webAclAssociation:WebAclAssociation": "aws_wafv2_web_acl_association",
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": (
+        "aws_wafv2_web_acl_logging_configuration"
+    ),
+    "aws:wafv2/webAclRule:WebAclRule": "aws_wafv2_web_acl_rule",
+}
+
+# Resources without a Terraform resource of their own, besides components.
+NO_TERRAFORM_RESOURCE = frozenset({"awsx:ec2:Vpc"})
+
+WAF_RULE = "aws_wafv2_web_acl_rule"
+
+# Where Pulumi's name for a block differs from snake_case of Terraform's: Terraform type ->
+# Pulumi path (camelCase keys joined by dots, list indices dropped) -> Terraform block name.
+BLOCK_NAMES: dict[str, dict[str, str]] = {
+    "aws_appautoscaling_policy": {
+        "stepScalingPolicyConfiguration.stepAdjustments": "step_adjustment",
+    },
+    "aws_ecs_cluster": {"settings": "setting"},
+    "aws_ecs_cluster_capacity_providers": {
+        "defaultCapacityProviderStrategies": "default_capacity_provider_strategy",
+    },
+    "aws_ecs_service": {
+        "capacityProviderStrategies": "capacity_provider_strategy",
+        "loadBalancers": "load_balancer",
+        "orderedPlacementStrategies": "ordered_placement_strategy",
+    },
+    "aws_ecs_task_definition": {
+        "volumes": "volume",
+        "inferenceAccelerators": "inference_accelerator",
+    },
+    "aws_lb": {"subnetMappings": "subnet_mapping"},
+    "aws_lb_listener": {
+        "defaultActions": "default_action",
+        "defaultActions.forward.targetGroups": "target_group",
+    },
+    "aws_lb_listener_rule": {
+        "actions": "action",
+        "actions.forward.targetGroups": "target_group",
+        "conditions": "condition",
+        "conditions.queryStrings": "query_string",
+    },
+    "aws_s3_bucket_lifecycle_configuration": {
+        "rules": "rule",
+        "rules.transitions": "transition",
+        "rules.noncurrentVersionTransitions": "noncurrent_version_transition",
+    },
+    "aws_s3_bucket_server_side_encryption_configuration": {"rules": "rule"},
+    "aws_wafv2_web_acl": {"rules": "rule", "customResponseBodies": "custom_response_body"},
+}
+
+# Lists of objects whose Terraform block name is plural too (checked against the provider).
+PLURAL_BLOCKS: dict[str, frozenset[str]] = {
+    "aws_service_discovery_service": frozenset({"dnsConfig.dnsRecords"}),
+}
+
+# Arguments that are maps in Terraform, not blocks.
+MAP_ARGUMENTS = frozenset({"tags", "tagsAll"})
+
+
+# --- the allow-list --------------------------------------------------------------------------
+#
+# A failed check is allowed only when it does not apply to what this program builds, or is a
+# risk the project accepts for a stated reason (marked `accepted`). Each entry names the check,
+# the Terraform type it fails on, the reason, and a condition read from the preview document
+# that makes the reason true for the failing resource: if the program changes so that the
+# reason no longer holds (dev's load balancer serves plain HTTP, say), the failure counts.
+
+Resource = Mapping[str, Any]
+Condition = Callable[[Sequence[Resource], Resource], bool]
+
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+BUCKET_ENCRYPTION = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+)
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+WEB_ACL_RULE = "aws:wafv2/webAclRule:WebAclRule"
+WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+
+
+def _refers_to(value: Any, resource: Resource, *attributes: str) -> bool:
+    """`value` is the deploy-time reference `${<resource>.<attribute>}`."""
+    return isinstance(value, str) and value in {
+        f"${{{resource['name']}.{attribute}}}" for attribute in attributes
+    }
+
+
+def _of_type(resources: Sequence[Resource], pulumi_type: str) -> list[Resource]:
+    return [r for r in resources if r["type"] == pulumi_type]
+
+
+def _forwards_to(actions: Any, target_group: Resource) -> bool:
+    for action in actions or []:
+        if _refers_to(action.get("targetGroupArn"), target_group, "arn"):
+            return True
+        groups = (action.get("forward") or {}).get("targetGroups") or []
+        if any(_refers_to(g.get("arn"), target_group, "arn") for g in groups):
+            return True
+    return False
+
+
+def http_only_redirects_to_https(resources: Sequence[Resource], rule: Resource) -> bool:
+    """The rule opens only port 80 of load balancers whose port-80 listeners only redirect."""
+    inputs = rule["inputs"]
+    if inputs.get("fromPort") != 80 or inputs.get("toPort") != 80:
+        return False
+    group = inputs.get("securityGroupId")
+    users = [
+        r
+        for r in resources
+        if group in (r["inputs"].get("securityGroups") or [])
+        or group in ((r["inputs"].get("networkConfiguration") or {}).get("securityGroups") or [])
+    ]
+    if not users or any(r["type"] != LOAD_BALANCER for r in users):
+        return False
+    listeners = [
+        listener
+        for listener in _of_type(resources, LISTENER)
+        if any(_refers_to(listener["inputs"].get("loadBalancerArn"), lb, "arn") for lb in users)
+        and listener["inputs"].get("port") == 80
+    ]
+    for listener in listeners:
+        actions = listener["inputs"].get("defaultActions") or []
+        if len(actions) != 1 or actions[0].get("type") != "redirect":
+            return False
+        if (actions[0].get("redirect") or {}).get("protocol") != "HTTPS":
+            return False
+        if any(
+            _refers_to(r["inputs"].get("listenerArn"), listener, "arn")
+            for r in _of_type(resources, LISTENER_RULE)
+        ):
+            return False
+    return bool(listeners)
+
+
+def forwarded_only_from_https(resources: Sequence[Resource], target_group: Resource) -> bool:
+    """Every listener and listener rule that forwards to the target group is on HTTPS."""
+    listeners = _of_type(resources, LISTENER)
+    protocols: list[Any] = [
+        listener["inputs"].get("protocol")
+        for listener in listeners
+        if _forwards_to(listener["inputs"].get("defaultActions"), target_group)
+    ]
+    for rule in _of_type(resources, LISTENER_RULE):
+        if _forwards_to(rule["inputs"].get("actions"), target_group):
+            on = [
+                listener
+                for listener in listeners
+                if _refers_to(rule["inputs"].get("listenerArn"), listener, "arn")
+            ]
+            protocols.extend(listener["inputs"].get("protocol") for listener in on)
+            if not on:
+                return False
+    return bool(protocols) and all(protocol == "HTTPS" for protocol in protocols)
+
+
+def alb_access_log_bucket(resources: Sequence[Resource], bucket: Resource) -> bool:
+    """A load balancer delivers its access logs to the bucket."""
+    return any(
+        (lb["inputs"].get("accessLogs") or {}).get("enabled") is True
+        and _refers_to((lb["inputs"].get("accessLogs") or {}).get("bucket"), bucket, "bucket", "id")
+        for lb in _of_type(resources, LOAD_BALANCER)
+    )
+
+
+def alb_access_log_bucket_with_sse_s3(resources: Sequence[Resource], bucket: Resource) -> bool:
+    """The load balancers' access-log bucket, encrypted by default with SSE-S3."""
+    encrypted = any(
+        _refers_to(c["inputs"].get("bucket"), bucket, "id", "bucket")
+        and any(
+            (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") == "AES256"
+            for rule in c["inputs"].get("rules") or []
+        )
+        for c in _of_type(resources, BUCKET_ENCRYPTION)
+    )
+    return encrypted and alb_access_log_bucket(resources, bucket)
+
+
+def access_log_lifecycle_covers_delivery(
+    resources: Sequence[Resource], lifecycle: Resource
+) -> bool:
+    """The lifecycle of a load balancer's access-log bucket aborts incomplete uploads under
+    `AWSLogs/`, the only prefix its bucket policy lets anything write to."""
+    buckets = [
+        b
+        for b in _of_type(resources, BUCKET)
+        if _refers_to(lifecycle["inputs"].get("bucket"), b, "id", "bucket")
+        and alb_access_log_bucket(resources, b)
+    ]
+    rules = lifecycle["inputs"].get("rules") or []
+    aborts = any(
+        (r.get("filter") or {}).get("prefix") == "AWSLogs/"
+        and r.get("status") == "Enabled"
+        and "abortIncompleteMultipartUpload" in r
+        for r in rules
+    )
+    writes_only_logs = all(
+        all(
+            "/AWSLogs/" in str(statement.get("Resource"))
+            for statement in json.loads(p["inputs"].get("policy", "{}")).get("Statement", [])
+            if statement.get("Effect") == "Allow"
+        )
+        for p in _of_type(resources, BUCKET_POLICY)
+        if any(_refers_to(p["inputs"].get("bucket"), b, "id", "bucket") for b in buckets)
+    )
+    return bool(buckets) and aborts and writes_only_logs
+
+
+def waf_blocks_log4j(resources: Sequence[Resource], load_balancer: Resource) -> bool:
+    """A web ACL associated with the load balancer runs AWSManagedRulesKnownBadInputsRuleSet."""
+    acls = [
+        acl
+        for acl in _of_type(resources, WEB_ACL)
+        for association in _of_type(resources, WEB_ACL_ASSOCIATION)
+        if _refers_to(association["inputs"].get("resourceArn"), load_balancer, "arn")
+        and _refers_to(association["inputs"].get("webAclArn"), acl, "arn")
+    ]
+    for acl in acls:
+        rules = list(acl["inputs"].get("rules") or []) + [
+            r["inputs"]
+            for r in _of_type(resources, WEB_ACL_RULE)
+            if _refers_to(r["inputs"].get("webAclArn"), acl, "arn")
+        ]
+        for rule in rules:
+            group = (rule.get("statement") or {}).get("managedRuleGroupStatement") or {}
+            enforced = "none" in (rule.get("overrideAction") or {})  # not just counted
+            if group.get("name") == "AWSManagedRulesKnownBadInputsRuleSet" and enforced:
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """A failed check that does not apply to the resources it fails on."""
+
+    check_id: str
+    terraform_type: str
+    reason: str
+    holds: Condition
+    """The condition, read from the preview document, that makes the reason true."""
+    accepted: bool = False
+    """A risk accepted for the reason given, rather than a check that does not apply."""
+
+
+# Keep this short: every entry is a check that cannot apply, not one that is inconvenient.
+ALLOWED_FAILURES: tuple[Allowed, ...] = (
+    Allowed(
+        "CKV_AWS_260",
+        "aws_vpc_security_group_ingress_rule",
+        "port 80 is open only to listeners that answer every request with a redirect to HTTPS "
+        "and have no rules, which is what ELB.1 / CKV2_AWS_20 ask for; no content is served "
+        "over HTTP",
+        http_only_redirects_to_https,
+    ),
+    Allowed(
+        "CKV_AWS_378",
+        "aws_lb_target_group",
+        "the check accepts an HTTP target group forwarded to by an HTTPS listener, but follows "
+        "only a listener's default action; this one is forwarded to only by listener rules on "
+        "HTTPS listeners",
+        forwarded_only_from_https,
+    ),
+    Allowed(
+        "CKV_AWS_145",
+        "aws_s3_bucket",
+        "ALB access-log delivery supports only SSE-S3 (AES256) on the target bucket, not SSE-KMS; "
+        "the bucket is encrypted with SSE-S3",
+        alb_access_log_bucket_with_sse_s3,
+    ),
+    Allowed(
+        "CKV_AWS_300",
+        "aws_s3_bucket_lifecycle_configuration",
+        "the rule that aborts incomplete uploads covers AWSLogs/, and the bucket policy lets ELB "
+        "log delivery write nowhere else, so no upload can start outside it",
+        access_log_lifecycle_covers_delivery,
+    ),
+    Allowed(
+        "CKV_AWS_18",
+        "aws_s3_bucket",
+        "the bucket holds the load balancer's access logs; logging access to it needs a second "
+        "bucket that this check flags the same way. Writes are limited to ELB log delivery by the "
+        "bucket policy; object-level reads can be recorded with CloudTrail data events",
+        alb_access_log_bucket,
+        accepted=True,
+    ),
+    Allowed(
+        "CKV_AWS_144",
+        "aws_s3_bucket",
+        "access logs are operational records, versioned and kept for the retention period; a "
+        "copy in a second region would not help recover this stack",
+        alb_access_log_bucket,
+        accepted=True,
+    ),
+    Allowed(
+        "CKV2_AWS_62",
+        "aws_s3_bucket",
+        "the ALB access-log bucket has no consumer of object events in this stack; an event "
+        "notification would have no destination",
+        alb_access_log_bucket,
+    ),
+    Allowed(
+        "CKV2_AWS_76",
+        "aws_lb",
+        "the Log4j (CVE-2021-44228) protection it is named for is there: the associated web ACL "
+        "enforces AWSManagedRulesKnownBadInputsRuleSet (CKV_AWS_192 passes on it); the check also "
+        "demands AWSManagedRulesAnonymousIpList, which blocks clients behind VPNs, Tor and hosting "
+        "providers, an access policy and no Log4j control",
+        waf_blocks_log4j,
+    ),
+)
+
+
+REFERENCE = re.compile(r"\$\{([^}]+)\}")
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+@dataclass
+class Target:
+    """A preview resource that became a Terraform resource."""
+
+    logical_name: str
+    pulumi_type: str
+    terraform_type: str
+    address: str
+
+
+@dataclass
+class Conversion:
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    """Planned-values resources: address, mode, type, name, provider_name, values."""
+    unknowns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    expressions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_address: dict[str, Target] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Converter:
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = document
+        self.resources: list[Mapping[str, Any]] = list(document["resources"])
+        self.names = sorted((str(r["name"]) for r in self.resources), key=len, reverse=True)
+        self.targets: dict[str, Target] = {}
+        self.conversion = Conversion()
+        self._assign_addresses()
+
+    def _assign_addresses(self) -> None:
+        used: set[str] = set()
+        unknown_types: list[str] = []
+        for resource in self.resources:
+            pulumi_type = str(resource["type"])
+            if not resource["custom"] or pulumi_type in NO_TERRAFORM_RESOURCE:
+                kind = "component" if not resource["custom"] else "no Terraform resource"
+                self.conversion.skipped.append(f"{pulumi_type} {resource['name']} ({kind})")
+                continue
+            terraform_type = TERRAFORM_TYPES.get(pulumi_type)
+            if terraform_type is None:
+                unknown_types.append(pulumi_type)
+                continue
+            base = re.sub(r"[^A-Za-z0-9_]", "_", str(resource["name"]))
+            if not re.match(r"[A-Za-z_]", base):
+                base = f"r_{base}"
+            name, suffix = base, 2
+            while f"{terraform_type}.{name}" in used:
+                name, suffix = f"{base}_{suffix}", suffix + 1
+            address = f"{terraform_type}.{name}"
+            used.add(address)
+            self.targets[str(resource["name"])] = Target(
+                str(resource["name"]), pulumi_type, terraform_type, address
+            )
+        if unknown_types:
+            raise ScanError(
+                "no Terraform type known for "
+                + ", ".join(sorted(set(unknown_types)))
+                + ": add it to TERRAFORM_TYPES in scripts/checkov_scan.py"
+            )
+
+    # --- references ----------------------------------------------------------------------
+
+    def _resolve(self, inner: str) -> tuple[Target, str] | None:
+        """`<logical name>.<attribute>` -> the Terraform resource and attribute, if any."""
+        for name in self.names:
+            if inner.startswith(name + ".") and name in self.targets:
+                attribute = inner[len(name) + 1 :]
+                head = re.split(r"[.\[]", attribute, maxsplit=1)[0]
+                return self.targets[name], snake(head) + attribute[len(head) :]
+        return None
+
+    def _references(self, text: str) -> list[str]:
+        found: list[str] = []
+        for match in REFERENCE.finditer(text):
+            resolved = self._resolve(match.group(1))
+            if resolved is not None:
+                target, attribute = resolved
+                for ref in (f"{target.address}.{attribute}", target.address):
+                    if ref not in found:
+                        found.append(ref)
+        return found
+
+    def _only_reference(self, value: Any) -> bool:
+        """A string that is one reference to a resource converted here: unknown at plan."""
+        if not isinstance(value, str):
+            return False
+        match = REFERENCE.fullmatch(value)
+        return match is not None and self._resolve(match.group(1)) is not None
+
+    # --- values --------------------------------------------------------------------------
+
+    def _key(self, terraform_type: str, path: str, key: str, value: Any) -> str:
+        renamed = BLOCK_NAMES.get(terraform_type, {}).get(path)
+        if renamed is not None:
+            return renamed
+        is_object_list = isinstance(value, list) and any(isinstance(v, dict) for v in value)
+        plural_ok = path in PLURAL_BLOCKS.get(terraform_type, frozenset())
+        if is_object_list and key.endswith("s") and not plural_ok:
+            self.conversion.notes.append(
+                f"{terraform_type}: block '{path}' kept as '{snake(key)}'; check the "
+                "Terraform name and add it to BLOCK_NAMES or PLURAL_BLOCKS"
+            )
+        return snake(key)
+
+    def convert_object(
+        self, obj: Mapping[str, Any], terraform_type: str, path: str = ""
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """Pulumi inputs -> (values, after_unknown, configuration expressions)."""
+        values: dict[str, Any] = {}
+        unknown: dict[str, Any] = {}
+        expressions: dict[str, Any] = {}
+        for key, value in obj.items():
+            sub_path = f"{path}.{key}" if path else key
+            tf_key = self._key(terraform_type, sub_path, key, value)
+            if key in MAP_ARGUMENTS and isinstance(value, dict):
+                values[tf_key] = dict(value)
+                expressions[tf_key] = {"constant_value": dict(value)}
+            elif isinstance(value, dict):
+                block, block_unknown, block_expressions = self.convert_object(
+                    value, terraform_type, sub_path
+                )
+                values[tf_key] = [block]
+                if block_unknown:
+                    unknown[tf_key] = [block_unknown]
+                expressions[tf_key] = [block_expressions]
+            elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+                blocks = [self.convert_object(v, terraform_type, sub_path) for v in value]
+                values[tf_key] = [b[0] for b in blocks]
+                if any(b[1] for b in blocks):
+                    unknown[tf_key] = [b[1] for b in blocks]
+                expressions[tf_key] = [b[2] for b in blocks]
+            elif isinstance(value, list):
+                references = [r for v in value if isinstance(v, str) for r in self._references(v)]
+                known = [None if self._only_reference(v) else v for v in value]
+                values[tf_key] = known
+                if any(self._only_reference(v) for v in value):
+                    unknown[tf_key] = [self._only_reference(v) for v in value]
+                expressions[tf_key] = (
+                    {"references": references} if references else {"constant_value": value}
+                )
+            elif self._only_reference(value):
+                unknown[tf_key] = True
+                expressions[tf_key] = {"references": self._references(value)}
+            else:
+                values[tf_key] = value
+                references = self._references(value) if isinstance(value, str) else []
+                expressions[tf_key] = (
+                    {"references": references} if references else {"constant_value": value}
+                )
+        return values, unknown, expressions
+
+    def convert(self) -> Conversion:
+        conversion = self.conversion
+        waf_rules: dict[str, list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]] = {}
+        for resource in self.resources:
+            target = self.targets.get(str(resource["name"]))
+            if target is None:
+                continue
+            values, unknown, expressions = self.convert_object(
+                resource["inputs"], target.terraform_type
+            )
+            if target.terraform_type == WAF_RULE:
+                acl = self._web_acl_of(resource)
+                for part in (values, unknown, expressions):
+                    part.pop("web_acl_arn", None)
+                waf_rules.setdefault(acl.address, []).append((values, unknown, expressions))
+                conversion.notes.append(
+                    f"{target.address} ({target.logical_name}) folded into {acl.address} "
+                    "as a rule block"
+                )
+                continue
+            conversion.by_address[target.address] = target
+            conversion.resources.append(
+                {
+                    "address": target.address,
+                    "mode": "managed",
+                    "type": target.terraform_type,
+                    "name": target.address.split(".", 1)[1],
+                    "provider_name": PROVIDER,
+                    "schema_version": 0,
+                    "values": values,
+                    "sensitive_values": {},
+                }
+            )
+            conversion.unknowns[target.address] = unknown
+            conversion.expressions[target.address] = expressions
+        for address, rules in waf_rules.items():
+            planned = next(r for r in conversion.resources if r["address"] == address)
+            ordered = sorted(rules, key=lambda rule: int(rule[0].get("priority", 0)))
+            planned["values"].setdefault("rule", []).extend(r[0] for r in ordered)
+            if any(r[1] for r in ordered):
+                conversion.unknowns[address]["rule"] = [r[1] for r in ordered]
+            conversion.expressions[address].setdefault("rule", []).extend(r[2] for r in ordered)
+        return conversion
+
+    def _web_acl_of(self, rule: Mapping[str, Any]) -> Target:
+        arn = rule["inputs"].get("webAclArn")
+        match = REFERENCE.fullmatch(arn) if isinstance(arn, str) else None
+        resolved = self._resolve(match.group(1)) if match else None
+        if resolved is None or resolved[0].terraform_type != "aws_wafv2_web_acl":
+            raise ScanError(f"WAF rule {rule['name']}: webAclArn names no web ACL of this stack")
+        return resolved[0]
+
+
+def terraform_plan(document: Mapping[str, Any], conversion: Conversion) -> dict[str, Any]:
+    """The `terraform show -json` document of a plan that creates every converted resource."""
+    changes = [
+        {
+            "address": r["address"],
+            "mode": "managed",
+            "type": r["type"],
+            "name": r["name"],
+            "provider_name": PROVIDER,
+            "change": {
+                "actions": ["create"],
+                "before": None,
+                "after": r["values"],
+                "after_unknown": conversion.unknowns[r["address"]],
+                "before_sensitive": False,
+                "after_sensitive": {},
+            },
+        }
+        for r in conversion.resources
+    ]
+    configuration = [
+        {
+            "address": r["address"],
+            "mode": "managed",
+            "type": r["type"],
+            "name": r["name"],
+            "provider_config_key": "aws",
+            "expressions": conversion.expressions[r["address"]],
+            "schema_version": 0,
+        }
+        for r in conversion.resources
+    ]
+    return {
+        "format_version": "1.2",
+        "terraform_version": "1.9.8",
+        "variables": {},
+        "planned_values": {"root_module": {"resources": conversion.resources}},
+        "resource_changes": changes,
+        "configuration": {
+            "provider_config": {"aws": {"name": "aws", "full_name": PROVIDER}},
+            "root_module": {"resources": configuration},
+        },
+        "description": f"converted from the offline preview of stack {document['stack']}",
+    }
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+class ScanError(Exception):
+    """The scan could not run: one line, exit code 2."""
+
+
+def load_document(stack: str | None, path: Path | None) -> dict[str, Any]:
+    if path is not None:
+        try:
+            text = path.read_text()
+        except OSError as error:
+            raise ScanError(f"cannot read {path}: {error.strerror}") from error
+    else:
+        command = [sys.executable, "-m", "offline", "preview", "--stack", str(stack), "--json"]
+        result = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            message = (result.stderr.strip() or result.stdout.strip()).splitlines()
+            raise ScanError(f"offline preview of {stack} failed: {' / '.join(message[-3:])}")
+        text = result.stdout
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ScanError(f"the preview document is not JSON: {error}") from error
+    if not isinstance(document, dict) or document.get("schemaVersion") != 1:
+        raise ScanError("not an offline preview document of schemaVersion 1")
+    if stack is not None and document.get("stack") != stack:
+        raise ScanError(f"the document is of stack {document.get('stack')!r}, not {stack!r}")
+    return document
+
+
+def find_checkov(explicit: str | None) -> str:
+    candidates = [explicit] if explicit else [shutil.which("checkov"), str(SCAN_VENV_CHECKOV)]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return str(Path(candidate).absolute())  # checkov runs in a temporary directory
+    raise ScanError(
+        f"checkov not found ({explicit or 'PATH, .venv-scan/bin'}): python3 -m venv .venv-scan "
+        "&& .venv-scan/bin/pip install checkov"
+    )
+
+
+def checkov_version(checkov: str) -> str:
+    result = subprocess.run([checkov, "--version"], capture_output=True, text=True, check=False)
+    return result.stdout.strip() or "unknown"
+
+
+@dataclass
+class Finding:
+    check_id: str
+    title: str
+    address: str
+
+
+@dataclass
+class Report:
+    passed: int
+    failed: list[Finding]
+    skipped: int
+    parsing_errors: int
+
+
+def run_checkov(checkov: str, plan: Mapping[str, Any], keep: Path | None) -> Report:
+    with tempfile.TemporaryDirectory(prefix="checkov-scan-") as directory:
+        plan_path = Path(directory) / "plan.json"
+        plan_path.write_text(json.dumps(plan, indent=2, sort_keys=True))
+        if keep is not None:
+            keep.write_text(plan_path.read_text())
+        command = [
+            checkov,
+            "-f",
+            str(plan_path),
+            "--framework",
+            "terraform_plan",
+            "--output",
+            "json",
+            "--skip-download",
+            "--soft-fail",
+        ]
+        # Run in the temporary directory so that no .checkov.yaml of the caller's applies.
+        result = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ScanError(f"checkov exited {result.returncode}: {result.stderr.strip()[-500:]}")
+    try:
+        output = json.loads(result.stdout)
+    except json.JSONDecodeError as error:
+        raise ScanError(f"checkov printed no JSON report: {result.stdout[:200]!r}") from error
+    reports = output if isinstance(output, list) else [output]
+    report = next((r for r in reports if r.get("check_type") == "terraform_plan"), None)
+    if report is None:
+        raise ScanError("checkov reported nothing for the terraform_plan framework")
+    summary = report["summary"]
+    failed = [
+        Finding(str(c["check_id"]), str(c["check_name"]), str(c["resource"]))
+        for c in report["results"]["failed_checks"]
+    ]
+    return Report(
+        passed=int(summary["passed"]),
+        failed=sorted(failed, key=lambda f: (f.check_id, f.address)),
+        skipped=int(summary["skipped"]),
+        parsing_errors=int(summary["parsing_errors"]),
+    )
+
+
+def allowance(
+    finding: Finding, targets: Mapping[str, Target], resources: Sequence[Resource]
+) -> Allowed | None:
+    target = targets.get(finding.address)
+    if target is None:
+        return None
+    resource = next(r for r in resources if r["name"] == target.logical_name)
+    for entry in ALLOWED_FAILURES:
+        if (
+            entry.check_id == finding.check_id
+            and entry.terraform_type == target.terraform_type
+            and entry.holds(resources, resource)
+        ):
+            return entry
+    return None
+
+
+def scan(args: argparse.Namespace) -> int:
+    document = load_document(args.stack, args.document)
+    checkov = find_checkov(args.checkov)
+    conversion = Converter(document).convert()
+    if not conversion.resources:
+        raise ScanError("the document has no resource that converts to Terraform")
+    plan = terraform_plan(document, conversion)
+    report = run_checkov(checkov, plan, args.plan_out)
+    if report.parsing_errors:
+        raise ScanError(f"checkov could not parse the converted plan ({report.parsing_errors})")
+    if report.passed + len(report.failed) == 0:
+        raise ScanError("checkov ran no check on the converted plan")
+
+    stack = document["stack"]
+    print(f"stack {stack}: checkov {checkov_version(checkov)}, framework terraform_plan")
+    print(
+        f"  converted {len(conversion.resources)} resources; skipped {len(conversion.skipped)} "
+        "without a Terraform resource:"
+    )
+    for skipped in conversion.skipped:
+        print(f"    {skipped}")
+    if any(r["type"] in NO_TERRAFORM_RESOURCE for r in document["resources"]):
+        print(
+            "  note: no aws_vpc, so the checks on a VPC (CKV2_AWS_11 flow logs, CKV2_AWS_12 its "
+            "default security group, CKV_AWS_130 public IPs on subnets) did not run"
+        )
+    for note in conversion.notes:
+        print(f"  note: {note}")
+    blocking: list[Finding] = []
+    allowed: list[tuple[Finding, Allowed]] = []
+    for finding in report.failed:
+        entry = allowance(finding, conversion.by_address, document["resources"])
+        if entry is None:
+            blocking.append(finding)
+        else:
+            allowed.append((finding, entry))
+    print(
+        f"  checks: {report.passed} passed, {len(report.failed)} failed "
+        f"({len(allowed)} allowed), {report.skipped} skipped"
+    )
+    for finding in blocking:
+        name = conversion.by_address.get(finding.address)
+        logical = name.logical_name if name else "?"
+        print(f"  FAILED  {finding.check_id}  {finding.address} ({logical})")
+        print(f"          {finding.title}")
+    for finding, entry in allowed:
+        logical = conversion.by_address[finding.address].logical_name
+        print(f"  allowed {finding.check_id}  {finding.address} ({logical})")
+        print(f"          {finding.title}")
+        print(f"          {'accepted' if entry.accepted else 'does not apply'}: {entry.reason}")
+    return EXIT_FAILED if blocking else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="render this stack with the offline preview")
+    source.add_argument("--document", type=Path, help="a document saved by `preview --json`")
+    parser.add_argument("--checkov", help="the checkov executable (default: PATH, .venv-scan)")
+    parser.add_argument("--plan-out", type=Path, help="also write the converted plan here")
+    args = parser.parse_args(argv)
+    try:
+        return scan(args)
+    except ScanError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
