@@ -107,7 +107,8 @@ def test_aws_credentials_only_through_oidc(workflow: dict[str, Any]) -> None:
 def test_pull_requests_preview_both_stacks_with_the_policy_pack() -> None:
     jobs = PULL_REQUEST["jobs"]
     assert PULL_REQUEST["on"] == {"pull_request": {"branches": ["main"]}}
-    assert jobs["test"]["steps"][-1]["run"] == "make test"  # the README's test command
+    # The README's test command, then the independent scan, as .ci/run does.
+    assert [s.get("run") for s in jobs["test"]["steps"][-2:]] == ["make test", "make scan"]
     preview = jobs["preview"]
     assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     matrix = preview["strategy"]["matrix"]["include"]
