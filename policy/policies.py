@@ -49,6 +49,7 @@ PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+KMS_KEY = "aws:kms/key:Key"
 VPCS = ("awsx:ec2:Vpc", "aws:ec2/vpc:Vpc")
 
 # Security Hub ECS.8 looks for these variable names; the pattern adds the usual suspects.
@@ -268,22 +269,50 @@ def _public_ingress_only_web(props: Mapping[str, Any]) -> Iterable[str]:
 
 
 def _flow_logs(resources: Sequence[PolicyResource]) -> Iterable[tuple[str, str | None]]:
-    vpcs = [r for r in resources if r.resource_type in VPCS]
-    flow_logs = [r for r in resources if r.resource_type == FLOW_LOG]
-    if len(flow_logs) < len(vpcs):
-        for vpc in vpcs:
+    """Each VPC has a flow log whose `vpcId` comes from it (or from the component that owns
+    it: an awsx VPC hands out its `aws:ec2/vpc:Vpc` child's id)."""
+    vpcs = [r for r in resources if r.resource_type == "aws:ec2/vpc:Vpc"]
+    owners = {vpc.parent.urn for vpc in vpcs if vpc.parent is not None}
+    # Where the engine shows no child VPC (e.g. an awsx component rendered alone), the
+    # component stands for its VPC.
+    vpcs += [r for r in resources if r.resource_type in VPCS[:1] and r.urn not in owners]
+    sources = {
+        dependency.urn
+        for flow_log in resources
+        if flow_log.resource_type == FLOW_LOG
+        for dependency in flow_log.property_dependencies.get("vpcId", [])
+    }
+    for vpc in vpcs:
+        parent = vpc.parent.urn if vpc.parent is not None else None
+        if vpc.urn not in sources and parent not in sources:
             yield ("the VPC has no flow log to CloudWatch Logs or S3", vpc.urn)
 
 
 # --- IAM -------------------------------------------------------------------------------------
 
 
+ACCOUNT_ROOT = re.compile(r"^arn:[^:]+:iam::[^:]+:root$")
+
+
+def _is_key_administration(statement: Mapping[str, Any], key_policy: bool) -> bool:
+    """AWS's default key policy statement: the account itself may administer the key through
+    IAM (without it a key can become unmanageable). Only in a KMS key policy."""
+    principals = _as_list((statement.get("Principal") or {}).get("AWS"))
+    return (
+        key_policy
+        and _as_list(statement.get("Action")) == ["kms:*"]
+        and bool(principals)
+        and all(ACCOUNT_ROOT.match(str(p)) for p in principals)
+    )
+
+
 def _no_wildcard_actions(props: Mapping[str, Any]) -> Iterable[str]:
     documents = [props.get("policy")] if "policy" in props else []
     documents += [p.get("policy") for p in props.get("inlinePolicies") or []]
+    key_policy = "enableKeyRotation" in props or "keyUsage" in props
     for document in filter(None, documents):
         for statement in _statements(document):
-            if statement.get("Effect") != "Allow":
+            if statement.get("Effect") != "Allow" or _is_key_administration(statement, key_policy):
                 continue
             for action in _as_list(statement.get("Action")):
                 if action == "*" or str(action).endswith(":*"):
@@ -595,7 +624,10 @@ CONTROLS: tuple[Control, ...] = (
     Control(
         name="iam-no-wildcard-actions",
         ids="IAM.1, IAM.21",
-        description="IAM policies name their actions: no `*` and no `service:*`.",
+        description=(
+            "IAM and KMS key policies name their actions: no `*` and no `service:*` (except "
+            "AWS's default key policy statement that lets the account administer a key)."
+        ),
         how=(
             "Execution roles name their actions (logs, ECR pulls, exactly the service's secrets);"
             " task roles have none."
@@ -603,7 +635,7 @@ CONTROLS: tuple[Control, ...] = (
         scope="all",
         # Policy documents that name a resource's ARN are unknown until it exists.
         on_unknown="allow",
-        types=(ROLE_POLICY, IAM_POLICY, ROLE),
+        types=(ROLE_POLICY, IAM_POLICY, ROLE, KMS_KEY),
         check=_no_wildcard_actions,
     ),
     Control(

@@ -529,7 +529,12 @@ def test_waf_control() -> None:
 
 def test_flow_logs_control() -> None:
     vpc = ("awsx:ec2:Vpc", "vpc", {}, {})
-    flow_log = ("aws:ec2/flowLog:FlowLog", "fl", {"vpcId": UNKNOWN_STRING_VALUE}, {})
+    flow_log = (
+        "aws:ec2/flowLog:FlowLog",
+        "fl",
+        {"vpcId": UNKNOWN_STRING_VALUE},
+        {"vpcId": ["vpc"]},
+    )
     assert run_stack("ec2-vpc-flow-logs", _policy_resources([vpc, flow_log])) == []
     assert run_stack("ec2-vpc-flow-logs", _policy_resources([vpc])) == [
         (
@@ -537,6 +542,41 @@ def test_flow_logs_control() -> None:
             URN.format(type="awsx:ec2:Vpc", name="vpc"),
         )
     ]
+
+
+def test_flow_logs_control_matches_vpcs_as_the_engine_shows_them() -> None:
+    # The engine also shows the awsx component's child VPC; the flow log reads the
+    # component's output. A second VPC without a flow log is still reported.
+    vpc = ("awsx:ec2:Vpc", "vpc", {}, {})
+    child = ("aws:ec2/vpc:Vpc", "vpc-child", {"cidrBlock": "10.20.0.0/16"}, {})
+    other = ("aws:ec2/vpc:Vpc", "other", {"cidrBlock": "10.30.0.0/16"}, {})
+    flow_log = (
+        "aws:ec2/flowLog:FlowLog",
+        "fl",
+        {"vpcId": UNKNOWN_STRING_VALUE},
+        {"vpcId": ["vpc"]},
+    )
+    resources = _policy_resources([vpc, child, other, flow_log])
+    by_name = {r.name: r for r in resources}
+    by_name["vpc-child"].parent = by_name["vpc"]
+    assert run_stack("ec2-vpc-flow-logs", resources) == [
+        (
+            "the VPC has no flow log to CloudWatch Logs or S3",
+            URN.format(type="aws:ec2/vpc:Vpc", name="other"),
+        )
+    ]
+
+
+def test_key_policies_allow_only_the_default_administration_statement() -> None:
+    def key(principal: dict[str, Any]) -> dict[str, Any]:
+        statement = {"Effect": "Allow", "Principal": principal, "Action": "kms:*", "Resource": "*"}
+        return {"enableKeyRotation": True, "policy": json.dumps({"Statement": [statement]})}
+
+    root = {"AWS": "arn:aws:iam::111122223333:root"}
+    assert run_resource("iam-no-wildcard-actions", "aws:kms/key:Key", key(root)) == []
+    assert run_resource(
+        "iam-no-wildcard-actions", "aws:kms/key:Key", key({"Service": "logs.amazonaws.com"})
+    ) == ["allows every action of 'kms:*': name the actions it needs"]
 
 
 def test_bucket_public_access_block_control() -> None:

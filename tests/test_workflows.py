@@ -62,13 +62,15 @@ def test_workflows_match_githubs_schema() -> None:
 
 
 def test_zizmor_finds_nothing_of_medium_severity_or_worse() -> None:
+    # The whole repository: workflows and the Dependabot configuration.
     result = subprocess.run(
-        [str(BIN / "zizmor"), "--offline", "--format", "json", str(WORKFLOWS)],
+        [str(BIN / "zizmor"), "--offline", "--format", "json", str(ROOT)],
         capture_output=True,
         text=True,
         check=False,
     )
-    findings = json.loads(result.stdout or "[]")
+    assert "completed" in result.stderr and "pull-request.yml" in result.stderr, result.stderr
+    findings = json.loads(result.stdout)
     serious = [
         f"{f['ident']}: {f['desc']}"
         for f in findings
@@ -119,11 +121,14 @@ def test_pull_requests_preview_both_stacks_with_the_policy_pack() -> None:
     (pulumi,) = uses(preview, "pulumi/actions")
     assert pulumi["with"] == {
         "command": "preview",
+        "pulumi-version": "3.272.0",
         "stack-name": "${{ matrix.stack }}",
         "comment-on-pr": True,
         "policyPacks": "policy",
         "policyPackConfigs": "${{ matrix.policy-config }}",
     }
+    # Previews read the stacks with a token of their own, not the deploy tokens.
+    assert preview["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_PREVIEW_TOKEN }}"
     assert preview["permissions"] == {
         "contents": "read",
         "id-token": "write",
@@ -149,6 +154,7 @@ def test_deploys_dev_then_prod_behind_an_approval() -> None:
     assert prod["needs"] == "dev"
     assert prod["environment"] == "production"
     for stack, job in (("dev", dev), ("prod", prod)):
+        assert "github.ref == 'refs/heads/main'" in job["if"]  # manual runs too
         assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
         (pulumi,) = uses(job, "pulumi/actions")
         assert (pulumi["with"]["command"], pulumi["with"]["stack-name"]) == ("up", stack)
