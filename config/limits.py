@@ -43,6 +43,9 @@ HEALTH_CHECK_INTERVAL = (5, 300)
 HEALTH_CHECK_TIMEOUT = (2, 120)
 HEALTH_CHECK_THRESHOLD = (2, 10)
 
+# Fargate Spot: a task gets a two-minute warning (SIGTERM) before an interruption stops it.
+FARGATE_SPOT_WARNING_SECONDS = 120
+
 # ECS: on Fargate a container's stopTimeout is at most 120 s (default 30 s).
 FARGATE_STOP_TIMEOUT_MAX = 120
 

@@ -143,6 +143,13 @@ def _check_blocks(
             any_routed=any(spec.routes for spec in catalog.values()),
             findings=findings,
         )
+    if blocks["deployment"] is not None and blocks["cluster"] is not None:
+        rules.check_draining(
+            blocks["deployment"],
+            blocks["cluster"],
+            any_routed=any(spec.routes for spec in catalog.values()),
+            findings=findings,
+        )
     if blocks["loadBalancer"] is not None:
         rules.check_load_balancer(stack, blocks["loadBalancer"], findings)
         rules.check_certificate(

@@ -27,6 +27,7 @@ from config.limits import (
     ENV_NAME,
     EXAMPLE_ACCOUNT_ID,
     FARGATE_MEMORY_BY_CPU,
+    FARGATE_SPOT_WARNING_SECONDS,
     HOST_PATTERN,
     IMAGE_REFERENCE,
     KMS_KEY_ARN,
@@ -388,6 +389,28 @@ def check_deployment(deployment: DeploymentConfig, *, any_routed: bool, findings
             "an old one, so a deployment cannot proceed (allowed: maximumPercent > 100 when "
             "minimumHealthyPercent is 100)",
             set_command("deployment.maximumPercent", 200),
+        )
+
+
+def check_draining(
+    deployment: DeploymentConfig,
+    cluster: ClusterConfig,
+    *,
+    any_routed: bool,
+    findings: Findings,
+) -> None:
+    """Draining must fit the time a task has left. ECS drains a stopping task's targets before
+    it signals the container, except on a Fargate Spot interruption: the task then has two
+    minutes from the warning, whatever the deregistration delay."""
+    spot = any(p.provider == "FARGATE_SPOT" and p.weight > 0 for p in cluster.capacity_providers)
+    delay = deployment.deregistration_delay
+    if any_routed and spot and delay > FARGATE_SPOT_WARNING_SECONDS:
+        findings.error(
+            "deployment.deregistrationDelay",
+            f"{delay} is longer than the {FARGATE_SPOT_WARNING_SECONDS} s a Fargate Spot task "
+            "has between its interruption warning and its stop, so draining would be cut off "
+            f"(allowed: <= {FARGATE_SPOT_WARNING_SECONDS} with FARGATE_SPOT capacity)",
+            set_command("deployment.deregistrationDelay", FARGATE_SPOT_WARNING_SECONDS),
         )
 
 
