@@ -12,7 +12,9 @@ import naming
 
 # TLS 1.3 with TLS 1.2 fallback, AWS's recommended policy for HTTPS listeners (ELB.17).
 TLS13_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-# The ELB log-delivery service principal; AWS's current bucket policy for access logs.
+# The ELB log-delivery service principal. AWS's access-log guide gives the policy with this
+# principal and says of the older one (the per-region ELB account, for regions from before
+# August 2022) that it "is still supported, but we recommend that you replace it".
 ELB_LOG_DELIVERY_PRINCIPAL = "logdelivery.elasticloadbalancing.amazonaws.com"
 # AWS managed WAF rule groups: OWASP-style common attacks, known bad inputs (e.g. Log4j),
 # and addresses Amazon's threat intelligence flags.
