@@ -719,20 +719,29 @@ CONTROLS: tuple[Control, ...] = (
 )
 
 
+def _report(
+    control: Control,
+    violations: Callable[[], Iterable[tuple[str, str | None]]],
+    report_violation: ReportViolation,
+) -> None:
+    """Report a control's violations; an unknown value is decided by `on_unknown`."""
+    try:
+        found = list(violations())
+    except UnknownValueError as unknown:
+        if control.on_unknown == "deny":
+            report_violation(
+                f"cannot be verified before the value is known: {unknown.message}", None
+            )
+        return
+    for message, urn in found:
+        report_violation(message, urn)
+
+
 def _resource_policy(control: Control) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        if args.resource_type not in control.types or control.check is None:
-            return
-        try:
-            messages = list(control.check(args.props))
-        except UnknownValueError as unknown:
-            if control.on_unknown == "deny":
-                report_violation(
-                    f"cannot be verified before the value is known: {unknown.message}", None
-                )
-            return
-        for message in messages:
-            report_violation(message, None)
+        check = control.check
+        if args.resource_type in control.types and check is not None:
+            _report(control, lambda: ((m, None) for m in check(args.props)), report_violation)
 
     return ResourceValidationPolicy(
         name=control.name,
@@ -744,17 +753,9 @@ def _resource_policy(control: Control) -> ResourceValidationPolicy:
 
 def _stack_policy(control: Control) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        assert control.check_stack is not None
-        try:
-            violations = list(control.check_stack(args.resources))
-        except UnknownValueError as unknown:
-            if control.on_unknown == "deny":
-                report_violation(
-                    f"cannot be verified before the value is known: {unknown.message}", None
-                )
-            return
-        for message, urn in violations:
-            report_violation(message, urn)
+        check_stack = control.check_stack
+        assert check_stack is not None
+        _report(control, lambda: check_stack(args.resources), report_violation)
 
     return StackValidationPolicy(
         name=control.name,
