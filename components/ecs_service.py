@@ -23,6 +23,7 @@ from components.task import (
     assume_role_policy,
     execution_policy,
     task_containers,
+    task_policy,
 )
 
 SCALE_OUT_COOLDOWN = 60
@@ -144,6 +145,8 @@ class EcsServiceArgs:
     callers: Mapping[str, pulumi.Input[str]] = field(default_factory=lambda: MappingProxyType({}))
     """Calling service name -> its security group id; each is admitted to the container port."""
     autoscaling: AutoscalingArgs | None = None
+    task_permissions: Sequence[Mapping[str, Sequence[str]]] = ()
+    """`{"actions": [...], "resources": [...]}` the application may use; none by default."""
 
     def __post_init__(self) -> None:
         if (self.container is None) == (self.task_definition_arn is None):
@@ -464,6 +467,13 @@ class EcsService(pulumi.ComponentResource):
             assume_role_policy=trust(region=args.region),
             opts=child,
         )
+        if args.task_permissions:
+            aws.iam.RolePolicy(
+                f"{name}-task-policy",
+                role=task_role.id,
+                policy=json.dumps(task_policy(args.task_permissions)),
+                opts=child,
+            )
         containers = task_containers(
             Container(
                 name=args.container_name,

@@ -230,6 +230,9 @@ class Platform(pulumi.ComponentResource):
                 else None
             ),
             callers={caller: self.services[caller].security_group_id for caller in service.callers},
+            task_permissions=tuple(
+                {"actions": p.actions, "resources": p.resources} for p in spec.permissions
+            ),
             autoscaling=(
                 AutoscalingArgs(
                     min_count=band.min_count,

@@ -140,6 +140,22 @@ def assume_role_policy(
     return {"Version": "2012-10-17", "Statement": [statement]}
 
 
+def task_policy(permissions: Sequence[Mapping[str, Sequence[str]]]) -> dict[str, Any]:
+    """The application's own permissions, one statement each, exactly as its spec names them."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": f"Application{index}",
+                "Effect": "Allow",
+                "Action": sorted(permission["actions"]),
+                "Resource": sorted(permission["resources"]),
+            }
+            for index, permission in enumerate(permissions, start=1)
+        ],
+    }
+
+
 def secret_resources(value_from: Sequence[str]) -> tuple[list[str], list[str]]:
     """IAM resources for the `valueFrom` ARNs: (Secrets Manager secrets, SSM parameters).
 

@@ -552,6 +552,7 @@ def check_catalog(stack: str, catalog: Mapping[str, ServiceSpec], findings: Find
                 spec_fix(spec.name),
             )
         _check_security_group_rules(spec, catalog, findings)
+        _check_permissions(spec, findings)
     _check_load_balancer_capacity(catalog, findings)
     cycle = call_cycle(catalog)
     if cycle:
@@ -600,6 +601,19 @@ def _check_route_patterns(
                 f"host pattern {show(pattern)} is not one an ALB accepts (allowed: up to "
                 f"{PATTERN_LENGTH_MAX} characters of A-Z a-z 0-9 - . * ?, with a '.' and only "
                 "letters after the last one)",
+                spec_fix(spec.name),
+            )
+
+
+def _check_permissions(spec: ServiceSpec, findings: Findings) -> None:
+    for permission in spec.permissions:
+        wide = [a for a in permission.actions if a == "*" or a.endswith(":*")]
+        if wide or not permission.actions or not permission.resources:
+            findings.error(
+                f"services.{spec.name}",
+                f"task permission {show(list(permission.actions))} on "
+                f"{show(list(permission.resources))} is too broad or empty (allowed: named "
+                "actions such as s3:GetObject, no `*` or `service:*`, on at least one resource)",
                 spec_fix(spec.name),
             )
 

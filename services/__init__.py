@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from services.spec import RouteSpec, ServiceSpec
+from services.spec import PermissionSpec, RouteSpec, ServiceSpec
 
 
 def _discover() -> dict[str, ServiceSpec]:
@@ -29,4 +29,4 @@ def _discover() -> dict[str, ServiceSpec]:
 
 CATALOG: dict[str, ServiceSpec] = _discover()
 
-__all__ = ["CATALOG", "RouteSpec", "ServiceSpec"]
+__all__ = ["CATALOG", "PermissionSpec", "RouteSpec", "ServiceSpec"]

@@ -23,6 +23,14 @@ class RouteSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PermissionSpec:
+    """AWS actions the application may call, on these resources (its task role's policy)."""
+
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServiceSpec:
     name: str
     """ECS service name and the key under `services` in stack config."""
@@ -41,6 +49,8 @@ class ServiceSpec:
     """True if the image declares `VOLUME /tmp` owned by its user, so the task needs no init
     container to make the volume writable (Fargate creates it root-owned, mode 0755)."""
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    permissions: tuple[PermissionSpec, ...] = ()
+    """What the application may do in AWS; without any, its task role has no permissions."""
 
     @property
     def url_variable(self) -> str:

@@ -347,3 +347,20 @@ def test_url_uses_the_domain_name_when_given() -> None:
 
     build(program)
     assert urls == ["https://api.example.org"]
+
+
+def test_task_role_gets_only_what_the_spec_grants() -> None:
+    without = build(lambda: EcsService("svc", service_args()))
+    assert not [r for r in without.of_type("aws:iam/rolePolicy:RolePolicy") if "task" in r.name]
+    permissions = ({"actions": ("s3:GetObject",), "resources": ("arn:aws:s3:::orders-exports/*",)},)
+    rendering = build(lambda: EcsService("svc", service_args(task_permissions=permissions)))
+    policy = rendering.named("svc-task-policy").inputs
+    assert policy["role"] == "${svc-task-role.id}"
+    assert json.loads(policy["policy"])["Statement"] == [
+        {
+            "Sid": "Application1",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": ["arn:aws:s3:::orders-exports/*"],
+        }
+    ]

@@ -666,3 +666,21 @@ def test_secrets_kms_keys_must_be_key_arns() -> None:
         "'services.order-service.secretsKmsKeyArns[0]' "
         "'arn:aws:kms:<region>:<account>:key/<key-id>'"
     ]
+
+
+def test_task_permissions_must_name_their_actions() -> None:
+    from services import PermissionSpec
+
+    catalog = {
+        "a": ServiceSpec(
+            name="a",
+            discovery_name="a",
+            container_name="a",
+            permissions=(PermissionSpec(actions=("s3:*",), resources=("*",)),),
+        )
+    }
+    assert problems({}, catalog=catalog) == [
+        'services.a: task permission ["s3:*"] on ["*"] is too broad or empty (allowed: named '
+        "actions such as s3:GetObject, no `*` or `service:*`, on at least one resource); "
+        "fix: edit the spec of 'a' in services/"
+    ]
