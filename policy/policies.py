@@ -104,6 +104,16 @@ def _statements(document: Any) -> list[Mapping[str, Any]]:
     return [statements] if isinstance(statements, Mapping) else list(statements)
 
 
+def _referenced_by(resources: Sequence[PolicyResource], resource_type: str, prop: str) -> set[str]:
+    """URNs of the resources that `prop` of any `resource_type` resource takes its value from."""
+    return {
+        dependency.urn
+        for r in resources
+        if r.resource_type == resource_type
+        for dependency in r.property_dependencies.get(prop, [])
+    }
+
+
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -276,12 +286,7 @@ def _flow_logs(resources: Sequence[PolicyResource]) -> Iterable[tuple[str, str |
     # Where the engine shows no child VPC (e.g. an awsx component rendered alone), the
     # component stands for its VPC.
     vpcs += [r for r in resources if r.resource_type in VPCS[:1] and r.urn not in owners]
-    sources = {
-        dependency.urn
-        for flow_log in resources
-        if flow_log.resource_type == FLOW_LOG
-        for dependency in flow_log.property_dependencies.get("vpcId", [])
-    }
+    sources = _referenced_by(resources, FLOW_LOG, "vpcId")
     for vpc in vpcs:
         parent = vpc.parent.urn if vpc.parent is not None else None
         if vpc.urn not in sources and parent not in sources:
@@ -360,12 +365,7 @@ def _public_access_blocked(props: Mapping[str, Any]) -> Iterable[str]:
 def _buckets_have_public_access_blocks(
     resources: Sequence[PolicyResource],
 ) -> Iterable[tuple[str, str | None]]:
-    blocked = {
-        dependency.urn
-        for r in resources
-        if r.resource_type == PUBLIC_ACCESS_BLOCK
-        for dependency in r.property_dependencies.get("bucket", [])
-    }
+    blocked = _referenced_by(resources, PUBLIC_ACCESS_BLOCK, "bucket")
     for bucket in resources:
         if bucket.resource_type == BUCKET and bucket.urn not in blocked:
             yield ("the bucket has no public access block", bucket.urn)
@@ -383,12 +383,7 @@ def _tls_only(props: Mapping[str, Any]) -> Iterable[str]:
 
 
 def _alb_has_waf(resources: Sequence[PolicyResource]) -> Iterable[tuple[str, str | None]]:
-    protected = {
-        dependency.urn
-        for r in resources
-        if r.resource_type == WAF_ASSOCIATION
-        for dependency in r.property_dependencies.get("resourceArn", [])
-    }
+    protected = _referenced_by(resources, WAF_ASSOCIATION, "resourceArn")
     for alb in resources:
         unprotected = alb.resource_type == LOAD_BALANCER and alb.urn not in protected
         if unprotected and _is_application(alb.props):
