@@ -50,7 +50,8 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 KMS_KEY = "aws:kms/key:Key"
-VPCS = ("awsx:ec2:Vpc", "aws:ec2/vpc:Vpc")
+VPC = "aws:ec2/vpc:Vpc"
+AWSX_VPC = "awsx:ec2:Vpc"
 
 # Security Hub ECS.8 looks for these variable names; the pattern adds the usual suspects.
 SECURITY_HUB_SECRET_VARIABLES = (
@@ -281,11 +282,11 @@ def _public_ingress_only_web(props: Mapping[str, Any]) -> Iterable[str]:
 def _flow_logs(resources: Sequence[PolicyResource]) -> Iterable[tuple[str, str | None]]:
     """Each VPC has a flow log whose `vpcId` comes from it (or from the component that owns
     it: an awsx VPC hands out its `aws:ec2/vpc:Vpc` child's id)."""
-    vpcs = [r for r in resources if r.resource_type == "aws:ec2/vpc:Vpc"]
+    vpcs = [r for r in resources if r.resource_type == VPC]
     owners = {vpc.parent.urn for vpc in vpcs if vpc.parent is not None}
     # Where the engine shows no child VPC (e.g. an awsx component rendered alone), the
     # component stands for its VPC.
-    vpcs += [r for r in resources if r.resource_type in VPCS[:1] and r.urn not in owners]
+    vpcs += [r for r in resources if r.resource_type == AWSX_VPC and r.urn not in owners]
     sources = _referenced_by(resources, FLOW_LOG, "vpcId")
     for vpc in vpcs:
         parent = vpc.parent.urn if vpc.parent is not None else None
@@ -761,16 +762,12 @@ def _stack_policy(control: Control) -> StackValidationPolicy:
 
 
 def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
-    """Every control as a policy, mandatory by default; `config/*.json` lowers by stack."""
+    """Every control as a policy, mandatory by default; `config/development.json` makes the
+    production-only controls advisory (a test keeps it in step with CONTROLS)."""
     return [
         _stack_policy(control) if control.check_stack is not None else _resource_policy(control)
         for control in CONTROLS
     ]
-
-
-def advisory_outside_production() -> dict[str, str]:
-    """The pack config for non-production stacks: production controls become advisory."""
-    return {c.name: "advisory" for c in CONTROLS if c.scope == "production"}
 
 
 def controls_table() -> str:
