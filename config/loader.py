@@ -127,6 +127,7 @@ def _check_blocks(
     findings: Findings,
 ) -> str:
     """The rules over each block that parsed; returns the namespace in effect."""
+    any_routed = any(spec.routes for spec in catalog.values())
     if blocks["cluster"] is not None:
         rules.check_cluster(blocks["cluster"], findings)
     if blocks["network"] is not None:
@@ -140,14 +141,14 @@ def _check_blocks(
     if blocks["deployment"] is not None:
         rules.check_deployment(
             blocks["deployment"],
-            any_routed=any(spec.routes for spec in catalog.values()),
+            any_routed=any_routed,
             findings=findings,
         )
     if blocks["deployment"] is not None and blocks["cluster"] is not None:
         rules.check_draining(
             blocks["deployment"],
             blocks["cluster"],
-            any_routed=any(spec.routes for spec in catalog.values()),
+            any_routed=any_routed,
             findings=findings,
         )
     if blocks["loadBalancer"] is not None:
