@@ -79,6 +79,9 @@ class Rendering:
     """What the program raised, when rendered with check=False."""
     warnings: tuple[str, ...] = ()
     """What the program logged at warning level or above (`pulumi.log.warn`)."""
+    config: dict[str, str] = field(default_factory=dict)
+    """The stack's config as the CLI hands it to the program (`namespace:key` -> value),
+    secrets masked; provider settings such as `aws:defaultTags` included."""
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -273,6 +276,7 @@ def run_program(
         stack_urn=monitor.stack_urn,
         error=error,
         warnings=tuple(engine_log.messages),
+        config=dict(sorted(stack_config.config.items())),
     )
 
 
