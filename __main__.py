@@ -6,14 +6,17 @@ import naming
 from components.platform import Platform, PlatformArgs
 from config import ConfigError, load_settings, read_stack_config
 
-raw_config, region, secret_keys = read_stack_config()
+stack_input = read_stack_config()
 try:
     settings = load_settings(
-        raw_config,
+        stack_input.raw,
         stack=pulumi.get_stack(),
-        region=region,
+        region=stack_input.region,
         deploying=not pulumi.runtime.is_dry_run(),
-        secret_keys=secret_keys,
+        secret_keys=stack_input.secret_keys,
+        secret_paths=stack_input.secret_paths,
+        foreign_keys=stack_input.foreign_keys,
+        other_stacks=stack_input.other_stacks,
     )
 except ConfigError as error:
     # RunError stops the program with the message alone, no traceback.

@@ -62,3 +62,15 @@ def log_group(project: str, stack: str, service: str) -> str:
 def fits_lb_name_limit(logical_name: str) -> bool:
     """Whether an auto-named ALB or target group stays within AWS's 32-character limit."""
     return len(logical_name) + AUTONAME_SUFFIX_LENGTH <= AWS_LB_NAME_MAX
+
+
+def task_family(project: str, stack: str, service: str) -> str:
+    """A service's task definition family: families are per account and region, so the name
+    carries the project and the stack."""
+    return f"{project}-{stack}-{service}"
+
+
+def waf_log_group(project: str, stack: str) -> str:
+    """The WAF's log group: WAF writes only to log groups named `aws-waf-logs-*`, and log group
+    names are per account and region."""
+    return f"aws-waf-logs-{project}-{stack}"

@@ -54,7 +54,8 @@ class EcsCluster(pulumi.ComponentResource):
             f"{name}-cluster",
             name=args.cluster_name,
             settings=[{"name": "containerInsights", "value": args.container_insights}],
-            opts=child,
+            # A fixed name, unique in the account and region.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         capacity = aws.ecs.ClusterCapacityProviders(
             f"{name}-capacity",

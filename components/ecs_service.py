@@ -52,6 +52,11 @@ class ContainerArgs:
     """Defaults to `/ecs/<component name>`."""
     log_kms_key_arn: pulumi.Input[str] | None = None
     """Encrypt the log group with this customer-managed key."""
+    retain_logs_on_delete: bool = False
+    """Leave the log group in the account when the stack is destroyed."""
+    family: str | None = None
+    """The task definition family; defaults to the component's name. Families are shared by
+    the whole account and region, so a family name should carry the project and stack."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,8 +242,13 @@ class EcsService(pulumi.ComponentResource):
         # --- task definition --------------------------------------------------------------
         self.task_role_arn = None
         self.log_group_name = None
+        # What a task needs in place before it starts: the agent's permissions.
+        task_prerequisites: list[pulumi.Resource] = []
         if args.container is not None:
-            task_definition_arn = self._task_definition(name, args, args.container, child)
+            task_definition_arn, execution_policy_resource = self._task_definition(
+                name, args, args.container
+            )
+            task_prerequisites.append(execution_policy_resource)
         else:
             assert args.task_definition_arn is not None
             task_definition_arn = pulumi.Output.from_input(args.task_definition_arn)
@@ -257,12 +267,17 @@ class EcsService(pulumi.ComponentResource):
                     "dns_records": [{"ttl": sd.ttl, "type": "A"}],
                     "routing_policy": "MULTIVALUE",
                 },
-                # ECS reports task health to Cloud Map. AWS fixes the threshold at 1 and the
-                # provider drops an empty block, so it is set (and warned about) explicitly.
+                # ECS reports task health to Cloud Map through this block. AWS fixes the
+                # threshold at 1 and the provider marks it deprecated, but an empty block is not
+                # sent to AWS and then reads back as a diff that replaces the service on every
+                # update (hashicorp/terraform-provider-aws#44285). So it stays set, and each
+                # `pulumi preview` carries the provider's deprecation warning for it.
                 health_check_custom_config={"failure_threshold": 1},
                 # ECS deregisters tasks itself; leftovers must not block a destroy.
                 force_destroy=True,
-                opts=child,
+                # The name is fixed and unique in the namespace: a replacement must delete the
+                # old service before it creates the new one.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             self.discovery_service_arn = registry.arn
 
@@ -372,8 +387,9 @@ class EcsService(pulumi.ComponentResource):
             wait_for_steady_state=deployment.wait_for_steady_state,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # ECS refuses a target group that no listener forwards to yet.
-                depends_on=listener_rules,
+                # ECS refuses a target group that no listener forwards to yet, and tasks fail
+                # to start without the agent's permissions.
+                depends_on=[*listener_rules, *task_prerequisites],
                 # With autoscaling the scaler owns the count; `pulumi up` must not undo it.
                 ignore_changes=["desiredCount"] if args.autoscaling is not None else None,
                 # The service has a fixed name, so a replacement cannot create the new one
@@ -418,15 +434,20 @@ class EcsService(pulumi.ComponentResource):
         name: str,
         args: EcsServiceArgs,
         container: ContainerArgs,
-        child: pulumi.ResourceOptions,
-    ) -> pulumi.Output[str]:
+    ) -> tuple[pulumi.Output[str], aws.iam.RolePolicy]:
+        child = pulumi.ResourceOptions(parent=self)
         log_group_name = container.log_group_name or f"/ecs/{name}"
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=log_group_name,
             retention_in_days=container.log_retention_days,
             kms_key_id=container.log_kms_key_arn,
-            opts=child,
+            # A fixed name: the old group must go before a replacement can take it.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                delete_before_replace=True,
+                retain_on_delete=container.retain_logs_on_delete,
+            ),
         )
 
         def trust(region: str | None) -> pulumi.Output[str]:
@@ -445,7 +466,7 @@ class EcsService(pulumi.ComponentResource):
             assume_role_policy=trust(region=None),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        execution_policy_resource = aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=execution_role.id,
             policy=pulumi.Output.all(log_group.arn, args.partition).apply(
@@ -490,7 +511,7 @@ class EcsService(pulumi.ComponentResource):
         )
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
-            family=name,
+            family=container.family or name,
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
             cpu=str(container.cpu),
@@ -500,12 +521,15 @@ class EcsService(pulumi.ComponentResource):
             task_role_arn=task_role.arn,
             volumes=[{"name": TMP_VOLUME}],
             container_definitions=json.dumps(containers),
-            # The log group must exist before a task tries to write to it.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            # The log group must exist, and the agent must hold its permissions, before a task
+            # starts: IAM changes reach ECS only once the policy is attached.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_group, execution_policy_resource]
+            ),
         )
         self.task_role_arn = task_role.arn
         self.log_group_name = log_group.name
-        return task_definition.arn
+        return task_definition.arn, execution_policy_resource
 
     def _autoscaling(
         self,

@@ -18,6 +18,9 @@ class LogEncryptionKeyArgs:
     partition: pulumi.Input[str] = "aws"
     deletion_window_days: int = 30
     """Days before a scheduled deletion happens; AWS allows 7 to 30."""
+    retain_on_delete: bool = False
+    """Leave the key in the account when the stack is destroyed, so that kept logs stay
+    readable."""
 
 
 class LogEncryptionKey(pulumi.ComponentResource):
@@ -37,7 +40,7 @@ class LogEncryptionKey(pulumi.ComponentResource):
                     log_key_policy(account_id=values[0], region=args.region, partition=values[1])
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_delete),
         )
         self.key_arn = key.arn
         self.register_outputs({"keyArn": self.key_arn})

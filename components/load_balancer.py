@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -32,6 +33,10 @@ NOT_FOUND_ACTION = {
         "status_code": "404",
     },
 }
+REDIRECT_TO_HTTPS_ACTION = {
+    "type": "redirect",
+    "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +64,14 @@ class LoadBalancerArgs:
     log_retention_days: int = 365
     log_kms_key_arn: pulumi.Input[str] | None = None
     """Encrypt the WAF log group with this customer-managed key."""
+    waf_log_group_name: str | None = None
+    """Defaults to `aws-waf-logs-<component name>`; log group names are per account and
+    region, so the name should carry the project and stack."""
+    logs_on_destroy: Literal["fail", "keep", "delete"] = "fail"
+    """What destroying the stack does with the access-log bucket and the WAF log group:
+    `fail` leaves a non-empty bucket in place, so the destroy stops there; `keep` leaves the
+    bucket (with its settings) and the log group in the account, no longer managed; `delete`
+    empties the bucket, every object version included, and deletes it."""
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -126,6 +139,18 @@ class LoadBalancer(pulumi.ComponentResource):
         if args.waf:
             self._web_acl(name, alb, args)
 
+        # One port-80 listener whatever the protocol: its default action changes in place when
+        # a certificate is set or removed. Two resources would make Pulumi create the second
+        # before deleting the first, and ELBv2 refuses a second listener on a port.
+        http_listener = aws.lb.Listener(
+            f"{name}-http",
+            load_balancer_arn=alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[REDIRECT_TO_HTTPS_ACTION if https else NOT_FOUND_ACTION],
+            opts=child,
+        )
+        main_listener = http_listener
         if https:
             main_listener = aws.lb.Listener(
                 f"{name}-https",
@@ -134,28 +159,6 @@ class LoadBalancer(pulumi.ComponentResource):
                 protocol="HTTPS",
                 ssl_policy=args.ssl_policy,
                 certificate_arn=args.certificate_arn,
-                default_actions=[NOT_FOUND_ACTION],
-                opts=child,
-            )
-            aws.lb.Listener(
-                f"{name}-http-redirect",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=[
-                    {
-                        "type": "redirect",
-                        "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
-                    }
-                ],
-                opts=child,
-            )
-        else:
-            main_listener = aws.lb.Listener(
-                f"{name}-http",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
                 default_actions=[NOT_FOUND_ACTION],
                 opts=child,
             )
@@ -218,10 +221,15 @@ class LoadBalancer(pulumi.ComponentResource):
         # WAF writes only to destinations whose names start with `aws-waf-logs-`.
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-waf-logs",
-            name=f"aws-waf-logs-{name}",
+            name=args.waf_log_group_name or f"aws-waf-logs-{name}",
             retention_in_days=args.log_retention_days,
             kms_key_id=args.log_kms_key_arn,
-            opts=child,
+            # A fixed name: the old group must go before a replacement can take it.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                delete_before_replace=True,
+                retain_on_delete=args.logs_on_destroy == "keep",
+            ),
         )
         aws.wafv2.WebAclLoggingConfiguration(
             f"{name}-waf-logging",
@@ -241,12 +249,22 @@ class LoadBalancer(pulumi.ComponentResource):
         """A private, encrypted bucket that only ELB log delivery may write to."""
         if args.account_id is None:
             raise ValueError("LoadBalancerArgs.account_id is required with access_logs")
-        bucket = aws.s3.Bucket(f"{name}-logs", opts=pulumi.ResourceOptions(parent=self))
+        # Kept logs stay as they are: the bucket and every setting that protects it.
+        keep = args.logs_on_destroy == "keep"
+        bucket = aws.s3.Bucket(
+            f"{name}-logs",
+            # A versioned bucket holds every version of every log; only an explicit choice
+            # lets a destroy delete them.
+            force_destroy=args.logs_on_destroy == "delete",
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep),
+        )
 
         def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
             # S3 rejects concurrent configuration changes to one new bucket (409
             # OperationAborted), so each setting waits for the one before it.
-            return pulumi.ResourceOptions(parent=self, depends_on=list(resources))
+            return pulumi.ResourceOptions(
+                parent=self, depends_on=list(resources), retain_on_delete=keep
+            )
 
         public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-logs-public-access",

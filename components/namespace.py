@@ -30,7 +30,9 @@ class ServiceNamespace(pulumi.ComponentResource):
             name=args.namespace,
             vpc=args.vpc_id,
             description=f"Service discovery for the microservices in {args.namespace}",
-            opts=pulumi.ResourceOptions(parent=self),
+            # A fixed name: the old namespace (and its hosted zone) goes before a new one with
+            # the same name is created.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.namespace_id = namespace.id
         self.namespace_arn = namespace.arn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +12,47 @@ import pulumi_aws as aws
 import pulumi_awsx as awsx
 
 from components.security_documents import flow_logs_policy, flow_logs_trust_policy
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZoneSubnets:
+    """The two subnets of one availability zone."""
+
+    public: str
+    private: str
+
+
+def subnet_layout(
+    cidr_block: str,
+    availability_zones: int,
+    *,
+    zone_mask: int,
+    public_mask: int,
+    private_mask: int,
+) -> tuple[ZoneSubnets, ...]:
+    """Each zone's subnets, from its fixed block of the VPC: zone i owns the i-th /zone_mask
+    block, with the public subnet at the block's start and the private one at the next
+    aligned block of its size (where awsx's "Auto" strategy puts them too).
+
+    Zone i's subnets depend on i alone, never on how many zones there are, so adding a zone
+    only adds subnets.
+    """
+    vpc = ipaddress.IPv4Network(cidr_block)
+    blocks = list(vpc.subnets(new_prefix=zone_mask))
+    if availability_zones > len(blocks):
+        raise ValueError(
+            f"{cidr_block} holds {len(blocks)} /{zone_mask} blocks, not {availability_zones}"
+        )
+    layout = []
+    for block in blocks[:availability_zones]:
+        public = next(block.subnets(new_prefix=public_mask))
+        private = next(
+            candidate
+            for candidate in block.subnets(new_prefix=private_mask)
+            if not candidate.overlaps(public)
+        )
+        layout.append(ZoneSubnets(public=str(public), private=str(private)))
+    return tuple(layout)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,12 +69,16 @@ class FlowLogsArgs:
     partition: pulumi.Input[str] = "aws"
     retention_days: int = 365
     kms_key_arn: pulumi.Input[str] | None = None
+    retain_on_delete: bool = False
+    """Leave the flow-log group in the account when the stack is destroyed."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
     cidr_block: str = "10.20.0.0/16"
     availability_zones: int = 2
+    availability_zone_cidr_mask: int = 19
+    """Each zone's block of the VPC; fixed, so that adding a zone never moves a subnet."""
     nat_gateway_per_az: bool = False
     """One NAT gateway per AZ (AZ-independent egress) instead of a single shared one."""
     public_subnet_mask: int = 24
@@ -68,21 +114,34 @@ class Network(pulumi.ComponentResource):
                 if args.nat_gateway_per_az
                 else awsx.ec2.NatGatewayStrategy.SINGLE
             )
+            layout = subnet_layout(
+                args.cidr_block,
+                args.availability_zones,
+                zone_mask=args.availability_zone_cidr_mask,
+                public_mask=args.public_subnet_mask,
+                private_mask=args.private_subnet_mask,
+            )
             vpc = awsx.ec2.Vpc(
                 f"{name}-vpc",
                 cidr_block=args.cidr_block,
                 number_of_availability_zones=args.availability_zones,
                 nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=strategy),
-                # "Auto" sizes subnets without the overlaps the legacy layout allows.
+                # Explicit blocks for every subnet: left to itself, awsx divides the VPC by the
+                # number of zones, and adding a zone would move existing subnets (a
+                # replacement AWS refuses while the old subnets hold the addresses). With
+                # explicit blocks awsx allocates nothing (its ExplicitAllocator), and previews
+                # show the layout.
                 subnet_strategy=awsx.ec2.SubnetAllocationStrategy.AUTO,
-                # Fixed sizes, so that adding a subnet kind later does not re-divide (and
-                # replace) the existing subnets.
                 subnet_specs=[
                     awsx.ec2.SubnetSpecArgs(
-                        type=awsx.ec2.SubnetType.PUBLIC, cidr_mask=args.public_subnet_mask
+                        type=awsx.ec2.SubnetType.PUBLIC,
+                        cidr_mask=args.public_subnet_mask,
+                        cidr_blocks=[zone.public for zone in layout],
                     ),
                     awsx.ec2.SubnetSpecArgs(
-                        type=awsx.ec2.SubnetType.PRIVATE, cidr_mask=args.private_subnet_mask
+                        type=awsx.ec2.SubnetType.PRIVATE,
+                        cidr_mask=args.private_subnet_mask,
+                        cidr_blocks=[zone.private for zone in layout],
                     ),
                 ],
                 # Cloud Map private DNS namespaces need both.
@@ -118,7 +177,7 @@ class Network(pulumi.ComponentResource):
             f"{name}-flow-logs",
             retention_in_days=args.retention_days,
             kms_key_id=args.kms_key_arn,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_delete),
         )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",

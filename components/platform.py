@@ -61,7 +61,10 @@ class Platform(pulumi.ComponentResource):
             self.log_key = LogEncryptionKey(
                 naming.log_key_component(name),
                 LogEncryptionKeyArgs(
-                    account_id=account_id, region=settings.region, partition=partition
+                    account_id=account_id,
+                    region=settings.region,
+                    partition=partition,
+                    retain_on_delete=settings.logs_on_destroy == "keep",
                 ),
                 child,
             )
@@ -73,6 +76,7 @@ class Platform(pulumi.ComponentResource):
             NetworkArgs(
                 cidr_block=net.cidr_block,
                 availability_zones=net.availability_zones,
+                availability_zone_cidr_mask=net.availability_zone_cidr_mask,
                 nat_gateway_per_az=net.nat_gateways == "perAz",
                 public_subnet_mask=PUBLIC_SUBNET_PREFIX,
                 private_subnet_mask=PRIVATE_SUBNET_PREFIX,
@@ -92,6 +96,7 @@ class Platform(pulumi.ComponentResource):
                         partition=partition,
                         retention_days=settings.logs.retention_days,
                         kms_key_arn=log_key_arn,
+                        retain_on_delete=settings.logs_on_destroy == "keep",
                     )
                     if net.flow_logs
                     else None
@@ -126,12 +131,14 @@ class Platform(pulumi.ComponentResource):
                 ingress_cidrs=lb.ingress_cidrs,
                 certificate_arn=lb.certificate_arn,
                 domain_name=lb.domain_name,
-                deletion_protection=lb.deletion_protection,
+                deletion_protection=settings.deletion_protection,
                 access_logs=lb.access_logs,
                 access_log_retention_days=settings.logs.retention_days,
                 waf=lb.waf,
                 log_retention_days=settings.logs.retention_days,
                 log_kms_key_arn=log_key_arn,
+                waf_log_group_name=naming.waf_log_group(settings.project, settings.stack),
+                logs_on_destroy=settings.logs_on_destroy,
                 account_id=account_id,
             ),
             child,
@@ -190,6 +197,8 @@ class Platform(pulumi.ComponentResource):
                 log_retention_days=settings.logs.retention_days,
                 log_group_name=naming.log_group(settings.project, settings.stack, service.name),
                 log_kms_key_arn=log_key_arn,
+                retain_logs_on_delete=settings.logs_on_destroy == "keep",
+                family=naming.task_family(settings.project, settings.stack, service.name),
             ),
             desired_count=service.desired_count,
             capacity_provider_strategy=strategy,

@@ -12,6 +12,12 @@ from typing import Any
 
 TMP_VOLUME = "tmp"
 PREPARE_TMP_CONTAINER = "prepare-tmp"
+# The /tmp preparation runs its own small image, so that it works whatever the application's
+# image holds (distroless and scratch images have no shell and no chmod). BusyBox, from the
+# Docker official images that AWS mirrors in the ECR Public Gallery
+# (https://gallery.ecr.aws/docker/library/busybox): pulled without Docker Hub's rate limits
+# and without credentials. Pinned by tag; its `chmod` is /bin/chmod.
+PREPARE_TMP_IMAGE = "public.ecr.aws/docker/library/busybox:1.37.0"
 # Secrets Manager secret ARN: arn:<partition>:secretsmanager:<region>:<account>:secret:<name>,
 # optionally followed by :<json-key>:<version-stage>:<version-id> as ECS accepts.
 _SECRETSMANAGER_ARN = re.compile(
@@ -84,7 +90,7 @@ def container_definition(container: Container, *, wait_for_tmp: bool = False) ->
     return definition
 
 
-def prepare_tmp_definition(*, image: str, log_group: str, region: str) -> dict[str, Any]:
+def prepare_tmp_definition(*, log_group: str, region: str) -> dict[str, Any]:
     """A short-lived container that makes the task's /tmp volume writable for everyone.
 
     Fargate creates a bind-mount volume owned by root with mode 0755, unless the image declares
@@ -93,11 +99,12 @@ def prepare_tmp_definition(*, image: str, log_group: str, region: str) -> dict[s
     """
     return {
         "name": PREPARE_TMP_CONTAINER,
-        "image": image,
+        "image": PREPARE_TMP_IMAGE,
         "essential": False,
         "user": "0",
-        "entryPoint": ["/bin/sh", "-c"],
-        "command": ["chmod 1777 /tmp"],
+        # No shell involved: the command is the binary and its arguments.
+        "entryPoint": ["/bin/chmod"],
+        "command": ["1777", "/tmp"],
         "readonlyRootFilesystem": True,
         "privileged": False,
         "mountPoints": _tmp_mount(),
@@ -113,9 +120,7 @@ def task_containers(container: Container, *, prepare_tmp: bool = True) -> list[d
     if needs_preparation:
         definitions.insert(
             0,
-            prepare_tmp_definition(
-                image=container.image, log_group=container.log_group, region=container.region
-            ),
+            prepare_tmp_definition(log_group=container.log_group, region=container.region),
         )
     return definitions
 

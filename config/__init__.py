@@ -11,7 +11,9 @@ the `pulumi config set --path` command that fixes it.
   rules       cross-field rules, AWS limits, warnings
   translate   pydantic's errors in the project's wording
   settings    the validated result (StackSettings, ServiceSettings)
-  loader      load_settings() and read_stack_config()
+  loader      load_settings()
+  stack_input read_stack_config(): the running stack's config and its stack files
+  routes      which listener rules another rule shadows
 """
 
 from config.calls import callers_first
@@ -22,8 +24,9 @@ from config.limits import (
     PRIVATE_SUBNET_PREFIX,
     PUBLIC_SUBNET_PREFIX,
 )
-from config.loader import PROJECT, load_settings, read_stack_config
+from config.loader import load_settings
 from config.settings import ServiceSettings, StackSettings
+from config.stack_input import PROJECT, OtherStack, StackInput, read_stack_config
 
 __all__ = [
     "FARGATE_MEMORY_BY_CPU",
@@ -33,7 +36,9 @@ __all__ = [
     "PUBLIC_SUBNET_PREFIX",
     "ConfigError",
     "ConfigIssue",
+    "OtherStack",
     "ServiceSettings",
+    "StackInput",
     "StackSettings",
     "callers_first",
     "load_settings",

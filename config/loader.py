@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+import difflib
+import shlex
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, get_args
 
 from config import rules
 from config.calls import callers_first
 from config.issues import ConfigError, ConfigIssue, Findings, rm_command, show, unknown_key_issue
-from config.schema import BLOCKS, TOP_LEVEL_KEYS, DiscoveryConfig, Environment, ServiceConfig
+from config.schema import (
+    BLOCKS,
+    OPTIONAL_BLOCKS,
+    TOP_LEVEL_KEYS,
+    DiscoveryConfig,
+    Environment,
+    ServiceConfig,
+)
 from config.settings import StackSettings, merge
+from config.stack_input import PROJECT, PROVIDER_NAMESPACES, OtherStack
 from config.translate import parse
 from services import CATALOG, ServiceSpec
-
-PROJECT = "microservices"
 
 
 def load_settings(
@@ -26,27 +34,38 @@ def load_settings(
     project: str = PROJECT,
     deploying: bool = False,
     secret_keys: frozenset[str] = frozenset(),
+    secret_paths: Mapping[str, Sequence[str]] = MappingProxyType({}),
+    foreign_keys: Sequence[str] = (),
+    other_stacks: Mapping[str, OtherStack] = MappingProxyType({}),
 ) -> StackSettings:
     """Validate the `microservices:*` config of one stack and merge it with the catalog.
 
     `raw` maps top-level keys (without the namespace) to their parsed values. Raises
     ConfigError listing every problem found. `deploying` (an update, not a preview) also
-    refuses placeholders. `secret_keys` are the top-level keys stored as secrets: they are
-    refused, and their values never appear in a message.
+    refuses placeholders. `secret_keys` are the top-level keys that hold a secret: they are
+    refused, naming the nested keys of `secret_paths` where known, and their values never
+    appear in a message. `foreign_keys` are keys in other namespaces than the project's, the
+    providers' and Pulumi's. `other_stacks` are the project's other stack files, whose networks
+    this stack's should not overlap.
     """
     findings = Findings()
     issues = findings.errors
+    for full_key in foreign_keys:
+        issues.append(foreign_key_issue(full_key, project))
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
-            issues.append(unknown_key_issue(key, key, TOP_LEVEL_KEYS))
+            issues.append(misplaced_key_issue(key, raw[key], secret=key in secret_keys))
     for key in sorted(secret_keys & set(raw)):
-        findings.error(
-            key,
-            "is stored as a secret, but nothing in this config may be secret: values reach the "
-            "task definition in plain text (allowed: plain values; keep a secret in Secrets "
-            "Manager or SSM and name its ARN under services.<name>.secrets)",
-            f"pulumi config rm {key}, then set its keys again without --secret",
-        )
+        for path in secret_paths.get(key) or (key,):
+            findings.error(
+                path,
+                "is stored as a secret, but nothing in this config may be secret: values reach "
+                "the task definition in plain text (allowed: plain values; keep a secret in "
+                "Secrets Manager or SSM and name its ARN under services.<name>.secrets)",
+                f"{rm_command(path)}, then set it again without --secret"
+                if path != key
+                else f"pulumi config rm {key}, then set its keys again without --secret",
+            )
     raw = {key: value for key, value in raw.items() if key not in secret_keys}
 
     if not region:
@@ -67,6 +86,11 @@ def load_settings(
     for key, model in BLOCKS.items():
         value = raw.get(key)
         blocks[key] = parse(model, {} if value is None else value, (key,), issues)
+    for key, model in OPTIONAL_BLOCKS.items():
+        value = raw.get(key)
+        blocks[key] = None if value is None else parse(model, value, (key,), issues)
+    if blocks["teardown"] is not None:
+        rules.note_teardown(blocks["teardown"], blocks["loadBalancer"], findings)
 
     services: dict[str, ServiceConfig] = {}
     services_raw = raw.get("services") or {}
@@ -90,6 +114,8 @@ def load_settings(
         rules.check_service(key, parsed, catalog[key], findings)
 
     namespace = _check_blocks(blocks, stack, region, environment, deploying, catalog, findings)
+    if blocks["network"] is not None:
+        rules.check_other_stacks(blocks["network"], region, other_stacks, findings)
     rules.check_catalog(stack, catalog, findings)
     if environment == "production" and blocks["cluster"] is not None and all_services_parsed:
         rules.check_production(services, catalog, blocks["cluster"], findings)
@@ -109,12 +135,43 @@ def load_settings(
         load_balancer=blocks["loadBalancer"],
         deployment=blocks["deployment"],
         logs=blocks["logs"],
+        teardown=blocks["teardown"],
         services=tuple(
             merge(catalog[name], services.get(name, ServiceConfig()), catalog, namespace)
             for name in callers_first(catalog)
         ),
         warnings=tuple(str(warning) for warning in findings.warnings),
     )
+
+
+def foreign_key_issue(full_key: str, project: str) -> ConfigIssue:
+    """A key in a namespace nothing reads: most likely a misspelt project namespace."""
+    namespace, _, key = full_key.partition(":")
+    known = (project, *PROVIDER_NAMESPACES)
+    hint = difflib.get_close_matches(namespace, known, n=1)
+    meant = hint[0] if hint else project
+    return ConfigIssue(
+        path=full_key,
+        message=f"is in the namespace '{namespace}', which nothing reads, so its value is "
+        f"ignored (allowed: {', '.join(known)}); did you mean '{meant}:{key}'?",
+        fix=f"pulumi config rm {shlex.quote(full_key)}, then set it again as "
+        f"{shlex.quote(f'{meant}:{key}')}",
+    )
+
+
+def misplaced_key_issue(key: str, value: Any, *, secret: bool) -> ConfigIssue:
+    """An unknown top-level key; one that reads as a path was set without `--path`."""
+    head = key.split(".", 1)[0].split("[", 1)[0]
+    if ("." in key or "[" in key) and head in TOP_LEVEL_KEYS:
+        shown = "<value>" if secret else (value if isinstance(value, str) else show(value))
+        return ConfigIssue(
+            path=key,
+            message=f"is a top-level key whose name contains the path: it was set without "
+            f"--path, so nothing reads it (allowed: the nested key {key}, set with --path)",
+            fix=f"pulumi config rm {shlex.quote(key)}, then pulumi config set --path "
+            f"{shlex.quote(key)} {shlex.quote(str(shown))}",
+        )
+    return unknown_key_issue(key, key, TOP_LEVEL_KEYS)
 
 
 def _check_blocks(
@@ -163,34 +220,4 @@ def _check_blocks(
     return namespace
 
 
-def read_stack_config() -> tuple[dict[str, Any], str | None, frozenset[str]]:
-    """The `microservices:*` config of the running stack, `aws:region`, and which of the
-    `microservices:*` keys are stored as secrets.
-
-    Reads every key of the project's namespace, so that a misspelt top-level key is reported
-    rather than ignored. The SDK has no public call that lists config keys; its runtime
-    config module holds them.
-    """
-    import pulumi
-    from pulumi.runtime import config as runtime_config
-
-    prefix = f"{PROJECT}:"
-    keys = {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
-    raw: dict[str, Any] = {}
-    secret_keys: set[str] = set()
-    for full_key in sorted(keys):
-        if not full_key.startswith(prefix):
-            continue
-        key = full_key[len(prefix) :]
-        if runtime_config.is_config_secret(full_key):
-            secret_keys.add(key)
-        value = runtime_config.get_config(full_key)
-        try:
-            raw[key] = json.loads(value) if isinstance(value, str) else value
-        except json.JSONDecodeError:
-            raw[key] = value
-    region = pulumi.Config("aws").get("region")
-    return raw, region, frozenset(secret_keys)
-
-
-__all__ = ["PROJECT", "ConfigIssue", "load_settings", "read_stack_config"]
+__all__ = ["PROJECT", "ConfigIssue", "load_settings"]

@@ -22,7 +22,6 @@ from config.limits import (
     ACM_ARN,
     ALB_RULES_MAX,
     ALB_TARGET_GROUPS_MAX,
-    AZ_BLOCK_PREFIX,
     DNS_NAME_RULE,
     ENV_NAME,
     EXAMPLE_ACCOUNT_ID,
@@ -48,6 +47,7 @@ from config.limits import (
     VPC_PREFIX_RANGE,
     is_dns_name,
 )
+from config.routes import Rule, shadowed_rules
 from config.schema import (
     ClusterConfig,
     DeploymentConfig,
@@ -55,7 +55,9 @@ from config.schema import (
     LogsConfig,
     NetworkConfig,
     ServiceConfig,
+    TeardownConfig,
 )
+from config.stack_input import OtherStack
 from services import ServiceSpec
 
 CERTIFICATE_FIX = "arn:aws:acm:<region>:<account>:certificate/<id>"
@@ -151,9 +153,10 @@ def _check_band(base: str, svc: ServiceConfig, spec: ServiceSpec, findings: Find
         )
     elif not band.min_count <= svc.desired_count <= band.max_count:
         clamped = min(max(svc.desired_count, band.min_count), band.max_count)
+        origin = "" if "desired_count" in svc.model_fields_set else " (the default)"
         findings.warn(
             f"{base}.desiredCount",
-            f"{svc.desired_count} is outside the autoscaling band "
+            f"{svc.desired_count}{origin} is outside the autoscaling band "
             f"{band.min_count}..{band.max_count}; the service starts with {clamped} tasks, "
             "as Application Auto Scaling would set it (allowed: minCount <= desiredCount <= "
             "maxCount)",
@@ -288,9 +291,23 @@ def check_network(network: NetworkConfig, findings: Findings) -> None:
             "and AWS asks VPCs to avoid (allowed: another private range)",
             set_command(path, "10.20.0.0/16"),
         )
-    # Each AZ gets an aligned block for a private /20 and a public /24: a /19.
-    largest = AZ_BLOCK_PREFIX - math.ceil(math.log2(network.availability_zones))
+    # Each AZ gets an aligned block (a /19 unless pinned otherwise) for a private /20 and a
+    # public /24.
+    zone_mask = network.availability_zone_cidr_mask
     low, _ = VPC_PREFIX_RANGE
+    if "availability_zone_cidr_mask" in network.model_fields_set and low <= cidr.prefixlen:
+        fits = 2 ** (zone_mask - cidr.prefixlen) if cidr.prefixlen <= zone_mask else 0
+        if network.availability_zones > fits:
+            findings.error(
+                "network.availabilityZones",
+                f"{network.availability_zones} availability zones of a /{zone_mask} block each "
+                f"(availabilityZoneCidrMask) do not fit in {network.cidr_block}, which holds "
+                f"{fits} (allowed: 2..{fits}; the block size cannot change after the first "
+                "deploy)",
+                set_command("network.availabilityZones", max(fits, 2)),
+            )
+        return
+    largest = zone_mask - math.ceil(math.log2(network.availability_zones))
     if not low <= cidr.prefixlen <= largest:
         findings.error(
             path,
@@ -304,8 +321,52 @@ def check_network(network: NetworkConfig, findings: Findings) -> None:
         )
 
 
+def check_other_stacks(
+    network: NetworkConfig,
+    region: str | None,
+    others: Mapping[str, OtherStack],
+    findings: Findings,
+) -> None:
+    """A warning for a new VPC whose range overlaps another stack's in the same region: valid,
+    but two such VPCs can never be peered or joined to one transit gateway."""
+    own = None if network.uses_existing_vpc else _cidr(network.cidr_block)
+    if own is None:
+        return
+    taken = {
+        name: _cidr(other.cidr_block)
+        for name, other in sorted(others.items())
+        if other.cidr_block is not None and other.region == region
+    }
+    clashes = [name for name, block in taken.items() if block is not None and block.overlaps(own)]
+    if not clashes:
+        return
+    used = [block for block in taken.values() if block is not None]
+    free = next(
+        (
+            candidate
+            for candidate in ipaddress.IPv4Network("10.0.0.0/8").subnets(new_prefix=own.prefixlen)
+            if not any(candidate.overlaps(block) for block in [*used, own])
+        ),
+        None,
+    )
+    findings.warn(
+        "network.cidrBlock",
+        f"{show(network.cidr_block)} overlaps the VPC of stack "
+        f"{', '.join(repr(name) for name in clashes)} in {region}: the two VPCs could never be "
+        "peered or share a transit gateway (allowed: any private range; give each stack its "
+        "own)",
+        set_command("network.cidrBlock", str(free) if free is not None else "<free range>"),
+    )
+
+
 def _check_existing_vpc(network: NetworkConfig, findings: Findings) -> None:
-    ignored = {"cidr_block", "availability_zones", "nat_gateways", "flow_logs"}
+    ignored = {
+        "cidr_block",
+        "availability_zones",
+        "availability_zone_cidr_mask",
+        "nat_gateways",
+        "flow_logs",
+    }
     for key in sorted(network.model_fields_set & ignored):
         alias = to_camel(key)
         findings.error(
@@ -499,6 +560,27 @@ def check_certificate(
         )
 
 
+def note_teardown(
+    teardown: TeardownConfig, lb: LoadBalancerConfig | None, findings: Findings
+) -> None:
+    """The stack is being prepared for `pulumi destroy`: say what that turns off."""
+    fate = {
+        "keep": "leaves the access-log bucket, the log groups and their key in the account",
+        "delete": "deletes the access logs (every version), the log groups and their key",
+    }[teardown.logs]
+    protection = (
+        "the load balancer's deletion protection is off, and "
+        if lb is not None and lb.deletion_protection
+        else ""
+    )
+    findings.warn(
+        "teardown.logs",
+        f"{show(teardown.logs)} prepares this stack for `pulumi destroy`: {protection}a "
+        f"destroy {fate} (allowed: keep, delete; remove the key to run the stack normally)",
+        rm_command("teardown"),
+    )
+
+
 # --- the catalog and the stack as a whole ------------------------------------------------------
 
 
@@ -507,6 +589,14 @@ def check_catalog(stack: str, catalog: Mapping[str, ServiceSpec], findings: Find
     seen_priorities: dict[int, str] = {}
     for spec in catalog.values():
         path = f"services.{spec.name}"
+        if not IMAGE_REFERENCE.match(spec.image):
+            findings.error(
+                path,
+                f"the spec's image {show(spec.image)} is not an image reference ECS accepts "
+                "(allowed: up to 255 letters, digits and - _ : . / #, optionally "
+                "@sha256:<64 hex digits>; no placeholders)",
+                spec_fix(spec.name),
+            )
         for callee in spec.calls:
             if callee == spec.name or callee not in catalog:
                 reason = (
@@ -554,6 +644,7 @@ def check_catalog(stack: str, catalog: Mapping[str, ServiceSpec], findings: Find
         _check_security_group_rules(spec, catalog, findings)
         _check_permissions(spec, findings)
     _check_load_balancer_capacity(catalog, findings)
+    _check_shadowed_routes(catalog, findings)
     cycle = call_cycle(catalog)
     if cycle:
         findings.error(
@@ -562,6 +653,38 @@ def check_catalog(stack: str, catalog: Mapping[str, ServiceSpec], findings: Find
             "each callee's security group can admit its callers)",
             "edit the specs in services/",
         )
+
+
+def _check_shadowed_routes(catalog: Mapping[str, ServiceSpec], findings: Findings) -> None:
+    rules = [
+        Rule(
+            service=spec.name,
+            priority=route.priority,
+            path_patterns=route.path_patterns,
+            host_patterns=route.host_patterns,
+        )
+        for spec in catalog.values()
+        for route in spec.routes
+    ]
+    for shadowed, winner in shadowed_rules(rules):
+        findings.error(
+            f"services.{shadowed.service}",
+            f"route priority {shadowed.priority} ({_route_text(shadowed)}) never gets a request: "
+            f"'{winner.service}' route priority {winner.priority} ({_route_text(winner)}) "
+            "matches every request it matches, and the ALB evaluates rules lowest priority "
+            "first (allowed: a route that a lower-numbered route does not cover; give the more "
+            "specific route the lower number)",
+            spec_fix(winner.service if winner.service != shadowed.service else shadowed.service),
+        )
+
+
+def _route_text(rule: Rule) -> str:
+    parts = []
+    if rule.path_patterns:
+        parts.append("paths " + ", ".join(rule.path_patterns))
+    if rule.host_patterns:
+        parts.append("hosts " + ", ".join(rule.host_patterns))
+    return "; ".join(parts) or "no patterns"
 
 
 def _check_route_patterns(

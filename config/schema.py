@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from config.issues import scalar_text
 from config.limits import (
+    AZ_BLOCK_PREFIX,
     FARGATE_STOP_TIMEOUT_MAX,
     HEALTH_CHECK_INTERVAL,
     HEALTH_CHECK_THRESHOLD,
@@ -42,6 +43,9 @@ class NetworkConfig(Block):
     cidr_block: str = "10.20.0.0/16"
     availability_zones: int = Field(default=2, ge=2, le=6)
     """An ALB needs subnets in at least two AZs."""
+    availability_zone_cidr_mask: int = Field(default=AZ_BLOCK_PREFIX, ge=16, le=AZ_BLOCK_PREFIX)
+    """The prefix of each AZ's block of the VPC: fixed, so that adding an AZ only adds
+    subnets. Stacks from before it was fixed keep their layout with awsx's old block size."""
     nat_gateways: Literal["single", "perAz"] = "single"
     flow_logs: bool = False
     """Record the VPC's traffic in CloudWatch Logs (a new VPC only)."""
@@ -116,6 +120,12 @@ class LogsConfig(Block):
     """Encrypt the log groups with a customer-managed KMS key the stack creates."""
 
 
+class TeardownConfig(Block):
+    logs: Literal["keep", "delete"]
+    """What `pulumi destroy` does with the access-log bucket, the log groups and their key:
+    keep them in the account, or delete them with everything else."""
+
+
 class AutoscalingConfig(Block):
     min_count: int = Field(ge=0)
     max_count: int = Field(ge=1)
@@ -153,4 +163,6 @@ BLOCKS: Mapping[str, type[Block]] = MappingProxyType(
         "logs": LogsConfig,
     }
 )
-TOP_LEVEL_KEYS: tuple[str, ...] = ("environment", *BLOCKS, "services")
+# Blocks that are absent unless set, each with its model.
+OPTIONAL_BLOCKS: Mapping[str, type[Block]] = MappingProxyType({"teardown": TeardownConfig})
+TOP_LEVEL_KEYS: tuple[str, ...] = ("environment", *BLOCKS, *OPTIONAL_BLOCKS, "services")

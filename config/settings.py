@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Literal
 
 from config.calls import callers_of
 from config.schema import (
@@ -16,6 +17,7 @@ from config.schema import (
     LogsConfig,
     NetworkConfig,
     ServiceConfig,
+    TeardownConfig,
 )
 from services import ServiceSpec
 
@@ -70,12 +72,24 @@ class StackSettings:
     logs: LogsConfig
     services: tuple[ServiceSettings, ...]
     """Ordered so that every service comes after all of its callers."""
+    teardown: TeardownConfig | None = None
+    """Set before `pulumi destroy`: deletion protection off, and the logs' fate chosen."""
     warnings: tuple[str, ...] = ()
     """Valid but surprising values, worth a look before a deploy."""
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def logs_on_destroy(self) -> Literal["fail", "keep", "delete"]:
+        """What `pulumi destroy` does with logs: without a teardown choice, a bucket that
+        holds logs stops it."""
+        return self.teardown.logs if self.teardown is not None else "fail"
+
+    @property
+    def deletion_protection(self) -> bool:
+        return self.load_balancer.deletion_protection and self.teardown is None
 
     def service(self, name: str) -> ServiceSettings:
         return next(s for s in self.services if s.name == name)

@@ -153,12 +153,19 @@ def _read_only_root(props: Mapping[str, Any]) -> Iterable[str]:
             )
 
 
+# The program's /tmp preparation: its own pinned image, running exactly one chmod (the pack
+# runs in its own virtualenv, so it repeats the program's values; a test keeps them equal).
+TMP_PREPARATION_IMAGE = "public.ecr.aws/docker/library/busybox:1.37.0"
+TMP_PREPARATION_COMMAND = (["/bin/chmod"], ["1777", "/tmp"])
+
+
 def _is_tmp_preparation(container: Mapping[str, Any]) -> bool:
     """The non-essential init container that only makes the /tmp volume writable."""
     mounts = container.get("mountPoints") or []
     return (
         container.get("essential") is False
-        and container.get("command") == ["chmod 1777 /tmp"]
+        and container.get("image") == TMP_PREPARATION_IMAGE
+        and (container.get("entryPoint"), container.get("command")) == TMP_PREPARATION_COMMAND
         and [m.get("containerPath") for m in mounts] == ["/tmp"]
     )
 

@@ -163,7 +163,7 @@ def test_https_load_balancer_with_access_logs() -> None:
     listeners = {r.name: r.inputs for r in rendering.of_type("aws:lb/listener:Listener")}
     assert listeners["lb-https"]["certificateArn"] == certificate
     assert listeners["lb-https"]["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    assert listeners["lb-http-redirect"]["defaultActions"][0]["type"] == "redirect"
+    assert listeners["lb-http"]["defaultActions"][0]["type"] == "redirect"
     ports = sorted(
         r.inputs["fromPort"]
         for r in rendering.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")

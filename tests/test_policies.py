@@ -22,11 +22,17 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
+from components.task import prepare_tmp_definition
 from offline.harness import Rendering
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"
 sys.path.insert(0, str(POLICY_DIR))
-from policies import CONTROLS, policies  # noqa: E402
+from policies import (  # noqa: E402
+    CONTROLS,
+    TMP_PREPARATION_COMMAND,
+    TMP_PREPARATION_IMAGE,
+    policies,
+)
 
 BY_NAME = {policy.name: policy for policy in policies()}
 LEVELS_BY_ENVIRONMENT = {
@@ -495,19 +501,33 @@ def test_unknown_values_are_decided_explicitly(
 def test_the_tmp_preparation_container_is_the_only_root_exception() -> None:
     prepare = {
         "name": "prepare-tmp",
+        "image": TMP_PREPARATION_IMAGE,
         "essential": False,
         "user": "0",
-        "command": ["chmod 1777 /tmp"],
+        "entryPoint": ["/bin/chmod"],
+        "command": ["1777", "/tmp"],
         "mountPoints": [{"containerPath": "/tmp"}],
         "readonlyRootFilesystem": True,
     }
     definitions = {"containerDefinitions": json.dumps([prepare, GOOD_CONTAINER])}
     assert run_resource("ecs-non-root-user", TD, definitions) == []
-    sneaky = {**prepare, "command": ["sh", "-c", "chmod 1777 /tmp && ./serve"]}
-    definitions = {"containerDefinitions": json.dumps([sneaky, GOOD_CONTAINER])}
-    assert run_resource("ecs-non-root-user", TD, definitions) == [
-        "container 'prepare-tmp' runs as root: set `user` to the non-root uid its image runs as"
-    ]
+    sneaky_variants = (
+        {**prepare, "entryPoint": ["/bin/sh", "-c"], "command": ["chmod 1777 /tmp && ./serve"]},
+        # The same command in the application's image could run anything that image holds.
+        {**prepare, "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"},
+    )
+    for sneaky in sneaky_variants:
+        definitions = {"containerDefinitions": json.dumps([sneaky, GOOD_CONTAINER])}
+        assert run_resource("ecs-non-root-user", TD, definitions) == [
+            "container 'prepare-tmp' runs as root: set `user` to the non-root uid its image runs as"
+        ]
+
+
+def test_the_pack_knows_the_programs_tmp_preparation() -> None:
+    # The pack runs in its own virtualenv and repeats the program's values.
+    definition = prepare_tmp_definition(log_group="/ecs/x", region="us-east-1")
+    assert definition["image"] == TMP_PREPARATION_IMAGE
+    assert (definition["entryPoint"], definition["command"]) == TMP_PREPARATION_COMMAND
 
 
 # --- stack controls ------------------------------------------------------------------------------

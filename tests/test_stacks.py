@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import json
 
@@ -192,12 +193,12 @@ def test_gateway_behind_the_alb(stack: str, dev: Rendering, prod: Rendering) -> 
 
 def test_prod_is_https_only_with_tls13(prod: Rendering) -> None:
     listeners = {r.name: r.inputs for r in prod.of_type("aws:lb/listener:Listener")}
-    assert set(listeners) == {"prod-ingress-https", "prod-ingress-http-redirect"}
+    assert set(listeners) == {"prod-ingress-https", "prod-ingress-http"}
     https = listeners["prod-ingress-https"]
     assert (https["port"], https["protocol"]) == (443, "HTTPS")
     assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert https["certificateArn"].startswith("arn:aws:acm:us-east-1:")
-    redirect = listeners["prod-ingress-http-redirect"]
+    redirect = listeners["prod-ingress-http"]
     assert (redirect["port"], redirect["protocol"]) == (80, "HTTP")
     assert redirect["defaultActions"] == [
         {
@@ -289,9 +290,21 @@ def test_prod_is_multi_az_with_nat_per_az(dev: Rendering, prod: Rendering) -> No
     for vpc in (prod_vpc, dev_vpc):
         assert vpc["enableDnsHostnames"] is True
         assert vpc["enableDnsSupport"] is True
+        # Each AZ's subnets sit in its own /19 block: a public /24 at the start and a private
+        # /20 in the second half.
+        network = ipaddress.IPv4Network(vpc["cidrBlock"])
+        blocks = list(network.subnets(new_prefix=19))[: vpc["numberOfAvailabilityZones"]]
         assert vpc["subnetSpecs"] == [
-            {"cidrMask": 24, "type": "Public"},
-            {"cidrMask": 20, "type": "Private"},
+            {
+                "cidrBlocks": [str(next(b.subnets(new_prefix=24))) for b in blocks],
+                "cidrMask": 24,
+                "type": "Public",
+            },
+            {
+                "cidrBlocks": [str(list(b.subnets(new_prefix=20))[1]) for b in blocks],
+                "cidrMask": 20,
+                "type": "Private",
+            },
         ]
 
 
@@ -416,7 +429,8 @@ def test_prod_waf_in_front_of_the_alb(dev: Rendering, prod: Rendering) -> None:
         {"singleHeader": {"name": "cookie"}},
     ]
     waf_logs = prod.named("prod-ingress-waf-logs").inputs
-    assert waf_logs["name"] == "aws-waf-logs-prod-ingress"  # WAF's required prefix
+    # WAF's required prefix, then the project and stack: names are per account and region.
+    assert waf_logs["name"] == "aws-waf-logs-microservices-prod"
     assert waf_logs["kmsKeyId"] == "${prod-logs-key.arn}"
     association = prod.named("prod-ingress-waf-association").inputs
     assert association == {

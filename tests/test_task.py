@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from components.task import (
+    PREPARE_TMP_IMAGE,
     Container,
     assume_role_policy,
     container_definition,
@@ -134,8 +137,12 @@ def test_non_root_application_waits_for_tmp_preparation() -> None:
     assert prepare["name"] == "prepare-tmp"
     assert prepare["essential"] is False
     assert prepare["user"] == "0"  # only root can open up the root-owned volume
-    assert prepare["entryPoint"] == ["/bin/sh", "-c"]
-    assert prepare["command"] == ["chmod 1777 /tmp"]
+    # Its own pinned image and no shell, so it works whatever the application's image holds.
+    assert prepare["image"] == PREPARE_TMP_IMAGE
+    assert prepare["image"] != application["image"]
+    assert re.fullmatch(r"public\.ecr\.aws/docker/library/busybox:\d+\.\d+\.\d+", prepare["image"])
+    assert prepare["entryPoint"] == ["/bin/chmod"]
+    assert prepare["command"] == ["1777", "/tmp"]
     assert prepare["readonlyRootFilesystem"] is True
     assert prepare["mountPoints"] == application["mountPoints"]
     assert prepare["logConfiguration"]["options"]["awslogs-stream-prefix"] == "prepare-tmp"
