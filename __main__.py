@@ -11,6 +11,7 @@ try:
     settings = load_settings(
         stack_input.raw,
         stack=pulumi.get_stack(),
+        project=pulumi.get_project(),
         region=stack_input.region,
         deploying=not pulumi.runtime.is_dry_run(),
         secret_keys=stack_input.secret_keys,

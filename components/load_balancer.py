@@ -184,7 +184,7 @@ class LoadBalancer(pulumi.ComponentResource):
         )
 
     def _web_acl(self, name: str, alb: aws.lb.LoadBalancer, args: LoadBalancerArgs) -> None:
-        child = pulumi.ResourceOptions(parent=self)
+        delete_first = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
 
         def visibility(metric: str) -> dict[str, object]:
             return {
@@ -210,13 +210,16 @@ class LoadBalancer(pulumi.ComponentResource):
                 override_action={"none": {}},
                 statement={"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
                 visibility_config=visibility(group),
-                opts=child,
+                # A rule's priority is unique in its ACL, so a replacement deletes first.
+                opts=delete_first,
             )
+        # One association per load balancer and one logging configuration per ACL: created
+        # first, a replacement would be undone when the old one is deleted after it.
         aws.wafv2.WebAclAssociation(
             f"{name}-waf-association",
             resource_arn=alb.arn,
             web_acl_arn=acl.arn,
-            opts=child,
+            opts=delete_first,
         )
         # WAF writes only to destinations whose names start with `aws-waf-logs-`.
         log_group = aws.cloudwatch.LogGroup(
@@ -240,7 +243,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 {"single_header": {"name": "authorization"}},
                 {"single_header": {"name": "cookie"}},
             ],
-            opts=child,
+            opts=delete_first,
         )
 
     def _access_log_bucket(

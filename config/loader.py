@@ -35,7 +35,7 @@ def load_settings(
     deploying: bool = False,
     secret_keys: frozenset[str] = frozenset(),
     secret_paths: Mapping[str, Sequence[str]] = MappingProxyType({}),
-    foreign_keys: Sequence[str] = (),
+    foreign_keys: Mapping[str, Any] = MappingProxyType({}),
     other_stacks: Mapping[str, OtherStack] = MappingProxyType({}),
 ) -> StackSettings:
     """Validate the `microservices:*` config of one stack and merge it with the catalog.
@@ -50,8 +50,8 @@ def load_settings(
     """
     findings = Findings()
     issues = findings.errors
-    for full_key in foreign_keys:
-        issues.append(foreign_key_issue(full_key, project))
+    for full_key, value in foreign_keys.items():
+        issues.append(foreign_key_issue(full_key, value, project))
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
             issues.append(misplaced_key_issue(key, raw[key], secret=key in secret_keys))
@@ -144,18 +144,25 @@ def load_settings(
     )
 
 
-def foreign_key_issue(full_key: str, project: str) -> ConfigIssue:
-    """A key in a namespace nothing reads: most likely a misspelt project namespace."""
+def foreign_key_issue(full_key: str, value: Any, project: str) -> ConfigIssue:
+    """A key in a namespace nothing reads: most likely a misspelt project namespace. `value`
+    is None for a secret, which is never shown."""
     namespace, _, key = full_key.partition(":")
     known = (project, *PROVIDER_NAMESPACES)
     hint = difflib.get_close_matches(namespace, known, n=1)
-    meant = hint[0] if hint else project
+    meant = f"{hint[0] if hint else project}:{key}"
+    shown = "" if value is None else f"{show(value)} "
+    if isinstance(value, Mapping | list):
+        again = f"set each of its keys with pulumi config set --path '{meant}.<key>' <value>"
+    else:
+        again = f"pulumi config set {shlex.quote(meant)} " + (
+            "<value>" if value is None else shlex.quote(str(value))
+        )
     return ConfigIssue(
         path=full_key,
-        message=f"is in the namespace '{namespace}', which nothing reads, so its value is "
-        f"ignored (allowed: {', '.join(known)}); did you mean '{meant}:{key}'?",
-        fix=f"pulumi config rm {shlex.quote(full_key)}, then set it again as "
-        f"{shlex.quote(f'{meant}:{key}')}",
+        message=f"{shown}is in the namespace '{namespace}', which nothing reads, so it is "
+        f"ignored (allowed: the namespaces {', '.join(known)}); did you mean '{meant}'?",
+        fix=f"pulumi config rm {shlex.quote(full_key)}, then {again}",
     )
 
 
@@ -168,8 +175,8 @@ def misplaced_key_issue(key: str, value: Any, *, secret: bool) -> ConfigIssue:
             path=key,
             message=f"is a top-level key whose name contains the path: it was set without "
             f"--path, so nothing reads it (allowed: the nested key {key}, set with --path)",
-            fix=f"pulumi config rm {shlex.quote(key)}, then pulumi config set --path "
-            f"{shlex.quote(key)} {shlex.quote(str(shown))}",
+            fix=f"pulumi config rm '{key}', then pulumi config set --path '{key}' "
+            f"{shlex.quote(str(shown))}",
         )
     return unknown_key_issue(key, key, TOP_LEVEL_KEYS)
 

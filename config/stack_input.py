@@ -36,8 +36,9 @@ class StackInput:
     """Top-level keys that hold a secret, anywhere inside them."""
     secret_paths: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Top-level key -> the nested paths stored as secrets, where the stack file shows them."""
-    foreign_keys: tuple[str, ...] = ()
-    """Full keys in a namespace that is neither the project's, a provider's nor Pulumi's."""
+    foreign_keys: Mapping[str, Any] = field(default_factory=dict)
+    """Full keys in a namespace that is neither the project's, a provider's nor Pulumi's,
+    with their values (None for a secret, whose value is never shown)."""
     other_stacks: Mapping[str, OtherStack] = field(default_factory=dict)
 
 
@@ -53,6 +54,14 @@ def secure_paths(value: Any, path: str = "") -> list[str]:
         for index, item in enumerate(value):
             found += secure_paths(item, f"{path}[{index}]")
     return found
+
+
+def _parsed(value: Any) -> Any:
+    """A value as the CLI passes it: objects and lists as JSON, anything else as text."""
+    try:
+        return json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError:
+        return value
 
 
 def _stack_files(directory: Path) -> dict[str, dict[str, Any]]:
@@ -92,24 +101,23 @@ def read_stack_config(directory: Path | None = None) -> StackInput:
     import pulumi
     from pulumi.runtime import config as runtime_config
 
-    prefix = f"{PROJECT}:"
+    # The config namespace is the project's name (Pulumi.yaml), whatever the copy is called.
+    project = pulumi.get_project()
+    prefix = f"{project}:"
     keys = {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
     raw: dict[str, Any] = {}
     secret_keys: set[str] = set()
-    foreign: list[str] = []
+    foreign: dict[str, Any] = {}
     for full_key in sorted(keys):
-        if not full_key.startswith(prefix):
-            if full_key.split(":", 1)[0] not in PROVIDER_NAMESPACES:
-                foreign.append(full_key)
-            continue
-        key = full_key[len(prefix) :]
-        if runtime_config.is_config_secret(full_key):
-            secret_keys.add(key)
-        value = runtime_config.get_config(full_key)
-        try:
-            raw[key] = json.loads(value) if isinstance(value, str) else value
-        except json.JSONDecodeError:
-            raw[key] = value
+        namespace = full_key.split(":", 1)[0]
+        if full_key.startswith(prefix):
+            key = full_key[len(prefix) :]
+            if runtime_config.is_config_secret(full_key):
+                secret_keys.add(key)
+            raw[key] = _parsed(runtime_config.get_config(full_key))
+        elif namespace not in PROVIDER_NAMESPACES:
+            secret = runtime_config.is_config_secret(full_key)
+            foreign[full_key] = None if secret else _parsed(runtime_config.get_config(full_key))
 
     stack = pulumi.get_stack()
     stack_files = _stack_files(directory or Path.cwd())
@@ -122,6 +130,8 @@ def read_stack_config(directory: Path | None = None) -> StackInput:
         region=pulumi.Config("aws").get("region"),
         secret_keys=frozenset(secret_keys),
         secret_paths={key: paths for key, paths in secret_paths.items() if paths},
-        foreign_keys=tuple(foreign),
-        other_stacks={name: other_stack(config) for name, config in stack_files.items()},
+        foreign_keys=foreign,
+        other_stacks={
+            name: other_stack(config, project) for name, config in stack_files.items()
+        },
     )

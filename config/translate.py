@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from types import NoneType, UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -97,6 +97,8 @@ def _kind(model: type[BaseModel] | None, key: str | int) -> str:
         return _whole_number(model, key)
     if field is not None and field.annotation is bool:
         return "true or false"
+    if field is not None and get_origin(field.annotation) is Literal:
+        return "one of " + ", ".join(map(str, get_args(field.annotation)))
     return "a value"
 
 
@@ -122,10 +124,13 @@ def translate(
             path, str(key), [f.alias or n for n, f in holder.model_fields.items()]
         )
     if kind == "missing":
+        field = _field(holder, key)
+        choices = get_args(field.annotation) if field is not None else ()
+        literal = field is not None and get_origin(field.annotation) is Literal
         return ConfigIssue(
             path=path,
             message=f"is required (allowed: {_kind(holder, key)})",
-            fix=set_command(path, "<value>"),
+            fix=set_command(path, choices[0] if literal else "<value>"),
         )
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return ConfigIssue(

@@ -3,6 +3,7 @@ must produce. Every one is rejected before a single resource is registered."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import yaml
 
 from offline.harness import render
 from offline.stackfile import to_cli_config
+from services import CATALOG, RouteSpec
 
 CORPUS = sorted((Path(__file__).parent / "bad_configs").glob("*.yaml"))
 
@@ -20,8 +22,15 @@ def test_the_corpus_is_large_enough() -> None:
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
-def test_bad_config_is_rejected_with_its_message(path: Path) -> None:
+def test_bad_config_is_rejected_with_its_message(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     case: dict[str, Any] = yaml.safe_load(path.read_text())
+    # A case may also change specs in services/ (`specs: {name: {field: value}}`).
+    for name, changes in (case.get("specs") or {}).items():
+        if "routes" in changes:
+            changes = {**changes, "routes": tuple(RouteSpec(**r) for r in changes["routes"])}
+        monkeypatch.setitem(CATALOG, name, dataclasses.replace(CATALOG[name], **changes))
     stack = case["stack"]
     rendering = render(
         stack, config=to_cli_config("microservices", stack, case["config"]), check=False
