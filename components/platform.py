@@ -8,22 +8,22 @@ import pulumi
 import pulumi_aws as aws
 
 import naming
-from components.cluster import CapacityProviderShare, EcsCluster, EcsClusterArgs
-from components.ecs_service import (
-    AutoscalingArgs,
-    ContainerArgs,
-    DeploymentArgs,
-    EcsService,
-    EcsServiceArgs,
+from components.cluster import EcsCluster, EcsClusterArgs
+from components.ecs_service import EcsService
+from components.encryption import LogEncryptionKey, LogEncryptionKeyArgs
+from components.endpoint import (
     HealthCheckArgs,
-    LoadBalancerAttachmentArgs,
+    ListenerRoutesArgs,
+    LogGroupArgs,
     RouteArgs,
     ServiceDiscoveryArgs,
+    ServiceEndpoint,
+    ServiceEndpointArgs,
 )
-from components.encryption import LogEncryptionKey, LogEncryptionKeyArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.namespace import ServiceNamespace, ServiceNamespaceArgs
 from components.network import ExistingVpcArgs, FlowLogsArgs, Network, NetworkArgs
+from components.service_runtime import EndpointValues, SharedValues, capacity_strategy, runtime_args
 from config import (
     PRIVATE_SUBNET_PREFIX,
     PUBLIC_SUBNET_PREFIX,
@@ -35,6 +35,9 @@ from config import (
 @dataclass(frozen=True, kw_only=True)
 class PlatformArgs:
     settings: StackSettings
+    run_services: bool = True
+    """Also run every service here (the all-in-one stack). False for a platform stack: it
+    declares every service's endpoint, and service stacks run them."""
 
 
 class Platform(pulumi.ComponentResource):
@@ -43,7 +46,9 @@ class Platform(pulumi.ComponentResource):
     namespace: ServiceNamespace
     load_balancer: LoadBalancer
     log_key: LogEncryptionKey | None
+    endpoints: dict[str, ServiceEndpoint]
     services: dict[str, EcsService]
+    """The services this stack runs: none in a platform stack."""
 
     def __init__(
         self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None
@@ -104,10 +109,7 @@ class Platform(pulumi.ComponentResource):
             ),
             child,
         )
-        strategy = tuple(
-            CapacityProviderShare(provider=p.provider, weight=p.weight, base=p.base)
-            for p in settings.cluster.capacity_providers
-        )
+        strategy = capacity_strategy(settings)
         self.cluster = EcsCluster(
             naming.cluster_component(name),
             EcsClusterArgs(
@@ -144,14 +146,35 @@ class Platform(pulumi.ComponentResource):
             child,
         )
 
+        shared = SharedValues(
+            cluster_arn=self.cluster.cluster_arn,
+            cluster_name=self.cluster.cluster_name,
+            private_subnet_ids=self.network.private_subnet_ids,
+            load_balancer_arn_suffix=self.load_balancer.arn_suffix,
+            account_id=account_id,
+            partition=partition,
+        )
         # Callers come first, so each service can admit the groups of the services that call it.
+        self.endpoints = {}
         self.services = {}
         for service in settings.services:
-            self.services[service.name] = EcsService(
-                naming.service_component(name, service.name),
-                self._service_args(settings, service, strategy, account_id, partition, log_key_arn),
+            component = naming.service_component(name, service.name)
+            endpoint = ServiceEndpoint(
+                component,
+                self._endpoint_args(settings, service, log_key_arn),
                 child,
+                # These resources were the EcsService component's before it was split in two.
+                moved_from=pulumi.create_urn(
+                    component, "microservices:ecs_service:EcsService", parent=self
+                ),
             )
+            self.endpoints[service.name] = endpoint
+            if args.run_services:
+                self.services[service.name] = EcsService(
+                    component,
+                    runtime_args(settings, service, shared, endpoint_values(endpoint)),
+                    child,
+                )
 
         self.register_outputs(
             {
@@ -161,63 +184,36 @@ class Platform(pulumi.ComponentResource):
             }
         )
 
-    def _service_args(
+    def _endpoint_args(
         self,
         settings: StackSettings,
         service: ServiceSettings,
-        strategy: tuple[CapacityProviderShare, ...],
-        account_id: pulumi.Output[str],
-        partition: pulumi.Output[str],
         log_key_arn: pulumi.Output[str] | None,
-    ) -> EcsServiceArgs:
+    ) -> ServiceEndpointArgs:
         spec = service.spec
         deployment = settings.deployment
-        band = service.autoscaling
-        return EcsServiceArgs(
+        return ServiceEndpointArgs(
             service_name=service.name,
-            cluster_arn=self.cluster.cluster_arn,
-            cluster_name=self.cluster.cluster_name,
             vpc_id=self.network.vpc_id,
-            subnet_ids=self.network.private_subnet_ids,
-            container_name=spec.container_name,
             container_port=spec.container_port,
-            region=settings.region,
-            account_id=account_id,
-            partition=partition,
-            container=ContainerArgs(
-                image=service.image,
-                cpu=service.cpu,
-                memory=service.memory,
-                environment=service.environment,
-                secrets=service.secrets,
-                secret_kms_keys=service.secrets_kms_key_arns,
-                user=service.user,
-                prepare_tmp=service.prepare_tmp,
-                stop_timeout=service.stop_timeout,
-                log_retention_days=settings.logs.retention_days,
-                log_group_name=naming.log_group(settings.project, settings.stack, service.name),
-                log_kms_key_arn=log_key_arn,
-                retain_logs_on_delete=settings.logs_on_destroy == "keep",
-                family=naming.task_family(settings.project, settings.stack, service.name),
+            log_group=LogGroupArgs(
+                name=naming.log_group(settings.project, settings.stack, service.name),
+                retention_days=settings.logs.retention_days,
+                kms_key_arn=log_key_arn,
+                retain_on_delete=settings.logs_on_destroy == "keep",
             ),
-            desired_count=service.desired_count,
-            capacity_provider_strategy=strategy,
-            deployment=DeploymentArgs(
-                minimum_healthy_percent=deployment.minimum_healthy_percent,
-                maximum_percent=deployment.maximum_percent,
-                health_check_grace_period=deployment.health_check_grace_period,
-                wait_for_steady_state=deployment.wait_for_steady_state,
-            ),
+            callers={
+                caller: self.endpoints[caller].security_group_id for caller in service.callers
+            },
             service_discovery=ServiceDiscoveryArgs(
                 namespace_id=self.namespace.namespace_id,
                 dns_name=spec.discovery_name,
                 ttl=settings.record_ttl,
             ),
-            load_balancer=(
-                LoadBalancerAttachmentArgs(
+            listener=(
+                ListenerRoutesArgs(
                     security_group_id=self.load_balancer.security_group_id,
                     listener_arn=self.load_balancer.listener_arn,
-                    load_balancer_arn_suffix=self.load_balancer.arn_suffix,
                     routes=tuple(
                         RouteArgs(
                             priority=r.priority,
@@ -238,19 +234,15 @@ class Platform(pulumi.ComponentResource):
                 if service.routed
                 else None
             ),
-            callers={caller: self.services[caller].security_group_id for caller in service.callers},
-            task_permissions=tuple(
-                {"actions": p.actions, "resources": p.resources} for p in spec.permissions
-            ),
-            autoscaling=(
-                AutoscalingArgs(
-                    min_count=band.min_count,
-                    max_count=band.max_count,
-                    cpu_target=band.cpu_target,
-                    memory_target=band.memory_target,
-                    requests_per_target=band.requests_per_target,
-                )
-                if band is not None
-                else None
-            ),
         )
+
+
+def endpoint_values(endpoint: ServiceEndpoint) -> EndpointValues:
+    return EndpointValues(
+        security_group_id=endpoint.security_group_id,
+        log_group_name=endpoint.log_group_name,
+        log_group_arn=endpoint.log_group_arn,
+        discovery_service_arn=endpoint.discovery_service_arn,
+        target_group_arn=endpoint.target_group_arn,
+        target_group_arn_suffix=endpoint.target_group_arn_suffix,
+    )

@@ -13,6 +13,7 @@ from typing import Any
 from offline.harness import STACK_TYPE, RecordedResource, Rendering, is_reference
 
 ECS_SERVICE_COMPONENT = "microservices:ecs_service:EcsService"
+ENDPOINT_COMPONENT = "microservices:endpoint:ServiceEndpoint"
 LOAD_BALANCER = "load balancer"
 """How a service row names the ALB among its callers."""
 
@@ -65,71 +66,86 @@ def _child(rendering: Rendering, parent: RecordedResource, type_: str) -> list[R
     return [r for r in rendering.children(parent) if r.type == type_]
 
 
+def _service_name(endpoint: RecordedResource, rendering: Rendering) -> str:
+    """The service an endpoint serves: its log group is `/ecs/<project>-<stack>/<service>`."""
+    (log_group,) = _child(rendering, endpoint, "aws:cloudwatch/logGroup:LogGroup")
+    return str(log_group.inputs["name"]).rsplit("/", 1)[-1]
+
+
 def service_rows(rendering: Rendering) -> list[ServiceRow]:
+    """One row per service, from its endpoint and its runtime: both in an all-in-one stack,
+    only endpoints in a platform stack, only runtimes in a service stack."""
     namespaces = {
         r.name: r.inputs.get("name")
         for r in rendering.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace")
     }
     namespace_by_id = {f"${{{name}.id}}": ns for name, ns in namespaces.items()}
 
-    components = rendering.of_type(ECS_SERVICE_COMPONENT)
-    # Security group id -> the ECS service that owns it, or the load balancer.
+    endpoints = {c.name: c for c in rendering.of_type(ENDPOINT_COMPONENT)}
+    runtimes = {c.name: c for c in rendering.of_type(ECS_SERVICE_COMPONENT)}
+    # Security group id -> the service whose endpoint owns it, or the load balancer.
     group_owner: dict[str, str] = {}
     for sg in rendering.of_type("aws:ec2/securityGroup:SecurityGroup"):
-        owner = next((c for c in components if sg.parent == c.urn), None)
+        owner = next((c for c in endpoints.values() if sg.parent == c.urn), None)
         group_owner[f"${{{sg.name}.id}}"] = (
-            (_ecs_name(rendering, owner) or owner.name) if owner else LOAD_BALANCER
+            _service_name(owner, rendering) if owner else LOAD_BALANCER
         )
 
     rows: list[ServiceRow] = []
-    for component in components:
-        services = _child(rendering, component, "aws:ecs/service:Service")
-        if not services:
-            continue
-        ecs = services[0].inputs
-        own_groups = ecs.get("networkConfiguration", {}).get("securityGroups", [])
-
-        port = "-"
-        size = "-"
-        for task in _child(rendering, component, "aws:ecs/taskDefinition:TaskDefinition"):
-            containers = json.loads(task.inputs["containerDefinitions"])
-            port = ",".join(
-                str(m["containerPort"]) for c in containers for m in c.get("portMappings", [])
-            )
-            size = f"{task.inputs['cpu']}/{task.inputs['memory']}"
+    for component_name in sorted({*endpoints, *runtimes}):
+        endpoint, runtime = endpoints.get(component_name), runtimes.get(component_name)
+        name, port, size, count = "-", "-", "-", "-"
+        if runtime is not None:
+            (ecs_service,) = _child(rendering, runtime, "aws:ecs/service:Service")
+            ecs = ecs_service.inputs
+            name = str(ecs.get("name"))
+            for task in _child(rendering, runtime, "aws:ecs/taskDefinition:TaskDefinition"):
+                containers = json.loads(task.inputs["containerDefinitions"])
+                port = ",".join(
+                    str(m["containerPort"]) for c in containers for m in c.get("portMappings", [])
+                )
+                size = f"{task.inputs['cpu']}/{task.inputs['memory']}"
+            targets = _child(rendering, runtime, "aws:appautoscaling/target:Target")
+            if targets:
+                band = targets[0].inputs
+                count = f"{ecs.get('desiredCount')} ({band['minCapacity']}..{band['maxCapacity']})"
+            else:
+                count = f"{ecs.get('desiredCount')} (fixed)"
+        elif endpoint is not None:
+            name = _service_name(endpoint, rendering)
+            size = count = "(service stack)"
 
         dns = "-"
-        for sd in _child(rendering, component, "aws:servicediscovery/service:Service"):
-            namespace_id = sd.inputs.get("dnsConfig", {}).get("namespaceId")
-            dns = f"{sd.inputs['name']}.{namespace_by_id.get(namespace_id, namespace_id)}"
-
-        targets = _child(rendering, component, "aws:appautoscaling/target:Target")
-        if targets:
-            band = targets[0].inputs
-            count = f"{ecs.get('desiredCount')} ({band['minCapacity']}..{band['maxCapacity']})"
-        else:
-            count = f"{ecs.get('desiredCount')} (fixed)"
-
-        routes = []
-        for rule in _child(rendering, component, "aws:lb/listenerRule:ListenerRule"):
-            patterns = [
-                value
-                for condition in rule.inputs.get("conditions", [])
-                for key in ("pathPattern", "hostHeader")
-                for value in condition.get(key, {}).get("values", [])
-            ]
-            routes.append(f"{' '.join(patterns)} (priority {rule.inputs['priority']})")
-
-        callers = sorted(
-            group_owner.get(rule.inputs.get("referencedSecurityGroupId", ""), "?")
-            for rule in rendering.of_type(
-                "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+        routes: list[str] = []
+        callers: list[str] = []
+        if endpoint is not None:
+            for sd in _child(rendering, endpoint, "aws:servicediscovery/service:Service"):
+                namespace_id = sd.inputs.get("dnsConfig", {}).get("namespaceId")
+                dns = f"{sd.inputs['name']}.{namespace_by_id.get(namespace_id, namespace_id)}"
+            for rule in _child(rendering, endpoint, "aws:lb/listenerRule:ListenerRule"):
+                patterns = [
+                    value
+                    for condition in rule.inputs.get("conditions", [])
+                    for key in ("pathPattern", "hostHeader")
+                    for value in condition.get(key, {}).get("values", [])
+                ]
+                routes.append(f"{' '.join(patterns)} (priority {rule.inputs['priority']})")
+            own_groups = {
+                f"${{{sg.name}.id}}"
+                for sg in _child(rendering, endpoint, "aws:ec2/securityGroup:SecurityGroup")
+            }
+            callers = sorted(
+                group_owner.get(rule.inputs.get("referencedSecurityGroupId", ""), "?")
+                for rule in rendering.of_type(
+                    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+                )
+                if rule.inputs.get("securityGroupId") in own_groups
             )
-            if rule.inputs.get("securityGroupId") in own_groups
-        )
+        elif runtime is not None:
+            dns = "(platform stack)"
         rows.append(
             ServiceRow(
-                ecs_name=str(ecs.get("name")),
+                ecs_name=name,
                 dns_name=dns,
                 port=port,
                 size=size,
@@ -139,11 +155,6 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
             )
         )
     return sorted(rows, key=lambda row: row.ecs_name)
-
-
-def _ecs_name(rendering: Rendering, component: RecordedResource) -> str | None:
-    services = _child(rendering, component, "aws:ecs/service:Service")
-    return str(services[0].inputs.get("name")) if services else None
 
 
 def service_table_lines(rendering: Rendering) -> list[str]:

@@ -13,9 +13,15 @@ from components.ecs_service import (
     ContainerArgs,
     EcsService,
     EcsServiceArgs,
-    LoadBalancerAttachmentArgs,
+    TargetGroupArgs,
+)
+from components.endpoint import (
+    ListenerRoutesArgs,
+    LogGroupArgs,
     RouteArgs,
     ServiceDiscoveryArgs,
+    ServiceEndpoint,
+    ServiceEndpointArgs,
 )
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.namespace import ServiceNamespace, ServiceNamespaceArgs
@@ -38,15 +44,32 @@ def service_args(**overrides: object) -> EcsServiceArgs:
         "service_name": "orders",
         "cluster_arn": "arn:aws:ecs:us-east-1:123456789012:cluster/c",
         "cluster_name": "c",
-        "vpc_id": "vpc-1",
         "subnet_ids": ["subnet-a", "subnet-b"],
+        "security_group_id": "sg-orders",
         "container_name": "orders",
         "container_port": 9000,
         "region": "us-east-1",
-        "container": ContainerArgs(image="nginx:1.29", cpu=256, memory=512),
+        "container": ContainerArgs(
+            image="nginx:1.29",
+            cpu=256,
+            memory=512,
+            log_group_name="/ecs/svc",
+            log_group_arn="arn:aws:logs:us-east-1:123456789012:log-group:/ecs/svc",
+        ),
     }
     arguments.update(overrides)
     return EcsServiceArgs(**arguments)
+
+
+def endpoint_args(**overrides: object) -> ServiceEndpointArgs:
+    arguments: dict = {
+        "service_name": "orders",
+        "vpc_id": "vpc-1",
+        "container_port": 9000,
+        "log_group": LogGroupArgs(name="/ecs/svc", retention_days=7),
+    }
+    arguments.update(overrides)
+    return ServiceEndpointArgs(**arguments)
 
 
 # --- Network ---------------------------------------------------------------------------------
@@ -195,24 +218,38 @@ def test_access_logs_need_the_account() -> None:
     assert "account_id is required with access_logs" in str(rendering.error)
 
 
-# --- EcsService ------------------------------------------------------------------------------
+# --- ServiceEndpoint and EcsService -------------------------------------------------------------
 
 
-def test_minimal_service_is_isolated_and_private() -> None:
+def test_minimal_endpoint_admits_no_one_and_logs_to_its_group() -> None:
+    rendering = build(lambda: ServiceEndpoint("svc", endpoint_args()))
+    # No one calls it and it is not routed: its group admits nothing.
+    assert not rendering.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    (egress,) = rendering.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    assert (egress.inputs["cidrIpv4"], egress.inputs["fromPort"]) == ("0.0.0.0/0", 443)
+    logs = rendering.named("svc-logs")
+    assert (logs.inputs["name"], logs.inputs["retentionInDays"]) == ("/ecs/svc", 7)
+    assert logs.delete_before_replace is True
+    assert not rendering.of_type("aws:servicediscovery/service:Service")
+    assert not rendering.of_type("aws:lb/targetGroup:TargetGroup")
+
+
+def test_minimal_service_is_private_and_runs_in_the_endpoints_group() -> None:
     rendering = build(lambda: EcsService("svc", service_args()))
     service = rendering.named("svc-ecs", "aws:ecs/service:Service")
     assert service.inputs["name"] == "orders"
     assert service.inputs["networkConfiguration"] == {
         "assignPublicIp": False,
-        "securityGroups": ["${svc-sg.id}"],
+        "securityGroups": ["sg-orders"],
         "subnets": ["subnet-a", "subnet-b"],
     }
     assert service.ignore_changes == ()
     assert service.delete_before_replace is True
     assert "loadBalancers" not in service.inputs
     assert "serviceRegistries" not in service.inputs
-    # No one calls it and it is not routed: its group admits nothing.
-    assert not rendering.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    # How the service is reached is its endpoint's: none of it here.
+    assert not rendering.of_type("aws:ec2/securityGroup:SecurityGroup")
+    assert not rendering.of_type("aws:cloudwatch/logGroup:LogGroup")
     roles = rendering.of_type("aws:iam/role:Role")
     assert sorted(r.name for r in roles) == ["svc-execution-role", "svc-task-role"]
     task = rendering.named("svc-task").inputs
@@ -222,12 +259,15 @@ def test_minimal_service_is_isolated_and_private() -> None:
     # No user is set (the image's own), so no /tmp preparation is needed.
     (container,) = json.loads(task["containerDefinitions"])
     assert container["logConfiguration"]["options"]["awslogs-group"] == "/ecs/svc"
-    assert rendering.named("svc-logs").inputs["name"] == "/ecs/svc"
+    policy = json.loads(rendering.named("svc-execution-policy").inputs["policy"])
+    assert policy["Statement"][0]["Resource"] == (
+        "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/svc:*"
+    )
 
 
 def test_callers_are_admitted_on_the_container_port_only() -> None:
     rendering = build(
-        lambda: EcsService("svc", service_args(callers={"gateway": "sg-gw", "batch": "sg-b"}))
+        lambda: ServiceEndpoint("svc", endpoint_args(callers={"gateway": "sg-gw", "batch": "sg-b"}))
     )
     ingress = rendering.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert sorted(
@@ -245,25 +285,33 @@ def test_callers_are_admitted_on_the_container_port_only() -> None:
 
 
 def test_routed_service_gets_target_group_rules_and_grace_period() -> None:
-    attachment = LoadBalancerAttachmentArgs(
+    listener = ListenerRoutesArgs(
         security_group_id="sg-alb",
         listener_arn="arn:listener",
-        load_balancer_arn_suffix="app/lb/1",
         routes=(
             RouteArgs(priority=10, path_patterns=("/orders/*",)),
             RouteArgs(priority=20, host_patterns=("orders.example.com",)),
         ),
         deregistration_delay=15,
     )
-    rendering = build(
-        lambda: EcsService(
+
+    def program() -> None:
+        endpoint = ServiceEndpoint("svc", endpoint_args(listener=listener))
+        assert endpoint.target_group_arn is not None
+        EcsService(
             "svc",
             service_args(
-                load_balancer=attachment,
+                security_group_id=endpoint.security_group_id,
+                target_group=TargetGroupArgs(
+                    target_group_arn=endpoint.target_group_arn,
+                    load_balancer_arn_suffix="app/lb/1",
+                    target_group_arn_suffix=endpoint.target_group_arn_suffix,
+                ),
                 autoscaling=AutoscalingArgs(min_count=1, max_count=5, requests_per_target=200),
             ),
         )
-    )
+
+    rendering = build(program)
     target_group = rendering.named("svc-tg").inputs
     assert target_group["targetType"] == "ip"
     assert target_group["port"] == 9000
@@ -273,23 +321,26 @@ def test_routed_service_gets_target_group_rules_and_grace_period() -> None:
     assert rules[20].inputs["conditions"] == [{"hostHeader": {"values": ["orders.example.com"]}}]
     service = rendering.named("svc-ecs", "aws:ecs/service:Service")
     assert service.inputs["healthCheckGracePeriodSeconds"] == 60
+    # ECS refuses a target group that no listener forwards to yet: the ARN waits for the rules.
     assert {rules[10].urn, rules[20].urn} <= set(service.dependencies)
     assert service.ignore_changes == ("desiredCount",)
     requests = rendering.named("svc-requests-scaling").inputs
     label = requests["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"]
     assert label["resourceLabel"] == "app/lb/1/${svc-tg.arnSuffix}"
+    ingress = rendering.named("svc-from-alb").inputs
+    assert (ingress["referencedSecurityGroupId"], ingress["fromPort"]) == ("sg-alb", 9000)
 
 
-def test_existing_target_group_creates_no_rules() -> None:
-    attachment = LoadBalancerAttachmentArgs(security_group_id="sg-alb", target_group_arn="arn:tg")
-    rendering = build(lambda: EcsService("svc", service_args(load_balancer=attachment)))
+def test_existing_target_group_is_used_as_given() -> None:
+    target_group = TargetGroupArgs(target_group_arn="arn:tg")
+    rendering = build(lambda: EcsService("svc", service_args(target_group=target_group)))
     assert not rendering.of_type("aws:lb/targetGroup:TargetGroup")
     assert not rendering.of_type("aws:lb/listenerRule:ListenerRule")
     service = rendering.named("svc-ecs", "aws:ecs/service:Service").inputs
     assert service["loadBalancers"][0]["targetGroupArn"] == "arn:tg"
 
 
-def test_existing_task_definition_skips_roles_and_logs() -> None:
+def test_existing_task_definition_skips_roles() -> None:
     rendering = build(
         lambda: EcsService("svc", service_args(container=None, task_definition_arn="arn:td:3"))
     )
@@ -302,32 +353,43 @@ def test_existing_task_definition_skips_roles_and_logs() -> None:
 
 def test_service_discovery_registration() -> None:
     discovery = ServiceDiscoveryArgs(namespace_id="ns-1", dns_name="orders", ttl=30)
-    rendering = build(lambda: EcsService("svc", service_args(service_discovery=discovery)))
-    registry = rendering.named("svc-discovery").inputs
-    assert registry["name"] == "orders"
-    assert registry["dnsConfig"]["dnsRecords"] == [{"ttl": 30, "type": "A"}]
-    assert registry["healthCheckCustomConfig"] == {"failureThreshold": 1}
+
+    def program() -> None:
+        endpoint = ServiceEndpoint("svc", endpoint_args(service_discovery=discovery))
+        EcsService("svc", service_args(discovery_service_arn=endpoint.discovery_service_arn))
+
+    rendering = build(program)
+    registry = rendering.named("svc-discovery")
+    assert registry.inputs["name"] == "orders"
+    assert registry.inputs["dnsConfig"]["dnsRecords"] == [{"ttl": 30, "type": "A"}]
+    assert registry.inputs["healthCheckCustomConfig"] == {"failureThreshold": 1}
+    assert registry.delete_before_replace is True
     service = rendering.named("svc-ecs", "aws:ecs/service:Service").inputs
     assert service["serviceRegistries"] == {"registryArn": "${svc-discovery.arn}"}
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("build_args", "message"),
     [
-        ({"container": None}, "exactly one of container, task_definition_arn"),
+        (lambda: service_args(container=None), "exactly one of container, task_definition_arn"),
         (
-            {"load_balancer": LoadBalancerAttachmentArgs(security_group_id="sg")},
-            "exactly one of target_group_arn, listener_arn",
+            lambda: service_args(
+                autoscaling=AutoscalingArgs(min_count=1, max_count=2, requests_per_target=5),
+                target_group=TargetGroupArgs(target_group_arn="arn:tg"),
+            ),
+            "needs target_group with both ARN suffixes",
         ),
         (
-            {"load_balancer": LoadBalancerAttachmentArgs(security_group_id="sg", listener_arn="l")},
+            lambda: ListenerRoutesArgs(security_group_id="sg", listener_arn="l", routes=()),
             "needs at least one route",
         ),
     ],
 )
-def test_args_reject_incomplete_combinations(overrides: dict, message: str) -> None:
+def test_args_reject_incomplete_combinations(
+    build_args: Callable[[], object], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
-        service_args(**overrides)
+        build_args()
 
 
 def test_url_uses_the_domain_name_when_given() -> None:

@@ -1,0 +1,127 @@
+"""How a service's EcsService is built from validated settings and the shared values it runs
+on. One function for both ways of running an environment: the all-in-one stack passes the
+values of the resources it just declared, a service stack the values its platform exported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+import naming
+from components.cluster import CapacityProviderShare
+from components.ecs_service import (
+    AutoscalingArgs,
+    ContainerArgs,
+    DeploymentArgs,
+    EcsServiceArgs,
+    TargetGroupArgs,
+)
+from config import ServiceSettings, StackSettings
+
+
+@dataclass(frozen=True, kw_only=True)
+class SharedValues:
+    """What every service of an environment runs on."""
+
+    cluster_arn: pulumi.Input[str]
+    cluster_name: pulumi.Input[str]
+    private_subnet_ids: pulumi.Input[Sequence[str]]
+    load_balancer_arn_suffix: pulumi.Input[str] | None
+    account_id: pulumi.Input[str]
+    partition: pulumi.Input[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointValues:
+    """How one service is reached and where it logs (its ServiceEndpoint's outputs)."""
+
+    security_group_id: pulumi.Input[str]
+    log_group_name: pulumi.Input[str]
+    log_group_arn: pulumi.Input[str]
+    discovery_service_arn: pulumi.Input[str] | None = None
+    target_group_arn: pulumi.Input[str] | None = None
+    target_group_arn_suffix: pulumi.Input[str] | None = None
+
+
+def capacity_strategy(settings: StackSettings) -> tuple[CapacityProviderShare, ...]:
+    return tuple(
+        CapacityProviderShare(provider=p.provider, weight=p.weight, base=p.base)
+        for p in settings.cluster.capacity_providers
+    )
+
+
+def service_component_name(settings: StackSettings, service: str) -> str:
+    """Named after the environment (the platform's stack), whichever stack declares it."""
+    return naming.service_component(naming.platform(settings.stack), service)
+
+
+def runtime_args(
+    settings: StackSettings,
+    service: ServiceSettings,
+    shared: SharedValues,
+    endpoint: EndpointValues,
+) -> EcsServiceArgs:
+    spec = service.spec
+    deployment = settings.deployment
+    band = service.autoscaling
+    return EcsServiceArgs(
+        service_name=service.name,
+        cluster_arn=shared.cluster_arn,
+        cluster_name=shared.cluster_name,
+        subnet_ids=shared.private_subnet_ids,
+        security_group_id=endpoint.security_group_id,
+        container_name=spec.container_name,
+        container_port=spec.container_port,
+        region=settings.region,
+        account_id=shared.account_id,
+        partition=shared.partition,
+        container=ContainerArgs(
+            image=service.image,
+            cpu=service.cpu,
+            memory=service.memory,
+            environment=service.environment,
+            secrets=service.secrets,
+            secret_kms_keys=service.secrets_kms_key_arns,
+            user=service.user,
+            prepare_tmp=service.prepare_tmp,
+            stop_timeout=service.stop_timeout,
+            log_group_name=endpoint.log_group_name,
+            log_group_arn=endpoint.log_group_arn,
+            family=naming.task_family(settings.project, settings.stack, service.name),
+        ),
+        desired_count=service.desired_count,
+        capacity_provider_strategy=capacity_strategy(settings),
+        deployment=DeploymentArgs(
+            minimum_healthy_percent=deployment.minimum_healthy_percent,
+            maximum_percent=deployment.maximum_percent,
+            health_check_grace_period=deployment.health_check_grace_period,
+            wait_for_steady_state=deployment.wait_for_steady_state,
+        ),
+        discovery_service_arn=endpoint.discovery_service_arn,
+        target_group=(
+            TargetGroupArgs(
+                target_group_arn=endpoint.target_group_arn,
+                load_balancer_arn_suffix=shared.load_balancer_arn_suffix,
+                target_group_arn_suffix=endpoint.target_group_arn_suffix,
+            )
+            if endpoint.target_group_arn is not None
+            else None
+        ),
+        task_permissions=tuple(
+            {"actions": p.actions, "resources": p.resources} for p in spec.permissions
+        ),
+        autoscaling=(
+            AutoscalingArgs(
+                min_count=band.min_count,
+                max_count=band.max_count,
+                cpu_target=band.cpu_target,
+                memory_target=band.memory_target,
+                requests_per_target=band.requests_per_target,
+            )
+            if band is not None
+            else None
+        ),
+    )
