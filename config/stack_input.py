@@ -131,7 +131,5 @@ def read_stack_config(directory: Path | None = None) -> StackInput:
         secret_keys=frozenset(secret_keys),
         secret_paths={key: paths for key, paths in secret_paths.items() if paths},
         foreign_keys=foreign,
-        other_stacks={
-            name: other_stack(config, project) for name, config in stack_files.items()
-        },
+        other_stacks={name: other_stack(config, project) for name, config in stack_files.items()},
     )

@@ -7,8 +7,6 @@ config, unknown stack, unreadable document, missing Graphviz), as diff(1) does.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import sys
 from pathlib import Path
 
@@ -109,15 +107,6 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _close_event_loop() -> None:
-    """Close the loop the mock runtime ran on, so that nothing is left for the interpreter to
-    complain about at exit."""
-    with contextlib.suppress(RuntimeError):
-        loop = asyncio.get_event_loop_policy().get_event_loop()
-        if not loop.is_running() and not loop.is_closed():
-            loop.close()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -125,9 +114,6 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, StackFileError, GraphvizError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
-    finally:
-        if argv is None:  # the command line, not a caller in this process
-            _close_event_loop()
 
 
 if __name__ == "__main__":

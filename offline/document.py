@@ -13,7 +13,7 @@ from typing import Any
 
 from offline.harness import RecordedResource, Rendering
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).with_name("preview.schema.json")
 
 
@@ -26,6 +26,7 @@ def to_document(rendering: Rendering) -> dict[str, Any]:
         "schemaVersion": SCHEMA_VERSION,
         "project": rendering.project,
         "stack": rendering.stack,
+        "config": dict(sorted(rendering.config.items())),
         "resources": [
             {
                 "urn": r.urn,
@@ -39,6 +40,7 @@ def to_document(rendering: Rendering) -> dict[str, Any]:
                     "ignoreChanges": list(r.ignore_changes),
                     "deleteBeforeReplace": r.delete_before_replace,
                     "protect": r.protect,
+                    "retainOnDelete": r.retain_on_delete,
                 },
             }
             for r in sorted(rendering.resources, key=lambda r: r.urn)
@@ -54,9 +56,14 @@ def dumps(rendering: Rendering) -> str:
 
 def from_document(document: dict[str, Any]) -> Rendering:
     version = document.get("schemaVersion")
-    if version != SCHEMA_VERSION:
+    # Version 1 (no config, no retainOnDelete) is still read, so that a pull request can be
+    # compared with a base branch that saved its document before version 2.
+    if version == 1:
+        document = {**document, "config": {}}
+    elif version != SCHEMA_VERSION:
         raise DocumentError(
-            f"schemaVersion {version!r} is not supported (this tool reads {SCHEMA_VERSION})"
+            f"schemaVersion {version!r} is not supported (this tool reads {SCHEMA_VERSION}); "
+            "save the document again with this version's `python -m offline preview --json`"
         )
     try:
         resources = [
@@ -71,6 +78,7 @@ def from_document(document: dict[str, Any]) -> Rendering:
                 ignore_changes=tuple(r["options"]["ignoreChanges"]),
                 delete_before_replace=r["options"]["deleteBeforeReplace"],
                 protect=r["options"]["protect"],
+                retain_on_delete=r["options"].get("retainOnDelete", False),
             )
             for r in document["resources"]
         ]
@@ -80,9 +88,18 @@ def from_document(document: dict[str, Any]) -> Rendering:
             resources=resources,
             outputs=document["outputs"],
             warnings=tuple(document["warnings"]),
+            config=_config(document["config"]),
         )
     except (KeyError, TypeError) as error:
         raise DocumentError(f"not a preview document: missing or malformed {error}") from None
+
+
+def _config(config: Any) -> dict[str, str]:
+    if not isinstance(config, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in config.items()
+    ):
+        raise TypeError("'config'")
+    return dict(config)
 
 
 def load(path: Path) -> Rendering:

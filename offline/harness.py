@@ -8,11 +8,15 @@ resources are wired to each other.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import logging
 import runpy
 import sys
 import threading
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +70,8 @@ class RecordedResource:
     ignore_changes: tuple[str, ...] = ()
     delete_before_replace: bool = False
     protect: bool = False
+    retain_on_delete: bool = False
+    """`pulumi destroy` leaves the cloud resource in place and only forgets it."""
 
 
 @dataclass(kw_only=True)
@@ -140,8 +146,39 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"the offline preview does not know the function {args.token}")
 
 
+@contextlib.contextmanager
+def _call_event_loop() -> Iterator[None]:
+    """An event loop for one monitor call on a worker thread, closed when the call returns.
+
+    The SDK calls the monitor on its executor's threads, and the mock monitor sets a new loop
+    on any thread that has none and never closes it. Such a loop outlives its thread and is
+    left to the interpreter's final garbage collection, which may finalize the loop's self-pipe
+    socket before the loop; the loop's `__del__` then fails with "Invalid file descriptor: -1".
+    """
+    if threading.current_thread() is threading.main_thread():
+        yield  # the run's own loop: closed at exit, see _close_run_loops
+        return
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        pass  # none on this thread: give the call one below
+    else:
+        yield  # someone else's loop, theirs to close
+        return
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The SDK's mock monitor, also keeping each resource's parent, inputs and dependencies."""
+    """The SDK's mock monitor, also keeping each resource's parent, inputs and dependencies.
+
+    The calls that need an event loop get one of their own (see _call_event_loop).
+    """
 
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
@@ -149,12 +186,23 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.stack_urn = ""
         self._lock = threading.Lock()
 
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        with _call_event_loop():
+            return super().Invoke(request)
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        with _call_event_loop():
+            return super().ReadResource(request)
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        with _call_event_loop():
+            return self._register(request)
+
+    def _register(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type == STACK_TYPE:
             self.stack_urn = response.urn
             return response
-        _ensure_event_loop()
         record = RecordedResource(
             urn=response.urn,
             type=request.type,
@@ -170,6 +218,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             ignore_changes=tuple(request.ignoreChanges),
             delete_before_replace=bool(request.deleteBeforeReplace),
             protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
         )
         with self._lock:
             self.records.append(record)
@@ -232,6 +281,28 @@ def render(
     return run_program(program, stack_config, check=check, preview=preview)
 
 
+# The loops runs have used, each shared by the runs on its thread (closing one after a run would
+# break the next run, and the SDK's own callers in the same process, which reuse it).
+_RUN_LOOPS: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def _run_loop() -> None:
+    """Make sure this thread has the loop the run will use, and remember it for closing."""
+    loop = _ensure_event_loop()
+    if not loop.is_running():  # a running loop is the caller's, theirs to close
+        _RUN_LOOPS.add(loop)
+
+
+@atexit.register
+def _close_run_loops() -> None:
+    """Close the runs' loops before the interpreter's final garbage collection could find them
+    open (see _call_event_loop). Exit handlers run once the interpreter has joined its threads,
+    the executor's included, so no loop is in use and closing one from here is safe."""
+    for loop in list(_RUN_LOOPS):
+        if not loop.is_running() and not loop.is_closed():
+            loop.close()
+
+
 def run_program(
     program: Callable[[], None],
     stack_config: StackConfig,
@@ -244,6 +315,7 @@ def run_program(
     monitor = RecordingMonitor(mocks)
     engine_log = _EngineLog()
 
+    _run_loop()  # before set_mocks, whose root stack already needs the loop
     set_all_config(dict(stack_config.config), list(stack_config.secret_keys))
     set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack for every run
     pulumi.runtime.set_mocks(

@@ -702,8 +702,8 @@ def load_document(stack: str | None, path: Path | None) -> dict[str, Any]:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise ScanError(f"the preview document is not JSON: {error}") from error
-    if not isinstance(document, dict) or document.get("schemaVersion") != 1:
-        raise ScanError("not an offline preview document of schemaVersion 1")
+    if not isinstance(document, dict) or document.get("schemaVersion") not in (1, 2):
+        raise ScanError("not an offline preview document of schemaVersion 1 or 2")
     if stack is not None and document.get("stack") != stack:
         raise ScanError(f"the document is of stack {document.get('stack')!r}, not {stack!r}")
     return document

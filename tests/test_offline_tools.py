@@ -14,6 +14,7 @@ import pytest
 
 from offline import document
 from offline.__main__ import main
+from offline.diff import diff
 from offline.harness import Rendering, render
 from tests.conftest import render_with
 
@@ -74,6 +75,22 @@ def test_document_rejects_other_versions(tmp_path: Path) -> None:
         document.load(saved)
 
 
+def test_document_of_version_1_still_reads(tmp_path: Path, dev: Rendering) -> None:
+    # A base branch may have saved its document before version 2 (no `config`, no
+    # `retainOnDelete`): a pull request must still compare against it.
+    old = document.to_document(dev)
+    old["schemaVersion"] = 1
+    del old["config"]
+    for resource in old["resources"]:
+        del resource["options"]["retainOnDelete"]
+    saved = tmp_path / "v1.json"
+    saved.write_text(json.dumps(old))
+    loaded = document.load(saved)
+    assert loaded.config == {}
+    assert [r.urn for r in loaded.resources] == [r.urn for r in dev.resources]
+    assert diff(loaded, dev).changed == ()
+
+
 # --- diff ------------------------------------------------------------------------------------
 
 
@@ -85,11 +102,14 @@ def test_diff_of_a_stack_with_itself_is_empty(capsys: pytest.CaptureFixture[str]
 def test_diff_dev_prod_lines_up_resources(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", "dev", "prod"]) == 1
     text = capsys.readouterr().out
-    assert text.startswith("dev → prod: 25 to add, 1 to remove, ")
+    assert text.startswith("dev → prod: ")
     assert "~ aws:ecs/service:Service  <stack>-order-service-ecs\n" in text
     assert "      desiredCount: 1 → 3\n" in text
     assert "+ aws:lb/listener:Listener  <stack>-ingress-https\n" in text
-    assert "- aws:lb/listener:Listener  <stack>-ingress-http\n" in text
+    # Names and values with the stack's name line up: microservices-dev, dev.internal, ...
+    for literal in ("dev.internal", "prod.internal", "microservices-dev", "microservices-prod"):
+        assert literal not in text
+    assert text.endswith("<stack> stands for each side's stack name in names and values.\n")
 
 
 def test_one_config_change_shows_as_one_property(
@@ -103,10 +123,13 @@ def test_one_config_change_shows_as_one_property(
     )
     assert main(["diff", str(saved), str(changed)]) == 1
     assert capsys.readouterr().out == (
-        f"{saved} → {changed}: 0 to add, 0 to remove, 1 to change\n"
+        f"{saved} → {changed}: 0 to add, 0 to remove, 1 to change, 0 to replace, "
+        "0 will conflict\n"
         "\n"
         "~ aws:appautoscaling/target:Target  prod-order-service-scaling\n"
         "      maxCapacity: 10 → 12\n"
+        "\n"
+        "~ updates in place, +- replaces (creates the new one, then deletes the old).\n"
     )
 
 
@@ -117,16 +140,14 @@ def test_environment_variable_change_is_found_inside_the_container_json(
 
     changed = render_with("dev", [("services.order-service.environment.LOG_LEVEL", "info")])
     result = diff(dev, changed)
+    path = "containerDefinitions[1].environment[0].value"
     assert [(r.name, changes) for r, changes in result.changed] == [
-        (
-            "dev-order-service-task",
-            (
-                PropertyChange(
-                    path="containerDefinitions[1].environment[0].value", old="debug", new="info"
-                ),
-            ),
-        )
+        ("dev-order-service-task", (PropertyChange(path=path, old="debug", new="info"),))
     ]
+    # A new revision of the task definition, which the service then runs.
+    [(task, _)] = result.changed
+    assert result.replacements[task.urn].forced_by == (path,)
+    assert [r.name for r, _ in result.touched()] == ["dev-order-service-ecs", task.name]
 
 
 def test_markdown_diff(tmp_path: Path, prod: Rendering, capsys: pytest.CaptureFixture[str]) -> None:
@@ -136,7 +157,7 @@ def test_markdown_diff(tmp_path: Path, prod: Rendering, capsys: pytest.CaptureFi
     text = capsys.readouterr().out
     assert text.startswith(f"### Offline diff: `{saved}` → `dev`\n")
     assert (
-        "| `aws:ecs/service:Service <stack>-order-service-ecs` | `desiredCount` | `3` | `1` |"
+        "| `~` | `aws:ecs/service:Service <stack>-order-service-ecs` | `desiredCount` | `3` | `1` |"
         in text
     )
 
@@ -158,11 +179,18 @@ def test_added_service_is_one_group_of_new_resources(tmp_path: Path, dev: Render
 
     changes = diff(dev, document.load(saved))
     assert not changes.removed and not changes.changed
-    component = next(r for r in changes.added if r.type == "microservices:ecs_service:EcsService")
-    assert component.name == "dev-billing-service"
-    assert all(r is component or r.parent == component.urn for r in changes.added)
+    # Two new components: how the service is reached (its endpoint) and how it runs.
+    components = {r.type: r for r in changes.added if not r.custom}
+    assert set(components) == {
+        "microservices:endpoint:ServiceEndpoint",
+        "microservices:ecs_service:EcsService",
+    }
+    assert {c.name for c in components.values()} == {"dev-billing-service"}
+    parents = {c.urn for c in components.values()}
+    assert all(not r.custom or r.parent in parents for r in changes.added)
     assert sorted(r.name.removeprefix("dev-billing-service") for r in changes.added) == [
-        "",  # the component
+        "",  # the endpoint
+        "",  # the runtime
         "-discovery",
         "-ecs",
         "-egress-https",
@@ -262,11 +290,13 @@ def test_secret_program_config_is_refused_without_showing_it(tmp_path: Path) -> 
     assert result.returncode == 2
     assert result.stdout == ""
     assert CIPHERTEXT not in result.stderr and "[secret]" not in result.stderr
+    # The message names the nested key, and its fix removes that key alone.
     assert result.stderr.splitlines()[1] == (
-        "  services: is stored as a secret, but nothing in this config may be secret: values "
-        "reach the task definition in plain text (allowed: plain values; keep a secret in "
-        "Secrets Manager or SSM and name its ARN under services.<name>.secrets); "
-        "fix: pulumi config rm services, then set its keys again without --secret"
+        "  services.order-service.environment.DB_PASSWORD: is stored as a secret, but nothing "
+        "in this config may be secret: values reach the task definition in plain text "
+        "(allowed: plain values; keep a secret in Secrets Manager or SSM and name its ARN "
+        "under services.<name>.secrets); fix: pulumi config rm --path "
+        "'services.order-service.environment.DB_PASSWORD', then set it again without --secret"
     )
 
 
