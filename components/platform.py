@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -30,6 +31,7 @@ from config import (
     ServiceSettings,
     StackSettings,
 )
+from config.contract import settings_document
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,6 +178,7 @@ class Platform(pulumi.ComponentResource):
                     child,
                 )
 
+        self._shared = shared
         self.register_outputs(
             {
                 "albDnsName": self.load_balancer.dns_name,
@@ -183,6 +186,36 @@ class Platform(pulumi.ComponentResource):
                 "namespaceId": self.namespace.namespace_id,
             }
         )
+
+    def contract(self, settings: StackSettings) -> dict[str, Any]:
+        """What service stacks read from this platform (the `platform` stack output)."""
+        return {
+            **settings_document(
+                project=settings.project,
+                stack=settings.stack,
+                region=settings.region,
+                environment=settings.environment,
+                namespace=settings.namespace,
+                cluster=settings.cluster,
+                deployment=settings.deployment,
+                logs=settings.logs,
+            ),
+            "clusterArn": self._shared.cluster_arn,
+            "clusterName": self._shared.cluster_name,
+            "privateSubnetIds": self._shared.private_subnet_ids,
+            "loadBalancerArnSuffix": self._shared.load_balancer_arn_suffix,
+            "endpoints": {
+                name: {
+                    "securityGroupId": endpoint.security_group_id,
+                    "logGroupName": endpoint.log_group_name,
+                    "logGroupArn": endpoint.log_group_arn,
+                    "discoveryServiceArn": endpoint.discovery_service_arn,
+                    "targetGroupArn": endpoint.target_group_arn,
+                    "targetGroupArnSuffix": endpoint.target_group_arn_suffix,
+                }
+                for name, endpoint in self.endpoints.items()
+            },
+        }
 
     def _endpoint_args(
         self,

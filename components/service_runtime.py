@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 
 import naming
 from components.cluster import CapacityProviderShare
@@ -125,3 +126,31 @@ def runtime_args(
             else None
         ),
     )
+
+
+def platform_values(settings: StackSettings) -> tuple[SharedValues, dict[str, EndpointValues]]:
+    """What a service stack runs on: its platform's exported values."""
+    contract = settings.platform
+    if contract is None:
+        raise ValueError("only a service stack runs on a platform's exported values")
+    identity = aws.get_caller_identity_output()
+    shared = SharedValues(
+        cluster_arn=contract.cluster_arn,
+        cluster_name=contract.cluster_name,
+        private_subnet_ids=list(contract.private_subnet_ids),
+        load_balancer_arn_suffix=contract.load_balancer_arn_suffix,
+        account_id=identity.account_id,
+        partition=aws.get_partition_output().partition,
+    )
+    endpoints = {
+        name: EndpointValues(
+            security_group_id=e.security_group_id,
+            log_group_name=e.log_group_name,
+            log_group_arn=e.log_group_arn,
+            discovery_service_arn=e.discovery_service_arn,
+            target_group_arn=e.target_group_arn,
+            target_group_arn_suffix=e.target_group_arn_suffix,
+        )
+        for name, e in contract.endpoints.items()
+    }
+    return shared, endpoints

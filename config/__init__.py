@@ -14,9 +14,11 @@ the `pulumi config set --path` command that fixes it.
   loader      load_settings()
   stack_input read_stack_config(): the running stack's config and its stack files
   routes      which listener rules another rule shadows
+  contract    what a platform stack exports for its service stacks
 """
 
 from config.calls import callers_first
+from config.contract import CONTRACT_OUTPUT, CONTRACT_VERSION, VERSION_OUTPUT, PlatformContract
 from config.issues import ConfigError, ConfigIssue
 from config.limits import (
     FARGATE_MEMORY_BY_CPU,
@@ -24,23 +26,28 @@ from config.limits import (
     PRIVATE_SUBNET_PREFIX,
     PUBLIC_SUBNET_PREFIX,
 )
-from config.loader import load_settings
+from config.loader import load_settings, service_stack_reference
 from config.settings import ServiceSettings, StackSettings
 from config.stack_input import PROJECT, OtherStack, StackInput, read_stack_config
 
 __all__ = [
+    "CONTRACT_OUTPUT",
+    "CONTRACT_VERSION",
     "FARGATE_MEMORY_BY_CPU",
     "LOG_RETENTION_DAYS",
     "PRIVATE_SUBNET_PREFIX",
     "PROJECT",
     "PUBLIC_SUBNET_PREFIX",
+    "VERSION_OUTPUT",
     "ConfigError",
     "ConfigIssue",
     "OtherStack",
+    "PlatformContract",
     "ServiceSettings",
     "StackInput",
     "StackSettings",
     "callers_first",
     "load_settings",
     "read_stack_config",
+    "service_stack_reference",
 ]

@@ -10,6 +10,12 @@ from typing import Any, get_args
 
 from config import rules
 from config.calls import callers_first
+from config.contract import (
+    missing_endpoint_issue,
+    parse_contract,
+    reference_issue,
+    service_stack_key_issues,
+)
 from config.issues import ConfigError, ConfigIssue, Findings, rm_command, show, unknown_key_issue
 from config.schema import (
     BLOCKS,
@@ -17,6 +23,8 @@ from config.schema import (
     TOP_LEVEL_KEYS,
     DiscoveryConfig,
     Environment,
+    LoadBalancerConfig,
+    NetworkConfig,
     ServiceConfig,
 )
 from config.settings import StackSettings, merge
@@ -37,6 +45,7 @@ def load_settings(
     secret_paths: Mapping[str, Sequence[str]] = MappingProxyType({}),
     foreign_keys: Mapping[str, Any] = MappingProxyType({}),
     other_stacks: Mapping[str, OtherStack] = MappingProxyType({}),
+    platform: Mapping[str, Any] | None = None,
 ) -> StackSettings:
     """Validate the `microservices:*` config of one stack and merge it with the catalog.
 
@@ -46,8 +55,17 @@ def load_settings(
     refused, naming the nested keys of `secret_paths` where known, and their values never
     appear in a message. `foreign_keys` are keys in other namespaces than the project's, the
     providers' and Pulumi's. `other_stacks` are the project's other stack files, whose networks
-    this stack's should not overlap.
+    this stack's should not overlap. `platform` holds a service stack's platform outputs.
     """
+    if raw.get("platform") is not None:
+        return _load_service_stack(
+            raw,
+            region=region,
+            catalog=catalog,
+            secret_keys=secret_keys,
+            foreign_keys=foreign_keys,
+            platform=platform,
+        )
     findings = Findings()
     issues = findings.errors
     for full_key, value in foreign_keys.items():
@@ -113,12 +131,24 @@ def load_settings(
         services[key] = parsed
         rules.check_service(key, parsed, catalog[key], findings)
 
+    platform_stack = _platform_stack_flag(raw, findings)
+    if platform_stack and raw.get("services"):
+        findings.error(
+            "services",
+            "is set in a platform stack (serviceStacks: true), which declares every service's "
+            "endpoint but runs none: a service's settings belong in its service stack "
+            "(allowed: no services key here)",
+            "pulumi config rm services, and set them in the service stacks",
+        )
     namespace = _check_blocks(blocks, stack, region, environment, deploying, catalog, findings)
     if blocks["network"] is not None:
         rules.check_other_stacks(blocks["network"], region, other_stacks, findings)
     rules.check_catalog(stack, catalog, findings)
     if environment == "production" and blocks["cluster"] is not None and all_services_parsed:
-        rules.check_production(services, catalog, blocks["cluster"], findings)
+        # A platform stack runs no service: its service stacks are checked for them.
+        rules.check_production(
+            services, {} if platform_stack else catalog, blocks["cluster"], findings
+        )
 
     if findings.errors:
         raise ConfigError(stack, findings.errors)
@@ -136,9 +166,121 @@ def load_settings(
         deployment=blocks["deployment"],
         logs=blocks["logs"],
         teardown=blocks["teardown"],
+        role="platform" if platform_stack else "all-in-one",
         services=tuple(
             merge(catalog[name], services.get(name, ServiceConfig()), catalog, namespace)
             for name in callers_first(catalog)
+        ),
+        warnings=tuple(str(warning) for warning in findings.warnings),
+    )
+
+
+def _platform_stack_flag(raw: Mapping[str, Any], findings: Findings) -> bool:
+    value = raw.get("serviceStacks", False)
+    if not isinstance(value, bool):
+        findings.error(
+            "serviceStacks",
+            f"{show(value)} is not a boolean (allowed: true for a platform stack, false)",
+            "pulumi config set serviceStacks true",
+        )
+        return False
+    return value
+
+
+def service_stack_reference(raw: Mapping[str, Any], stack: str) -> str | None:
+    """The platform a service stack names, once its own keys are right; None for the other
+    kinds of stack. Checked before the platform is read, so that nothing is read for a
+    config that is wrong on its face."""
+    reference = raw.get("platform")
+    if reference is None:
+        return None
+    issues = []
+    if (found := reference_issue(reference)) is not None:
+        issues.append(found)
+    else:
+        issues += service_stack_key_issues(raw, reference)
+    if issues:
+        raise ConfigError(stack, issues)
+    return str(reference)
+
+
+def _load_service_stack(
+    raw: Mapping[str, Any],
+    *,
+    region: str | None,
+    catalog: Mapping[str, ServiceSpec],
+    secret_keys: frozenset[str],
+    foreign_keys: Mapping[str, Any],
+    platform: Mapping[str, Any] | None,
+) -> StackSettings:
+    """A service stack: its services' settings, on what its platform exported."""
+    reference = str(raw["platform"])
+    findings = Findings()
+    issues = findings.errors
+    for full_key, value in foreign_keys.items():
+        issues.append(foreign_key_issue(full_key, value, PROJECT))
+    stack_name = reference.rsplit("/", 1)[-1]
+    if (found := reference_issue(reference)) is not None:
+        raise ConfigError(stack_name, [found])
+    issues += service_stack_key_issues(raw, reference)
+    for key in sorted(secret_keys & set(raw)):
+        findings.error(
+            key,
+            "is stored as a secret, but nothing in this config may be secret: values reach the "
+            "task definition in plain text (allowed: plain values)",
+            f"pulumi config rm {key}, then set its keys again without --secret",
+        )
+    contract, contract_issues = parse_contract(reference, platform or {}, region=region)
+    issues += contract_issues
+    if contract is None:
+        raise ConfigError(stack_name, issues)
+
+    services_raw = raw.get("services") or {}
+    if not isinstance(services_raw, Mapping) or not services_raw:
+        findings.error(
+            "services",
+            f"{show(services_raw)} lists no service (allowed: a map of the services this stack "
+            "runs to their settings, at least one)",
+            "pulumi config set --path 'services.<name>.desiredCount' 1",
+        )
+        services_raw = {}
+    services: dict[str, ServiceConfig] = {}
+    for key, value in services_raw.items():
+        if key not in catalog:
+            issues.append(unknown_key_issue(f"services.{key}", str(key), catalog, noun="service"))
+            continue
+        if key not in contract.endpoints:
+            issues.append(missing_endpoint_issue(key, contract))
+            continue
+        parsed = parse(ServiceConfig, {} if value is None else value, ("services", key), issues)
+        if parsed is None:
+            continue
+        services[key] = parsed
+        rules.check_service(key, parsed, catalog[key], findings)
+    if contract.environment == "production" and not issues:
+        rules.check_production(
+            services, {name: catalog[name] for name in services}, contract.cluster, findings
+        )
+    if findings.errors:
+        raise ConfigError(stack_name, findings.errors)
+    return StackSettings(
+        project=contract.project,
+        stack=contract.stack,
+        region=contract.region,
+        environment=contract.environment,  # type: ignore[arg-type]
+        network=NetworkConfig(),
+        cluster=contract.cluster,
+        namespace=contract.namespace,
+        record_ttl=DiscoveryConfig().record_ttl,
+        load_balancer=LoadBalancerConfig(),
+        deployment=contract.deployment,
+        logs=contract.logs,
+        role="service",
+        platform=contract,
+        services=tuple(
+            merge(catalog[name], services[name], catalog, contract.namespace)
+            for name in callers_first(catalog)
+            if name in services
         ),
         warnings=tuple(str(warning) for warning in findings.warnings),
     )
@@ -227,4 +369,4 @@ def _check_blocks(
     return namespace
 
 
-__all__ = ["PROJECT", "ConfigIssue", "load_settings"]
+__all__ = ["PROJECT", "ConfigIssue", "load_settings", "service_stack_reference"]

@@ -165,4 +165,13 @@ BLOCKS: Mapping[str, type[Block]] = MappingProxyType(
 )
 # Blocks that are absent unless set, each with its model.
 OPTIONAL_BLOCKS: Mapping[str, type[Block]] = MappingProxyType({"teardown": TeardownConfig})
-TOP_LEVEL_KEYS: tuple[str, ...] = ("environment", *BLOCKS, *OPTIONAL_BLOCKS, "services")
+# How the stack runs its environment: `serviceStacks: true` makes it a platform stack,
+# `platform: <org>/<project>/<stack>` a service stack of that platform; neither, all-in-one.
+ROLE_KEYS = ("serviceStacks", "platform")
+TOP_LEVEL_KEYS: tuple[str, ...] = (
+    "environment",
+    *BLOCKS,
+    *OPTIONAL_BLOCKS,
+    *ROLE_KEYS,
+    "services",
+)

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from config.calls import callers_of
+from config.contract import PlatformContract
 from config.schema import (
     AutoscalingConfig,
     ClusterConfig,
@@ -74,6 +75,11 @@ class StackSettings:
     """Ordered so that every service comes after all of its callers."""
     teardown: TeardownConfig | None = None
     """Set before `pulumi destroy`: deletion protection off, and the logs' fate chosen."""
+    role: Literal["all-in-one", "platform", "service"] = "all-in-one"
+    """all-in-one runs everything; a platform stack declares what services share and every
+    service's endpoint; a service stack runs the services it lists on its platform."""
+    platform: PlatformContract | None = None
+    """A service stack's platform, as it exported itself."""
     warnings: tuple[str, ...] = ()
     """Valid but surprising values, worth a look before a deploy."""
 

@@ -30,9 +30,17 @@ from pulumi.runtime.settings import SETTINGS, get_root_resource, set_root_resour
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from offline.stackfile import PROJECT_DIR, SECRET_PLACEHOLDER, StackConfig, load_stack_config
+from offline.stackfile import (
+    PROJECT_DIR,
+    SECRET_PLACEHOLDER,
+    StackConfig,
+    StackFileError,
+    load_stack_config,
+)
 
 UNKNOWN = "(unknown until deploy)"
+PLATFORM_KEY = "platform"
+"""The config key that makes a stack a service stack of `<org>/<project>/<stack>`."""
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
@@ -108,9 +116,21 @@ class Rendering:
         return dict(sorted(counts.items()))
 
 
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.stack_outputs = dict(stack_outputs or {})
+        """Outputs of the stacks a StackReference may name, by `org/project/stack`."""
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         name = args.name
+        if args.typ == STACK_REFERENCE_TYPE:
+            target = str(args.inputs.get("name") or args.resource_id or name)
+            outputs = dict(self.stack_outputs.get(target, {}))
+            return target, {"name": target, "outputs": outputs, "secretOutputNames": []}
         if args.typ == "awsx:ec2:Vpc":
             zones = int(args.inputs.get("numberOfAvailabilityZones") or 3)
             return "", {
@@ -274,11 +294,33 @@ def render(
     root = str(project_dir)
     if root not in sys.path:
         sys.path.insert(0, root)
+    references = _referenced_stacks(stack_config, project_dir, preview=preview)
 
     def program() -> None:
         runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
 
-    return run_program(program, stack_config, check=check, preview=preview)
+    return run_program(
+        program, stack_config, check=check, preview=preview, stack_outputs=references
+    )
+
+
+def _referenced_stacks(
+    stack_config: StackConfig, project_dir: Path, *, preview: bool
+) -> dict[str, dict[str, Any]]:
+    """The outputs a service stack's StackReference reads: its platform stack, rendered from
+    its own stack file in this project, as `pulumi up` of the platform would have exported."""
+    reference = stack_config.config.get(f"{stack_config.project}:{PLATFORM_KEY}")
+    parts = reference.split("/") if isinstance(reference, str) else []
+    if len(parts) != 3:
+        return {}  # not a service stack, or a malformed reference the program reports
+    _, project, platform_stack = parts
+    if project != stack_config.project:
+        raise StackFileError(
+            f"platform {reference}: the offline tools render stacks of this project "
+            f"({stack_config.project}) only"
+        )
+    platform = render(platform_stack, project_dir=project_dir, preview=preview)
+    return {reference: platform.outputs}
 
 
 # The loops runs have used, each shared by the runs on its thread (closing one after a run would
@@ -309,9 +351,11 @@ def run_program(
     *,
     check: bool = True,
     preview: bool = True,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Rendering:
-    """Run `program` under the recording mocks with the given config."""
-    mocks = RecordingMocks()
+    """Run `program` under the recording mocks with the given config; `stack_outputs` are the
+    outputs of the stacks its StackReferences name."""
+    mocks = RecordingMocks(stack_outputs)
     monitor = RecordingMonitor(mocks)
     engine_log = _EngineLog()
 
