@@ -1,0 +1,275 @@
+"""prod split into a platform stack and one service stack per service, in a temporary copy of
+the project: the split registers what the all-in-one stack registers, each service stack holds
+its own services only, and a service stack refuses what is not its own."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from config import CONTRACT_VERSION, ConfigError, load_settings
+from offline.harness import Rendering, render
+from offline.stackfile import StackFileError, config_set_path, project_name, to_cli_config
+from services import CATALOG
+from tests.split import SplitProject, split, write_stack
+
+PLATFORM_COMPONENT = "microservices:platform:Platform"
+RUNTIME_TYPES = {
+    "microservices:ecs_service:EcsService",
+    "aws:ecs/service:Service",
+    "aws:ecs/taskDefinition:TaskDefinition",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:appautoscaling/target:Target",
+    "aws:appautoscaling/policy:Policy",
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> SplitProject:
+    return split(tmp_path_factory.mktemp("split") / "project")
+
+
+@pytest.fixture(scope="module")
+def platform(project: SplitProject) -> Rendering:
+    return render(project.platform, project_dir=project.directory)
+
+
+@pytest.fixture(scope="module")
+def service_stacks(project: SplitProject) -> dict[str, Rendering]:
+    return {
+        service: render(stack, project_dir=project.directory)
+        for service, stack in project.service_stacks.items()
+    }
+
+
+def registered(rendering: Rendering) -> Counter[tuple[str, str, str]]:
+    """What a stack registers, regardless of where in its tree: type, name and inputs."""
+    return Counter(
+        (r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in rendering.resources
+    )
+
+
+def test_the_split_registers_what_the_all_in_one_stack_registers(
+    prod: Rendering, platform: Rendering, service_stacks: dict[str, Rendering]
+) -> None:
+    split_total = registered(platform)
+    for rendering in service_stacks.values():
+        split_total += registered(rendering)
+    all_in_one = registered(prod)
+    assert split_total - all_in_one == Counter(), "the split registers more"
+    assert all_in_one - split_total == Counter(), "the split misses resources"
+
+
+def test_the_platform_runs_no_service(platform: Rendering) -> None:
+    runtime = {r.urn for r in platform.of_type("microservices:ecs_service:EcsService")}
+    assert not runtime
+    assert not platform.of_type("aws:ecs/service:Service")
+    assert not platform.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    assert not platform.of_type("aws:appautoscaling/target:Target")
+    assert {r.name for r in platform.of_type("microservices:endpoint:ServiceEndpoint")} == {
+        f"{platform.stack}-{name}" for name in CATALOG
+    }
+    assert platform.outputs["contractVersion"] == CONTRACT_VERSION
+    assert set(platform.outputs["platform"]["endpoints"]) == set(CATALOG)
+
+
+@pytest.mark.parametrize("service", sorted(CATALOG))
+def test_a_service_stack_holds_its_service_only(
+    service: str, project: SplitProject, service_stacks: dict[str, Rendering]
+) -> None:
+    rendering = service_stacks[service]
+    component = f"{project.platform}-{service}"
+    assert rendering.resources
+    assert all(r.type in RUNTIME_TYPES for r in rendering.resources)
+    assert all(
+        r.name == component or r.name.startswith(f"{component}-") for r in rendering.resources
+    )
+    assert {r.inputs["name"] for r in rendering.of_type("aws:ecs/service:Service")} == {service}
+    # The only security group it references is its own endpoint's.
+    text = json.dumps([r.inputs for r in rendering.resources])
+    groups = {part.split(".")[0] for part in text.split("${")[1:] if "-sg.id}" in part}
+    assert groups <= {f"{component}-sg"}
+    assert rendering.outputs["platform"] == project.reference
+
+
+def test_config_set_on_a_service_stack_changes_only_its_own_render(
+    project: SplitProject, platform: Rendering, service_stacks: dict[str, Rendering]
+) -> None:
+    stack = project.service_stacks["order-service"]
+    path = project.directory / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text())["config"]
+    original = path.read_text()
+    try:
+        for key, value in (
+            ("services.order-service.autoscaling.maxCount", "7"),
+            ("services.order-service.cpu", "1024"),
+            ("services.order-service.memory", "2048"),
+        ):
+            document = config_set_path(document, key, value)
+        write_stack(project.directory, stack, document)
+        after = {
+            name: render(other, project_dir=project.directory)
+            for name, other in project.service_stacks.items()
+        }
+        after_platform = render(project.platform, project_dir=project.directory)
+    finally:
+        path.write_text(original)
+    assert registered(after_platform) == registered(platform)
+    for name, rendering in after.items():
+        if name == "order-service":
+            continue
+        assert registered(rendering) == registered(service_stacks[name]), name
+    changed = registered(after["order-service"]) - registered(service_stacks["order-service"])
+    assert {(type_, name) for type_, name, _ in changed} == {
+        ("aws:ecs/taskDefinition:TaskDefinition", f"{project.platform}-order-service-task"),
+        ("aws:appautoscaling/target:Target", f"{project.platform}-order-service-scaling"),
+    }
+
+
+# --- refusals ----------------------------------------------------------------------------------
+
+
+def _service_stack_error(project: SplitProject, config: dict[str, Any]) -> list[str]:
+    name = project_name(project.directory)
+    stack_config = to_cli_config(name, "prod-extra", config)
+    rendering = render(
+        "prod-extra", config=stack_config, project_dir=project.directory, check=False
+    )
+    assert rendering.resources == [], "resources were registered before validation passed"
+    return str(rendering.error).splitlines()
+
+
+def test_a_service_stack_refuses_the_platforms_keys(project: SplitProject) -> None:
+    lines = _service_stack_error(
+        project,
+        {
+            "aws:region": "us-east-1",
+            "microservices:platform": project.reference,
+            "microservices:network": {"cidrBlock": "10.40.0.0/16"},
+            "microservices:logs": {"retentionDays": 30},
+            "microservices:services": {"order-service": {}},
+        },
+    )
+    assert lines == [
+        "invalid config for stack 'prod-extra' (2 problems):",
+        f"  logs: belongs to the platform stack {project.reference}: a service stack reads it "
+        "from the platform's outputs (allowed here: platform, services); fix: pulumi config rm "
+        "logs",
+        f"  network: belongs to the platform stack {project.reference}: a service stack reads "
+        "it from the platform's outputs (allowed here: platform, services); fix: pulumi config "
+        "rm network",
+    ]
+
+
+def test_a_service_stack_refuses_a_malformed_reference(project: SplitProject) -> None:
+    lines = _service_stack_error(
+        project,
+        {"aws:region": "us-east-1", "microservices:platform": "prod"},
+    )
+    assert lines == [
+        "invalid config for stack 'prod-extra' (1 problem):",
+        '  platform: "prod" is not a stack reference (allowed: <org>/<project>/<stack>, the '
+        "platform stack of this environment); fix: pulumi config set --path 'platform' "
+        "'<org>/microservices/<stack>'",
+    ]
+
+
+def test_a_missing_platform_stack_file_is_named(project: SplitProject) -> None:
+    config = to_cli_config(
+        project_name(project.directory),
+        "prod-extra",
+        {
+            "aws:region": "us-east-1",
+            "microservices:platform": "acme/microservices/staging",
+            "microservices:services": {"order-service": {}},
+        },
+    )
+    with pytest.raises(StackFileError, match=r"^no stack 'staging': Pulumi.staging.yaml does"):
+        render("prod-extra", config=config, project_dir=project.directory)
+
+
+def _contract_outputs(platform: Rendering) -> dict[str, Any]:
+    return json.loads(json.dumps(platform.outputs))
+
+
+def test_a_service_the_platform_has_no_endpoint_for_is_refused(platform: Rendering) -> None:
+    outputs = _contract_outputs(platform)
+    del outputs["platform"]["endpoints"]["order-service"]
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            {"platform": "acme/microservices/prod", "services": {"order-service": {}}},
+            stack="prod-order-service",
+            region="us-east-1",
+            platform=outputs,
+        )
+    assert [str(issue) for issue in raised.value.issues] == [
+        "services.order-service: has no endpoint in the platform acme/microservices/prod "
+        f"(allowed: {', '.join(sorted(set(CATALOG) - {'order-service'}))}); add the service to "
+        "the catalog (services/) and run pulumi up on the platform first; fix: pulumi config "
+        "rm --path 'services.order-service'"
+    ]
+
+
+def test_a_platform_of_another_contract_version_is_refused(platform: Rendering) -> None:
+    outputs = _contract_outputs(platform)
+    outputs["contractVersion"] = CONTRACT_VERSION + 1
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            {"platform": "acme/microservices/prod", "services": {"order-service": {}}},
+            stack="prod-order-service",
+            region="us-east-1",
+            platform=outputs,
+        )
+    assert [str(issue) for issue in raised.value.issues] == [
+        f'platform: "acme/microservices/prod" exports contract version {CONTRACT_VERSION + 1}, '
+        f"and this program reads version {CONTRACT_VERSION} (allowed: a platform deployed from "
+        f"a program with contract version {CONTRACT_VERSION}); fix: deploy the platform and its "
+        "service stacks from the same release of this program"
+    ]
+
+
+def test_a_stack_that_is_no_platform_is_refused() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            {"platform": "acme/microservices/dev", "services": {"order-service": {}}},
+            stack="dev-order-service",
+            region="us-east-1",
+            platform={"albDnsName": "x"},
+        )
+    (issue,) = raised.value.issues
+    assert issue.message.startswith('"acme/microservices/dev" exports no service-stack contract')
+
+
+def test_a_service_stack_runs_in_its_platforms_region(platform: Rendering) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            {"platform": "acme/microservices/prod", "services": {"order-service": {}}},
+            stack="prod-order-service",
+            region="eu-west-1",
+            platform=_contract_outputs(platform),
+        )
+    assert [str(issue) for issue in raised.value.issues] == [
+        "aws:region: eu-west-1 is not the platform's region us-east-1 (allowed: us-east-1: a "
+        "service runs in its platform's VPC); fix: pulumi config set aws:region us-east-1"
+    ]
+
+
+def test_a_platform_stack_refuses_service_settings(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            {"serviceStacks": True, "services": {"order-service": {"desiredCount": 2}}},
+            stack="prod",
+            region="us-east-1",
+        )
+    assert [str(issue) for issue in raised.value.issues] == [
+        "services: is set in a platform stack (serviceStacks: true), which declares every "
+        "service's endpoint but runs none: a service's settings belong in its service stack "
+        "(allowed: no services key here); fix: pulumi config rm services, and set them in the "
+        "service stacks"
+    ]
