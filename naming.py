@@ -35,6 +35,10 @@ def load_balancer_component(platform_name: str) -> str:
     return f"{platform_name}-ingress"
 
 
+def alerts_component(platform_name: str) -> str:
+    return f"{platform_name}-alerts"
+
+
 def service_component(platform_name: str, service: str) -> str:
     return f"{platform_name}-{service}"
 
@@ -47,6 +51,11 @@ def load_balancer(component: str) -> str:
 def target_group(component: str) -> str:
     """A routed service's target group inside its EcsService component."""
     return f"{component}-tg"
+
+
+def alternate_target_group(component: str) -> str:
+    """The second target group a traffic-shifting release moves traffic to."""
+    return f"{component}-tg-alt"
 
 
 def cluster_name(project: str, stack: str) -> str:
@@ -74,3 +83,13 @@ def waf_log_group(project: str, stack: str) -> str:
     """The WAF's log group: WAF writes only to log groups named `aws-waf-logs-*`, and log group
     names are per account and region."""
     return f"aws-waf-logs-{project}-{stack}"
+
+
+def alarm_prefix(project: str, stack: str, service: str) -> str:
+    """A service's CloudWatch alarm names start with this: names are per account and region."""
+    return f"{project}-{stack}-{service}"
+
+
+def dashboard(project: str, stack: str) -> str:
+    """The environment's CloudWatch dashboard: names are per account."""
+    return f"{project}-{stack}"

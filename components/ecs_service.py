@@ -12,11 +12,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 
+from components.alarms import ServiceAlarmArgs, alarm_definitions
 from components.cluster import CapacityProviderShare, strategy_inputs
+from components.security_documents import infrastructure_trust_policy
 from components.task import (
     TMP_VOLUME,
     Container,
@@ -28,6 +31,8 @@ from components.task import (
 
 SCALE_OUT_COOLDOWN = 60
 SCALE_IN_COOLDOWN = 300
+# The AWS managed policy for the role ECS uses to shift load balancer traffic.
+LOAD_BALANCER_INFRASTRUCTURE_POLICY = "AmazonECSInfrastructureRolePolicyForLoadBalancers"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +68,27 @@ class TargetGroupArgs:
     load_balancer_arn_suffix: pulumi.Input[str] | None = None
     target_group_arn_suffix: pulumi.Input[str] | None = None
     """Both suffixes are needed to scale on ALB requests per target."""
+    alternate_target_group_arn: pulumi.Input[str] | None = None
+    alternate_target_group_arn_suffix: pulumi.Input[str] | None = None
+    production_listener_rule_arn: pulumi.Input[str] | None = None
+    """The rule whose weights ECS shifts between the two groups in a traffic-shifting
+    release; needed, with the alternate group, by every strategy but rolling."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolloutArgs:
+    """How ECS releases a new revision (the service's deploymentConfiguration)."""
+
+    strategy: Literal["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"] = "ROLLING"
+    bake_time_minutes: int | None = None
+    canary_percent: float | None = None
+    canary_bake_time_minutes: int | None = None
+    step_percent: float | None = None
+    step_bake_time_minutes: int | None = None
+
+    @property
+    def shifts_traffic(self) -> bool:
+        return self.strategy != "ROLLING"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,8 +143,20 @@ class EcsServiceArgs:
     autoscaling: AutoscalingArgs | None = None
     task_permissions: Sequence[Mapping[str, Sequence[str]]] = ()
     """`{"actions": [...], "resources": [...]}` the application may use; none by default."""
+    rollout: RolloutArgs = RolloutArgs()
+    alarms: ServiceAlarmArgs | None = None
 
     def __post_init__(self) -> None:
+        tg = self.target_group
+        if self.rollout.shifts_traffic and (
+            tg is None
+            or tg.alternate_target_group_arn is None
+            or tg.production_listener_rule_arn is None
+        ):
+            raise ValueError(
+                f"the {self.rollout.strategy} strategy needs target_group with an alternate "
+                "target group and the production listener rule"
+            )
         if (self.container is None) == (self.task_definition_arn is None):
             raise ValueError("EcsServiceArgs needs exactly one of container, task_definition_arn")
         tg = self.target_group
@@ -136,11 +174,35 @@ class EcsServiceArgs:
             )
 
 
+def deployment_configuration(rollout: RolloutArgs) -> dict[str, Any] | None:
+    """The service's deploymentConfiguration; none for a rolling update, ECS's default."""
+    if not rollout.shifts_traffic:
+        return None
+    configuration: dict[str, Any] = {
+        "strategy": rollout.strategy,
+        # The provider takes the minutes as strings.
+        "bake_time_in_minutes": str(rollout.bake_time_minutes),
+    }
+    if rollout.strategy == "CANARY":
+        configuration["canary_configuration"] = {
+            "canary_percent": rollout.canary_percent,
+            "canary_bake_time_in_minutes": str(rollout.canary_bake_time_minutes),
+        }
+    if rollout.strategy == "LINEAR":
+        configuration["linear_configuration"] = {
+            "step_percent": rollout.step_percent,
+            "step_bake_time_in_minutes": str(rollout.step_bake_time_minutes),
+        }
+    return configuration
+
+
 class EcsService(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     service_arn: pulumi.Output[str]
     task_definition_arn: pulumi.Output[str]
     task_role_arn: pulumi.Output[str] | None
+    release_alarm_names: list[pulumi.Output[str]]
+    """The alarms that roll a deployment back."""
 
     def __init__(
         self, name: str, args: EcsServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -148,6 +210,7 @@ class EcsService(pulumi.ComponentResource):
         super().__init__("microservices:ecs_service:EcsService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         port = args.container_port
+        self._role_attachments: list[pulumi.Resource] = []
 
         # --- task definition --------------------------------------------------------------
         self.task_role_arn = None
@@ -165,6 +228,24 @@ class EcsService(pulumi.ComponentResource):
         # --- the ECS service ----------------------------------------------------------------
         deployment = args.deployment
         tg = args.target_group
+        rollout = args.rollout
+        release_alarms = self._alarms(name, args) if args.alarms is not None else []
+        infrastructure_role = (
+            self._infrastructure_role(name, args) if rollout.shifts_traffic else None
+        )
+        load_balancer: dict[str, Any] | None = None
+        if tg is not None:
+            load_balancer = {
+                "target_group_arn": tg.target_group_arn,
+                "container_name": args.container_name,
+                "container_port": port,
+            }
+            if infrastructure_role is not None:
+                load_balancer["advanced_configuration"] = {
+                    "alternate_target_group_arn": tg.alternate_target_group_arn,
+                    "production_listener_rule": tg.production_listener_rule_arn,
+                    "role_arn": infrastructure_role.arn,
+                }
         service = aws.ecs.Service(
             f"{name}-ecs",
             name=args.service_name,
@@ -190,15 +271,19 @@ class EcsService(pulumi.ComponentResource):
                 if args.discovery_service_arn is not None
                 else None
             ),
-            load_balancers=(
-                [
-                    {
-                        "target_group_arn": tg.target_group_arn,
-                        "container_name": args.container_name,
-                        "container_port": port,
-                    }
-                ]
-                if tg is not None
+            load_balancers=[load_balancer] if load_balancer is not None else None,
+            deployment_controller=({"type": "ECS"} if rollout.shifts_traffic else None),
+            deployment_configuration=deployment_configuration(rollout),
+            # The alarms that mean "this release is bad" roll the deployment back, as the
+            # circuit breaker does for tasks that fail to start. ECS ignores an alarm that is
+            # already in ALARM when the deployment starts.
+            alarms=(
+                {
+                    "alarm_names": [alarm.name for alarm in release_alarms],
+                    "enable": True,
+                    "rollback": True,
+                }
+                if release_alarms and args.alarms is not None and args.alarms.rollback
                 else None
             ),
             propagate_tags="SERVICE",
@@ -206,9 +291,10 @@ class EcsService(pulumi.ComponentResource):
             wait_for_steady_state=deployment.wait_for_steady_state,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # Tasks fail to start without the agent's permissions. (A target group from a
-                # ServiceEndpoint carries the wait for its listener rules in its ARN.)
-                depends_on=task_prerequisites,
+                # Tasks fail to start without the agent's permissions, and ECS shifts traffic
+                # only with its role's policy attached. (A target group from a ServiceEndpoint
+                # carries the wait for its listener rules in its ARN.)
+                depends_on=[*task_prerequisites, *self._role_attachments],
                 # With autoscaling the scaler owns the count; `pulumi up` must not undo it.
                 ignore_changes=["desiredCount"] if args.autoscaling is not None else None,
                 # The service has a fixed name, so a replacement cannot create the new one
@@ -235,6 +321,7 @@ class EcsService(pulumi.ComponentResource):
                 child=child,
             )
 
+        self.release_alarm_names = [alarm.name for alarm in release_alarms]
         self.service_name = service.name
         self.service_arn = service.arn
         self.task_definition_arn = pulumi.Output.from_input(task_definition_arn)
@@ -245,6 +332,51 @@ class EcsService(pulumi.ComponentResource):
                 "taskDefinitionArn": self.task_definition_arn,
             }
         )
+
+    def _alarms(self, name: str, args: EcsServiceArgs) -> list[aws.cloudwatch.MetricAlarm]:
+        """Every alarm of the service; returns the release alarms."""
+        assert args.alarms is not None
+        release = []
+        for definition in alarm_definitions(
+            args.alarms, cluster_name=args.cluster_name, service_name=args.service_name
+        ):
+            alarm = aws.cloudwatch.MetricAlarm(
+                f"{name}-alarm-{definition.suffix}",
+                name=f"{args.alarms.name_prefix}-{definition.suffix}",
+                alarm_description=definition.description,
+                alarm_actions=[args.alarms.topic_arn],
+                ok_actions=[args.alarms.topic_arn],
+                **definition.inputs,
+                # Alarm names are unique per account and region.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+            if definition.release:
+                release.append(alarm)
+        return release
+
+    def _infrastructure_role(self, name: str, args: EcsServiceArgs) -> aws.iam.Role:
+        """The role ECS assumes to shift listener-rule weights between the two target groups,
+        with the AWS managed policy for it
+        (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonECSInfrastructureRolePolicyForLoadBalancers.html)."""
+        role = aws.iam.Role(
+            f"{name}-infrastructure-role",
+            description=f"ECS shifts load balancer traffic for {args.service_name}",
+            assume_role_policy=json.dumps(infrastructure_trust_policy()),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._role_attachments.append(
+            aws.iam.RolePolicyAttachment(
+                f"{name}-infrastructure-policy",
+                role=role.name,
+                policy_arn=pulumi.Output.format(
+                    "arn:{0}:iam::aws:policy/{1}",
+                    args.partition,
+                    LOAD_BALANCER_INFRASTRUCTURE_POLICY,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        )
+        return role
 
     def _task_definition(
         self,

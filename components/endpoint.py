@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -97,6 +98,10 @@ class ServiceEndpoint(pulumi.ComponentResource):
     """Known only once a listener rule forwards to the group: ECS refuses a target group that
     no listener forwards to yet, so an ECS service built from it waits for the rules."""
     target_group_arn_suffix: pulumi.Output[str] | None
+    alternate_target_group_arn: pulumi.Output[str] | None
+    alternate_target_group_arn_suffix: pulumi.Output[str] | None
+    production_listener_rule_arn: pulumi.Output[str] | None
+    """The one listener rule of a service with one route, whose weights ECS shifts."""
     log_group_name: pulumi.Output[str]
     log_group_arn: pulumi.Output[str]
 
@@ -201,6 +206,9 @@ class ServiceEndpoint(pulumi.ComponentResource):
         # --- load balancer ----------------------------------------------------------------
         self.target_group_arn = None
         self.target_group_arn_suffix = None
+        self.alternate_target_group_arn = None
+        self.alternate_target_group_arn_suffix = None
+        self.production_listener_rule_arn = None
         if args.listener is not None:
             self._listener_routes(name, args, args.listener, security_group.id, child)
 
@@ -246,14 +254,13 @@ class ServiceEndpoint(pulumi.ComponentResource):
             opts=child,
         )
         health = lb.health_check
-        target_group = aws.lb.TargetGroup(
-            naming.target_group(name),
-            target_type="ip",
-            port=port,
-            protocol="HTTP",
-            vpc_id=args.vpc_id,
-            deregistration_delay=lb.deregistration_delay,
-            health_check={
+        target_group_inputs: dict[str, Any] = {
+            "target_type": "ip",
+            "port": port,
+            "protocol": "HTTP",
+            "vpc_id": args.vpc_id,
+            "deregistration_delay": lb.deregistration_delay,
+            "health_check": {
                 "enabled": True,
                 "path": health.path,
                 "protocol": "HTTP",
@@ -264,6 +271,16 @@ class ServiceEndpoint(pulumi.ComponentResource):
                 "healthy_threshold": health.healthy_threshold,
                 "unhealthy_threshold": health.unhealthy_threshold,
             },
+        }
+        target_group = aws.lb.TargetGroup(
+            naming.target_group(name), **target_group_inputs, opts=child
+        )
+        # A second, identical group, so that the service can take ECS's blue/green, linear
+        # and canary deployments, which move traffic from one group to the other
+        # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-resources-for-blue-green.html).
+        alternate = aws.lb.TargetGroup(
+            naming.alternate_target_group(name),
+            **target_group_inputs,
             opts=child,
         )
         rules = [
@@ -271,13 +288,36 @@ class ServiceEndpoint(pulumi.ComponentResource):
                 f"{name}-rule-{route.priority}",
                 listener_arn=lb.listener_arn,
                 priority=route.priority,
-                actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+                # Every request to the primary group until a release shifts the weights.
+                actions=[
+                    {
+                        "type": "forward",
+                        "forward": {
+                            "target_groups": [
+                                {"arn": target_group.arn, "weight": 100},
+                                {"arn": alternate.arn, "weight": 0},
+                            ]
+                        },
+                    }
+                ],
                 conditions=route_conditions(route),
-                opts=child,
+                # ECS owns the weights from then on: a traffic-shifting release moves them,
+                # and `pulumi up` must not move them back.
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(ignore_changes=["actions"])
+                ),
             )
             for route in lb.routes
         ]
-        self.target_group_arn = pulumi.Output.all(
-            target_group.arn, *(rule.arn for rule in rules)
-        ).apply(lambda values: values[0])
+
+        def after_rules(arn: pulumi.Output[str]) -> pulumi.Output[str]:
+            return pulumi.Output.all(arn, *(rule.arn for rule in rules)).apply(
+                lambda values: values[0]
+            )
+
+        self.target_group_arn = after_rules(target_group.arn)
         self.target_group_arn_suffix = target_group.arn_suffix
+        self.alternate_target_group_arn = after_rules(alternate.arn)
+        self.alternate_target_group_arn_suffix = alternate.arn_suffix
+        # ECS shifts one production rule; a service with more routes takes rolling updates.
+        self.production_listener_rule_arn = rules[0].arn if len(rules) == 1 else None

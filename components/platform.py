@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 import naming
+from components.alerts import AlertTopic, AlertTopicArgs, DashboardService, dashboard_body
 from components.cluster import EcsCluster, EcsClusterArgs
 from components.ecs_service import EcsService
 from components.encryption import LogEncryptionKey, LogEncryptionKeyArgs
@@ -48,6 +50,8 @@ class Platform(pulumi.ComponentResource):
     namespace: ServiceNamespace
     load_balancer: LoadBalancer
     log_key: LogEncryptionKey | None
+    alerts: AlertTopic
+    dashboard: aws.cloudwatch.Dashboard
     endpoints: dict[str, ServiceEndpoint]
     services: dict[str, EcsService]
     """The services this stack runs: none in a platform stack."""
@@ -148,11 +152,23 @@ class Platform(pulumi.ComponentResource):
             child,
         )
 
+        self.alerts = AlertTopic(
+            naming.alerts_component(name),
+            AlertTopicArgs(
+                emails=settings.alerts.emails,
+                encrypt=settings.production,
+                account_id=account_id,
+                partition=partition,
+                retain_key_on_delete=settings.logs_on_destroy == "keep",
+            ),
+            child,
+        )
         shared = SharedValues(
             cluster_arn=self.cluster.cluster_arn,
             cluster_name=self.cluster.cluster_name,
             private_subnet_ids=self.network.private_subnet_ids,
             load_balancer_arn_suffix=self.load_balancer.arn_suffix,
+            alerts_topic_arn=self.alerts.topic_arn,
             account_id=account_id,
             partition=partition,
         )
@@ -179,12 +195,47 @@ class Platform(pulumi.ComponentResource):
                 )
 
         self._shared = shared
+        self.dashboard = self._dashboard(name, settings)
         self.register_outputs(
             {
                 "albDnsName": self.load_balancer.dns_name,
                 "clusterName": self.cluster.cluster_name,
                 "namespaceId": self.namespace.namespace_id,
             }
+        )
+
+    def _dashboard(self, name: str, settings: StackSettings) -> aws.cloudwatch.Dashboard:
+        """One dashboard for the environment, with a row per service of the catalog."""
+        services = [
+            DashboardService(
+                name=service.name,
+                target_group_arn_suffixes=tuple(
+                    suffix
+                    for suffix in (
+                        self.endpoints[service.name].target_group_arn_suffix,
+                        self.endpoints[service.name].alternate_target_group_arn_suffix,
+                    )
+                    if suffix is not None
+                ),
+            )
+            for service in settings.services
+        ]
+        body = pulumi.Output.all(self.cluster.cluster_name, self.load_balancer.arn_suffix).apply(
+            lambda values: json.dumps(
+                dashboard_body(
+                    region=settings.region,
+                    cluster_name=values[0],
+                    services=services,
+                    load_balancer_arn_suffix=values[1],
+                )
+            )
+        )
+        return aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=naming.dashboard(settings.project, settings.stack),
+            dashboard_body=body,
+            # A fixed name, unique in the account.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
     def contract(self, settings: StackSettings) -> dict[str, Any]:
@@ -204,6 +255,7 @@ class Platform(pulumi.ComponentResource):
             "clusterName": self._shared.cluster_name,
             "privateSubnetIds": self._shared.private_subnet_ids,
             "loadBalancerArnSuffix": self._shared.load_balancer_arn_suffix,
+            "alertsTopicArn": self._shared.alerts_topic_arn,
             "endpoints": {
                 name: {
                     "securityGroupId": endpoint.security_group_id,
@@ -212,6 +264,9 @@ class Platform(pulumi.ComponentResource):
                     "discoveryServiceArn": endpoint.discovery_service_arn,
                     "targetGroupArn": endpoint.target_group_arn,
                     "targetGroupArnSuffix": endpoint.target_group_arn_suffix,
+                    "alternateTargetGroupArn": endpoint.alternate_target_group_arn,
+                    "alternateTargetGroupArnSuffix": endpoint.alternate_target_group_arn_suffix,
+                    "productionListenerRuleArn": endpoint.production_listener_rule_arn,
                 }
                 for name, endpoint in self.endpoints.items()
             },
@@ -278,4 +333,7 @@ def endpoint_values(endpoint: ServiceEndpoint) -> EndpointValues:
         discovery_service_arn=endpoint.discovery_service_arn,
         target_group_arn=endpoint.target_group_arn,
         target_group_arn_suffix=endpoint.target_group_arn_suffix,
+        alternate_target_group_arn=endpoint.alternate_target_group_arn,
+        alternate_target_group_arn_suffix=endpoint.alternate_target_group_arn_suffix,
+        production_listener_rule_arn=endpoint.production_listener_rule_arn,
     )

@@ -89,3 +89,48 @@ def flow_logs_policy(
             },
         ],
     }
+
+
+def alarm_topic_key_policy(*, account_id: str, partition: str = "aws") -> dict[str, Any]:
+    """Key policy for the key that encrypts the alarm topic.
+
+    CloudWatch publishes alarm notifications to an encrypted topic only if the key lets it
+    decrypt and generate data keys; AWS's managed key for SNS cannot be used for that
+    (https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns,
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchPublishesAlarms",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            },
+        ],
+    }
+
+
+def infrastructure_trust_policy() -> dict[str, Any]:
+    """ECS may assume the role that shifts load balancer traffic in blue/green, linear and
+    canary deployments (the trust policy AWS documents for the Amazon ECS infrastructure role
+    for load balancers)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }

@@ -12,12 +12,14 @@ import pulumi
 import pulumi_aws as aws
 
 import naming
+from components.alarms import ServiceAlarmArgs
 from components.cluster import CapacityProviderShare
 from components.ecs_service import (
     AutoscalingArgs,
     ContainerArgs,
     DeploymentArgs,
     EcsServiceArgs,
+    RolloutArgs,
     TargetGroupArgs,
 )
 from config import ServiceSettings, StackSettings
@@ -31,6 +33,7 @@ class SharedValues:
     cluster_name: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[Sequence[str]]
     load_balancer_arn_suffix: pulumi.Input[str] | None
+    alerts_topic_arn: pulumi.Input[str]
     account_id: pulumi.Input[str]
     partition: pulumi.Input[str]
 
@@ -45,6 +48,17 @@ class EndpointValues:
     discovery_service_arn: pulumi.Input[str] | None = None
     target_group_arn: pulumi.Input[str] | None = None
     target_group_arn_suffix: pulumi.Input[str] | None = None
+    alternate_target_group_arn: pulumi.Input[str] | None = None
+    alternate_target_group_arn_suffix: pulumi.Input[str] | None = None
+    production_listener_rule_arn: pulumi.Input[str] | None = None
+
+
+ECS_STRATEGIES = {
+    "rolling": "ROLLING",
+    "blueGreen": "BLUE_GREEN",
+    "linear": "LINEAR",
+    "canary": "CANARY",
+}
 
 
 def capacity_strategy(settings: StackSettings) -> tuple[CapacityProviderShare, ...]:
@@ -59,6 +73,43 @@ def service_component_name(settings: StackSettings, service: str) -> str:
     return naming.service_component(naming.platform(settings.stack), service)
 
 
+def alarm_args(
+    settings: StackSettings,
+    service: ServiceSettings,
+    shared: SharedValues,
+    endpoint: EndpointValues,
+) -> ServiceAlarmArgs:
+    thresholds = service.alarms
+    band = service.autoscaling
+    routed = endpoint.target_group_arn_suffix is not None
+    # During a traffic-shifting release the service serves from both of its groups.
+    target_groups = [
+        suffix
+        for suffix in (
+            endpoint.target_group_arn_suffix,
+            endpoint.alternate_target_group_arn_suffix if service.rollout.shifts_traffic else None,
+        )
+        if suffix is not None
+    ]
+    return ServiceAlarmArgs(
+        topic_arn=shared.alerts_topic_arn,
+        name_prefix=naming.alarm_prefix(settings.project, settings.stack, service.name),
+        rollback=thresholds.rollback,
+        cpu_percent=thresholds.cpu_percent,
+        memory_percent=thresholds.memory_percent,
+        minimum_tasks=(
+            None
+            if settings.cluster.container_insights == "disabled"
+            else (band.min_count if band is not None else service.desired_count)
+        ),
+        http5xx_percent=thresholds.http5xx_percent if routed else None,
+        unhealthy_hosts=thresholds.unhealthy_hosts if routed else None,
+        latency_p99_ms=thresholds.latency_p99_ms if routed else None,
+        load_balancer_arn_suffix=shared.load_balancer_arn_suffix if routed else None,
+        target_group_arn_suffixes=tuple(target_groups),
+    )
+
+
 def runtime_args(
     settings: StackSettings,
     service: ServiceSettings,
@@ -68,6 +119,7 @@ def runtime_args(
     spec = service.spec
     deployment = settings.deployment
     band = service.autoscaling
+    rollout = service.rollout
     return EcsServiceArgs(
         service_name=service.name,
         cluster_arn=shared.cluster_arn,
@@ -107,10 +159,22 @@ def runtime_args(
                 target_group_arn=endpoint.target_group_arn,
                 load_balancer_arn_suffix=shared.load_balancer_arn_suffix,
                 target_group_arn_suffix=endpoint.target_group_arn_suffix,
+                alternate_target_group_arn=endpoint.alternate_target_group_arn,
+                alternate_target_group_arn_suffix=endpoint.alternate_target_group_arn_suffix,
+                production_listener_rule_arn=endpoint.production_listener_rule_arn,
             )
             if endpoint.target_group_arn is not None
             else None
         ),
+        rollout=RolloutArgs(
+            strategy=ECS_STRATEGIES[rollout.strategy],  # type: ignore[arg-type]
+            bake_time_minutes=rollout.bake_time_minutes,
+            canary_percent=rollout.canary_percent,
+            canary_bake_time_minutes=rollout.canary_bake_time_minutes,
+            step_percent=rollout.step_percent,
+            step_bake_time_minutes=rollout.step_bake_time_minutes,
+        ),
+        alarms=alarm_args(settings, service, shared, endpoint),
         task_permissions=tuple(
             {"actions": p.actions, "resources": p.resources} for p in spec.permissions
         ),
@@ -139,6 +203,7 @@ def platform_values(settings: StackSettings) -> tuple[SharedValues, dict[str, En
         cluster_name=contract.cluster_name,
         private_subnet_ids=list(contract.private_subnet_ids),
         load_balancer_arn_suffix=contract.load_balancer_arn_suffix,
+        alerts_topic_arn=contract.alerts_topic_arn,
         account_id=identity.account_id,
         partition=aws.get_partition_output().partition,
     )
@@ -150,6 +215,9 @@ def platform_values(settings: StackSettings) -> tuple[SharedValues, dict[str, En
             discovery_service_arn=e.discovery_service_arn,
             target_group_arn=e.target_group_arn,
             target_group_arn_suffix=e.target_group_arn_suffix,
+            alternate_target_group_arn=e.alternate_target_group_arn,
+            alternate_target_group_arn_suffix=e.alternate_target_group_arn_suffix,
+            production_listener_rule_arn=e.production_listener_rule_arn,
         )
         for name, e in contract.endpoints.items()
     }

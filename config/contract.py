@@ -36,6 +36,9 @@ class EndpointContract:
     discovery_service_arn: str | None = None
     target_group_arn: str | None = None
     target_group_arn_suffix: str | None = None
+    alternate_target_group_arn: str | None = None
+    alternate_target_group_arn_suffix: str | None = None
+    production_listener_rule_arn: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +57,7 @@ class PlatformContract:
     cluster_name: str
     private_subnet_ids: tuple[str, ...]
     load_balancer_arn_suffix: str
+    alerts_topic_arn: str
     endpoints: Mapping[str, EndpointContract]
 
 
@@ -129,6 +133,9 @@ def parse_contract(
                 discovery_service_arn=e.get("discoveryServiceArn"),
                 target_group_arn=e.get("targetGroupArn"),
                 target_group_arn_suffix=e.get("targetGroupArnSuffix"),
+                alternate_target_group_arn=e.get("alternateTargetGroupArn"),
+                alternate_target_group_arn_suffix=e.get("alternateTargetGroupArnSuffix"),
+                production_listener_rule_arn=e.get("productionListenerRuleArn"),
             )
             for name, e in document["endpoints"].items()
         }
@@ -146,6 +153,7 @@ def parse_contract(
             cluster_name=document["clusterName"],
             private_subnet_ids=tuple(document["privateSubnetIds"]),
             load_balancer_arn_suffix=document["loadBalancerArnSuffix"],
+            alerts_topic_arn=document["alertsTopicArn"],
             endpoints=endpoints,
         )
     except (KeyError, TypeError, AttributeError, ValidationError) as error:

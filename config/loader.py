@@ -165,10 +165,13 @@ def load_settings(
         load_balancer=blocks["loadBalancer"],
         deployment=blocks["deployment"],
         logs=blocks["logs"],
+        alerts=blocks["alerts"],
         teardown=blocks["teardown"],
         role="platform" if platform_stack else "all-in-one",
         services=tuple(
-            merge(catalog[name], services.get(name, ServiceConfig()), catalog, namespace)
+            merge(
+                catalog[name], services.get(name, ServiceConfig()), catalog, namespace, environment
+            )
             for name in callers_first(catalog)
         ),
         warnings=tuple(str(warning) for warning in findings.warnings),
@@ -278,7 +281,7 @@ def _load_service_stack(
         role="service",
         platform=contract,
         services=tuple(
-            merge(catalog[name], services[name], catalog, contract.namespace)
+            merge(catalog[name], services[name], catalog, contract.namespace, contract.environment)
             for name in callers_first(catalog)
             if name in services
         ),

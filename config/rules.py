@@ -91,6 +91,94 @@ def check_service(key: str, svc: ServiceConfig, spec: ServiceSpec, findings: Fin
     _check_size(base, svc, findings)
     _check_band(base, svc, spec, findings)
     _check_variables(base, svc, findings)
+    _check_rollout(base, svc, spec, findings)
+    _check_alarms(base, svc, spec, findings)
+
+
+# The release alarms fire after this many one-minute periods breach.
+ALARM_WINDOW_MINUTES = 3
+_CANARY_KEYS = ("canary_percent", "canary_bake_time_minutes")
+_LINEAR_KEYS = ("step_percent", "step_bake_time_minutes")
+_ROUTED_ALARM_KEYS = ("http5xx_percent", "unhealthy_hosts", "latency_p99_ms")
+
+
+def _check_rollout(base: str, svc: ServiceConfig, spec: ServiceSpec, findings: Findings) -> None:
+    deployment = svc.deployment
+    path = f"{base}.deployment"
+    strategy = deployment.strategy
+    for keys, owner in ((_CANARY_KEYS, "canary"), (_LINEAR_KEYS, "linear")):
+        for key in sorted(deployment.model_fields_set & set(keys)):
+            if strategy != owner:
+                findings.error(
+                    f"{path}.{to_camel(key)}",
+                    f"applies to the {owner} strategy, and the strategy is {show(strategy)} "
+                    f"(allowed: set it with strategy {owner}, or remove it)",
+                    rm_command(f"{path}.{to_camel(key)}"),
+                )
+    for key in ("canary_percent", "step_percent"):
+        value = getattr(deployment, key)
+        if value is not None and abs(value * 10 - round(value * 10)) > 1e-9:
+            findings.error(
+                f"{path}.{to_camel(key)}",
+                f"{show(value)} is not a multiple of 0.1, as ECS requires (allowed: e.g. "
+                f"{round(value, 1)})",
+                set_command(f"{path}.{to_camel(key)}", round(value, 1)),
+            )
+    if strategy == "rolling":
+        if "bake_time_minutes" in deployment.model_fields_set:
+            findings.error(
+                f"{path}.bakeTimeMinutes",
+                "applies to the blueGreen, linear and canary strategies, and the strategy is "
+                '"rolling" (allowed: remove it, or choose a strategy that shifts traffic)',
+                rm_command(f"{path}.bakeTimeMinutes"),
+            )
+        return
+    if not spec.routes:
+        findings.error(
+            f"{path}.strategy",
+            f"{show(strategy)} shifts traffic between two target groups at the load balancer, "
+            f"and {spec.name} has no route (allowed: rolling; a traffic-shifting strategy needs "
+            "the service behind the ALB, through a route in its spec, or on ECS Service "
+            "Connect, which this program does not offer yet)",
+            set_command(f"{path}.strategy", "rolling"),
+        )
+    elif len(spec.routes) != 1:
+        findings.error(
+            f"{path}.strategy",
+            f"{show(strategy)} shifts one production listener rule, and {spec.name} has "
+            f"{len(spec.routes)} routes (allowed: rolling; or one route in its spec)",
+            set_command(f"{path}.strategy", "rolling"),
+        )
+    if svc.autoscaling is not None and svc.autoscaling.requests_per_target is not None:
+        findings.error(
+            f"{base}.autoscaling.requestsPerTarget",
+            f"{svc.autoscaling.requests_per_target} scales on one target group's requests, and "
+            f"the {show(strategy)} strategy moves traffic to the other target group at every "
+            "release, which would scale the service in (allowed: cpuTarget, memoryTarget)",
+            rm_command(f"{base}.autoscaling.requestsPerTarget"),
+        )
+    for key in ("bake_time_minutes", "canary_bake_time_minutes"):
+        value = getattr(deployment, key)
+        if value is not None and value < ALARM_WINDOW_MINUTES:
+            findings.error(
+                f"{path}.{to_camel(key)}",
+                f"{value} is shorter than the {ALARM_WINDOW_MINUTES} minutes a release alarm "
+                f"needs to fire ({ALARM_WINDOW_MINUTES} one-minute periods), so a bad release "
+                f"could finish before its alarms see it (allowed: {ALARM_WINDOW_MINUTES}..1440)",
+                set_command(f"{path}.{to_camel(key)}", ALARM_WINDOW_MINUTES),
+            )
+
+
+def _check_alarms(base: str, svc: ServiceConfig, spec: ServiceSpec, findings: Findings) -> None:
+    if spec.routes:
+        return
+    for key in sorted(svc.alarms.model_fields_set & set(_ROUTED_ALARM_KEYS)):
+        findings.error(
+            f"{base}.alarms.{to_camel(key)}",
+            f"watches the load balancer's target group, and {spec.name} has no route (allowed "
+            "here: rollback, cpuPercent, memoryPercent)",
+            rm_command(f"{base}.alarms.{to_camel(key)}"),
+        )
 
 
 def _check_image(base: str, svc: ServiceConfig, spec: ServiceSpec, findings: Findings) -> None:
@@ -812,6 +900,21 @@ def check_production(
                 "task's failure takes down (allowed: any count; 2 or more spread tasks over AZs)",
                 set_command(f"services.{name}.{key}", 2),
             )
+    for name in sorted(services):
+        if services[name].alarms.rollback is False:
+            findings.warn(
+                f"services.{name}.alarms.rollback",
+                "false in production: a release that raises errors or latency stays out until "
+                "someone rolls it back by hand (allowed: true, false)",
+                rm_command(f"services.{name}.alarms.rollback"),
+            )
+    if cluster.container_insights == "disabled":
+        findings.warn(
+            "cluster.containerInsights",
+            '"disabled" in production: the running-task alarms read Container Insights '
+            "metrics, so they are not created (allowed: enabled, enhanced)",
+            set_command("cluster.containerInsights", "enhanced"),
+        )
     for index, share in enumerate(cluster.capacity_providers):
         if share.provider == "FARGATE_SPOT" and share.weight > 0:
             findings.warn(

@@ -120,6 +120,11 @@ class LogsConfig(Block):
     """Encrypt the log groups with a customer-managed KMS key the stack creates."""
 
 
+class AlertsConfig(Block):
+    emails: tuple[str, ...] = ()
+    """Addresses subscribed to the environment's alarm topic; each must confirm by email."""
+
+
 class TeardownConfig(Block):
     logs: Literal["keep", "delete"]
     """What `pulumi destroy` does with the access-log bucket, the log groups and their key:
@@ -132,6 +137,33 @@ class AutoscalingConfig(Block):
     cpu_target: int = Field(default=60, ge=1, le=100)
     memory_target: int | None = Field(default=None, ge=1, le=100)
     requests_per_target: int | None = Field(default=None, ge=1)
+
+
+class ServiceAlarmsConfig(Block):
+    """A service's CloudWatch alarms; unset thresholds take the environment's defaults."""
+
+    rollback: bool | None = None
+    """Roll a deployment back when a release alarm fires (ECS deployment alarms). Defaults to
+    true in production, false elsewhere."""
+    cpu_percent: int | None = Field(default=None, ge=1, le=100)
+    memory_percent: int | None = Field(default=None, ge=1, le=100)
+    http5xx_percent: float | None = Field(default=None, ge=0.1, le=100)
+    """Routed services: target 5xx responses as a percentage of requests."""
+    unhealthy_hosts: int | None = Field(default=None, ge=1)
+    """Routed services: unhealthy targets at or above this count."""
+    latency_p99_ms: int | None = Field(default=None, ge=1, le=3_600_000)
+    """Routed services: the 99th percentile of target response time, in milliseconds."""
+
+
+class ServiceDeploymentConfig(Block):
+    """How ECS rolls out a new release of one service."""
+
+    strategy: Literal["rolling", "blueGreen", "linear", "canary"] = "rolling"
+    bake_time_minutes: int | None = Field(default=None, ge=0, le=1440)
+    canary_percent: float | None = Field(default=None, ge=0.1, le=100)
+    canary_bake_time_minutes: int | None = Field(default=None, ge=0, le=1440)
+    step_percent: float | None = Field(default=None, ge=3, le=100)
+    step_bake_time_minutes: int | None = Field(default=None, ge=0, le=1440)
 
 
 class ServiceConfig(Block):
@@ -150,6 +182,8 @@ class ServiceConfig(Block):
     secrets: dict[str, str] = Field(default_factory=dict)
     secrets_kms_key_arns: tuple[str, ...] = ()
     """Customer-managed KMS keys the secrets are encrypted with."""
+    alarms: ServiceAlarmsConfig = ServiceAlarmsConfig()
+    deployment: ServiceDeploymentConfig = ServiceDeploymentConfig()
 
 
 # Top-level keys under the `microservices:` namespace and the model of each block.
@@ -161,6 +195,7 @@ BLOCKS: Mapping[str, type[Block]] = MappingProxyType(
         "loadBalancer": LoadBalancerConfig,
         "deployment": DeploymentConfig,
         "logs": LogsConfig,
+        "alerts": AlertsConfig,
     }
 )
 # Blocks that are absent unless set, each with its model.

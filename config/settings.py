@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
 from config.calls import callers_of
 from config.contract import PlatformContract
 from config.schema import (
+    AlertsConfig,
     AutoscalingConfig,
     ClusterConfig,
     DeploymentConfig,
@@ -21,6 +22,111 @@ from config.schema import (
     TeardownConfig,
 )
 from services import ServiceSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmSettings:
+    """A service's alarm thresholds, the environment's defaults under its own config."""
+
+    rollback: bool
+    """The release alarms roll a deployment back (ECS deployment alarms)."""
+    cpu_percent: int
+    memory_percent: int
+    http5xx_percent: float
+    unhealthy_hosts: int
+    latency_p99_ms: int
+
+
+# Per environment: production pages early and rolls back; development tolerates more and only
+# notifies, so that experiments are not rolled back under their authors.
+ALARM_DEFAULTS: Mapping[str, AlarmSettings] = MappingProxyType(
+    {
+        "production": AlarmSettings(
+            rollback=True,
+            cpu_percent=85,
+            memory_percent=85,
+            http5xx_percent=5.0,
+            unhealthy_hosts=1,
+            latency_p99_ms=1000,
+        ),
+        "development": AlarmSettings(
+            rollback=False,
+            cpu_percent=90,
+            memory_percent=90,
+            http5xx_percent=10.0,
+            unhealthy_hosts=1,
+            latency_p99_ms=2000,
+        ),
+    }
+)
+
+TRAFFIC_SHIFTING = ("blueGreen", "linear", "canary")
+# ECS's defaults (CanaryConfiguration, LinearConfiguration in the ECS API reference).
+CANARY_PERCENT_DEFAULT = 5.0
+CANARY_BAKE_MINUTES_DEFAULT = 10
+STEP_PERCENT_DEFAULT = 10.0
+STEP_BAKE_MINUTES_DEFAULT = 6
+# The release alarms need 3 one-minute periods to fire; a bake leaves them 2 more minutes.
+BAKE_MINUTES_DEFAULT = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolloutSettings:
+    """How ECS rolls out a release: `rolling` replaces tasks; the others shift load balancer
+    traffic from the running revision to the new one and bake before they finish."""
+
+    strategy: Literal["rolling", "blueGreen", "linear", "canary"] = "rolling"
+    bake_time_minutes: int | None = None
+    canary_percent: float | None = None
+    canary_bake_time_minutes: int | None = None
+    step_percent: float | None = None
+    step_bake_time_minutes: int | None = None
+
+    @property
+    def shifts_traffic(self) -> bool:
+        return self.strategy in TRAFFIC_SHIFTING
+
+
+def rollout(config: ServiceConfig) -> RolloutSettings:
+    deployment = config.deployment
+    if deployment.strategy == "rolling":
+        return RolloutSettings()
+    canary = deployment.strategy == "canary"
+    linear = deployment.strategy == "linear"
+    return RolloutSettings(
+        strategy=deployment.strategy,
+        bake_time_minutes=(
+            deployment.bake_time_minutes
+            if deployment.bake_time_minutes is not None
+            else BAKE_MINUTES_DEFAULT
+        ),
+        canary_percent=(deployment.canary_percent or CANARY_PERCENT_DEFAULT) if canary else None,
+        canary_bake_time_minutes=(
+            (
+                deployment.canary_bake_time_minutes
+                if deployment.canary_bake_time_minutes is not None
+                else CANARY_BAKE_MINUTES_DEFAULT
+            )
+            if canary
+            else None
+        ),
+        step_percent=(deployment.step_percent or STEP_PERCENT_DEFAULT) if linear else None,
+        step_bake_time_minutes=(
+            (
+                deployment.step_bake_time_minutes
+                if deployment.step_bake_time_minutes is not None
+                else STEP_BAKE_MINUTES_DEFAULT
+            )
+            if linear
+            else None
+        ),
+    )
+
+
+def alarm_settings(config: ServiceConfig, environment: str) -> AlarmSettings:
+    defaults = ALARM_DEFAULTS[environment]
+    own = config.alarms.model_dump(exclude_none=True)
+    return AlarmSettings(**{**defaults.__dict__, **own})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +154,8 @@ class ServiceSettings:
     dns_name: str
     """Fully qualified: `<spec.discovery_name>.<namespace>`."""
     url: str
+    alarms: AlarmSettings
+    rollout: RolloutSettings
 
     @property
     def name(self) -> str:
@@ -73,6 +181,7 @@ class StackSettings:
     logs: LogsConfig
     services: tuple[ServiceSettings, ...]
     """Ordered so that every service comes after all of its callers."""
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     teardown: TeardownConfig | None = None
     """Set before `pulumi destroy`: deletion protection off, and the logs' fate chosen."""
     role: Literal["all-in-one", "platform", "service"] = "all-in-one"
@@ -110,6 +219,7 @@ def merge(
     config: ServiceConfig,
     catalog: Mapping[str, ServiceSpec],
     namespace: str,
+    environment: str = "development",
 ) -> ServiceSettings:
     callee_urls = {
         catalog[callee].url_variable: url(catalog[callee], namespace) for callee in spec.calls
@@ -140,4 +250,6 @@ def merge(
         callers=callers_of(spec.name, catalog),
         dns_name=f"{spec.discovery_name}.{namespace}",
         url=url(spec, namespace),
+        alarms=alarm_settings(config, environment),
+        rollout=rollout(config),
     )

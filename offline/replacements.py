@@ -226,6 +226,55 @@ _RULES: tuple[ReplacementRule, ...] = (
         source=TF + "iam/role_policy.go: name, name_prefix, role ForceNew",
     ),
     _rule(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        ("role", "policyArn"),
+        identities=(
+            Identity(
+                paths=("role", "policyArn"),
+                what="managed policy attached to its role (AttachRolePolicy; detaching the "
+                "old attachment after creating the new one would detach both)",
+                source=TF + "iam/role_policy_attachment.go",
+            ),
+        ),
+        source=TF + "iam/role_policy_attachment.go: role, policy_arn ForceNew",
+    ),
+    _rule(
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        ("name",),
+        identities=(
+            Identity(
+                paths=("name",),
+                what="alarm name (the resource's id; Create refuses one that already exists)",
+                source=TF + "cloudwatch/metric_alarm.go (d.SetId(name), 'already exists')",
+            ),
+        ),
+        source=TF + "cloudwatch/metric_alarm.go: alarm_name ForceNew (Pulumi's `name`)",
+    ),
+    _rule(
+        "aws:cloudwatch/dashboard:Dashboard",
+        ("dashboardName",),
+        identities=(
+            Identity(
+                paths=("dashboardName",),
+                what="dashboard name (PutDashboard creates or overwrites it)",
+                source=TF + "cloudwatch/dashboard.go (d.SetId(name))",
+            ),
+        ),
+        source=TF + "cloudwatch/dashboard.go: dashboard_name ForceNew",
+    ),
+    _rule(
+        "aws:sns/topic:Topic",
+        ("name", "namePrefix", "fifoTopic"),
+        source=TF + "sns/topic.go: name, name_prefix, fifo_topic ForceNew",
+    ),
+    _rule(
+        "aws:sns/topicSubscription:TopicSubscription",
+        ("endpoint", "protocol", "topic"),
+        source=TF + "sns/topic_subscription.go: endpoint, protocol, topic_arn ForceNew "
+        "(Pulumi's `topic`)",
+        note="an email subscription pending confirmation cannot be deleted; Pulumi forgets it",
+    ),
+    _rule(
         "aws:kms/key:Key",
         ("customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"),
         source=TF + "kms/key.go: custom_key_store_id, customer_master_key_spec, key_usage, "

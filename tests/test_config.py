@@ -58,11 +58,13 @@ def test_prod_stack_file_loads() -> None:
         for s in settings.services
         if s.autoscaling is not None
     }
+    # Exactly the bands and counts the stack file sets.
     assert bands == {
-        "user-service": (2, 2, 6),
-        "order-service": (3, 3, 10),
-        "api-gateway": (2, 2, 6),
+        name: (band["minCount"], service.get("desiredCount", 1), band["maxCount"])
+        for name, service in raw_config("prod")["services"].items()
+        if (band := service.get("autoscaling")) is not None
     }
+    assert bands["order-service"] == (3, 3, 10)
 
 
 def test_defaults_fill_an_empty_config() -> None:
@@ -75,25 +77,34 @@ def test_defaults_fill_an_empty_config() -> None:
 
 
 def test_services_are_ordered_callers_first() -> None:
-    assert [s.name for s in load({}).services] == ["api-gateway", "order-service", "user-service"]
+    names = [s.name for s in load({}).services]
+    assert sorted(names) == sorted(CATALOG)
+    for caller, spec in CATALOG.items():
+        for callee in spec.calls:
+            assert names.index(caller) < names.index(callee), (caller, callee, names)
 
 
 def test_callers_are_derived_from_calls() -> None:
     settings = load({})
     assert settings.service("user-service").callers == ("api-gateway", "order-service")
-    assert settings.service("order-service").callers == ("api-gateway",)
-    assert settings.service("api-gateway").callers == ()
+    for name in CATALOG:
+        # The inverse of the specs' calls, sorted by name.
+        expected = tuple(sorted(caller for caller, s in CATALOG.items() if name in s.calls))
+        assert settings.service(name).callers == expected, name
 
 
 def test_stack_environment_merges_over_spec_and_urls() -> None:
     settings = load({"services": {"order-service": {"environment": {"PORT": 8080, "DEBUG": True}}}})
     environment = settings.service("order-service").environment
-    # `pulumi config set --path` stores numbers and booleans typed; env values are strings.
-    assert environment == {
-        "USER_SERVICE_URL": "http://users.dev.internal:8080",
-        "PORT": "8080",
-        "DEBUG": "true",
+    assert environment["USER_SERVICE_URL"] == "http://users.dev.internal:8080"
+    callees = {
+        CATALOG[callee].url_variable: (
+            f"http://{CATALOG[callee].discovery_name}.dev.internal:{CATALOG[callee].container_port}"
+        )
+        for callee in CATALOG["order-service"].calls
     }
+    # `pulumi config set --path` stores numbers and booleans typed; env values are strings.
+    assert environment == {**callees, "PORT": "8080", "DEBUG": "true"}
 
 
 # --- exact messages -------------------------------------------------------------------------
@@ -101,26 +112,26 @@ def test_stack_environment_merges_over_spec_and_urls() -> None:
 
 def test_unknown_key() -> None:
     assert problems({"services": {"order-service": {"memroy": 512}}}) == [
-        "services.order-service.memroy: unknown key (allowed: autoscaling, cpu, desiredCount, "
-        "environment, image, imagePreparesTmp, memory, secrets, secretsKmsKeyArns, stopTimeout, "
-        "user; did you mean 'memory'?); "
+        "services.order-service.memroy: unknown key (allowed: alarms, autoscaling, cpu, "
+        "deployment, desiredCount, environment, image, imagePreparesTmp, memory, secrets, "
+        "secretsKmsKeyArns, stopTimeout, user; did you mean 'memory'?); "
         "fix: pulumi config rm --path 'services.order-service.memroy'"
     ]
 
 
 def test_unknown_top_level_key() -> None:
     assert problems({"netwrok": {"availabilityZones": 3}}) == [
-        "netwrok: unknown key (allowed: cluster, deployment, discovery, environment, "
-        "loadBalancer, logs, network, services; did you mean 'network'?); "
+        "netwrok: unknown key (allowed: alerts, cluster, deployment, discovery, environment, "
+        "loadBalancer, logs, network, platform, serviceStacks, services, teardown; did you mean "
+        "'network'?); "
         "fix: pulumi config rm --path 'netwrok'"
     ]
 
 
 def test_unknown_service() -> None:
     assert problems({"services": {"ordr-service": {"cpu": 256}}}) == [
-        "services.ordr-service: unknown service (allowed: api-gateway, order-service, "
-        "user-service; did you mean 'order-service'?); "
-        "fix: pulumi config rm --path 'services.ordr-service'"
+        f"services.ordr-service: unknown service (allowed: {', '.join(sorted(CATALOG))}; "
+        "did you mean 'order-service'?); fix: pulumi config rm --path 'services.ordr-service'"
     ]
 
 
@@ -437,7 +448,17 @@ def test_call_cycles_are_rejected() -> None:
 
 
 def test_callers_first_order() -> None:
-    assert callers_first(CATALOG) == ["api-gateway", "order-service", "user-service"]
+    def spec(name: str, *calls: str) -> ServiceSpec:
+        return ServiceSpec(name=name, discovery_name=name, container_name=name, calls=calls)
+
+    catalog = {
+        "users": spec("users"),
+        "web": spec("web", "orders", "users"),
+        "orders": spec("orders", "users"),
+        "audit": spec("audit"),
+    }
+    # Services nobody calls first, then those whose callers are all placed; ties by name.
+    assert callers_first(catalog) == ["audit", "web", "orders", "users"]
 
 
 # --- the listener certificate -----------------------------------------------------------------
@@ -467,8 +488,11 @@ def test_prod_update_refuses_the_placeholder_before_registering_anything() -> No
 
 
 def test_committed_stacks_have_no_warnings(dev: Rendering, prod: Rendering) -> None:
-    assert dev.warnings == ()
-    assert prod.warnings == ()
+    for rendering in (dev, prod):
+        assert rendering.warnings == (), (
+            f"Pulumi.{rendering.stack}.yaml must produce no warnings; apply each warning's fix "
+            "(a service new to the catalog may need sizing under microservices:services)"
+        )
 
 
 def test_certificate_from_another_region() -> None:
@@ -623,8 +647,8 @@ def test_production_warnings() -> None:
             ]
         },
         "services": {
-            "user-service": {"desiredCount": 2},
-            "order-service": {"desiredCount": 2},
+            # Every service on two tasks, but the gateway's band goes down to one.
+            **{name: {"desiredCount": 2} for name in CATALOG},
             "api-gateway": {"desiredCount": 1, "autoscaling": {"minCount": 1, "maxCount": 3}},
         },
     }

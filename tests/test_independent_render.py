@@ -4,6 +4,8 @@ Independent of `offline/` on purpose: the stack file is read and passed as confi
 Pulumi CLI does, `__main__.py` runs unchanged, and every resource is recorded by a plain
 `pulumi.runtime.Mocks`. The assertions follow references between resources (ids and ARNs the
 mocks hand out) rather than trusting names, so a wrong wire fails even if the names look right.
+What each service must look like comes from its spec in `services/` and from the stack file,
+so that adding a service to the catalog extends the checks instead of breaking them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from services import CATALOG
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "microservices"
@@ -73,60 +77,49 @@ SECRET_VALUE = re.compile(
 class ServiceFacts:
     dns_name: str
     container_name: str
+    port: int
     url_variable: str
+    calls: tuple[str, ...]
+    route_priorities: tuple[int, ...]
 
 
+# What each service of the catalog must look like once deployed, from its spec. The URL
+# variable is restated from the documented convention (USER_SERVICE_URL for user-service)
+# rather than read from the spec, so that a wrong property cannot vouch for itself.
 SERVICES: Mapping[str, ServiceFacts] = {
-    "user-service": ServiceFacts(
-        dns_name="users", container_name="users", url_variable="USER_SERVICE_URL"
-    ),
-    "order-service": ServiceFacts(
-        dns_name="orders", container_name="orders", url_variable="ORDER_SERVICE_URL"
-    ),
-    "api-gateway": ServiceFacts(
-        dns_name="gateway", container_name="gateway", url_variable="API_GATEWAY_URL"
-    ),
+    name: ServiceFacts(
+        dns_name=spec.discovery_name,
+        container_name=spec.container_name,
+        port=spec.container_port,
+        url_variable=name.upper().replace("-", "_") + "_URL",
+        calls=spec.calls,
+        route_priorities=tuple(sorted(route.priority for route in spec.routes)),
+    )
+    for name, spec in CATALOG.items()
 }
-PORT = 8080
+ROUTED = tuple(name for name, facts in SERVICES.items() if facts.route_priorities)
 
 # Who may open a connection to whom: (source, target, port). Nothing else may reach a service.
 EXPECTED_EDGES: tuple[tuple[str, str, int], ...] = (
-    (ALB, "api-gateway", PORT),
-    ("api-gateway", "user-service", PORT),
-    ("api-gateway", "order-service", PORT),
-    ("order-service", "user-service", PORT),
+    *((ALB, name, SERVICES[name].port) for name in ROUTED),
+    *(
+        (caller, callee, SERVICES[callee].port)
+        for caller, facts in SERVICES.items()
+        for callee in facts.calls
+    ),
 )
-CALLS: Mapping[str, tuple[str, ...]] = {
-    "user-service": (),
-    "order-service": ("user-service",),
-    "api-gateway": ("user-service", "order-service"),
-}
 
 
 @dataclass(frozen=True, kw_only=True)
 class Expected:
     namespace: str
     availability_zones: int
-    desired_counts: Mapping[str, int]
-    bands: Mapping[str, tuple[int, int]]
     https: bool
 
 
 EXPECTED: Mapping[str, Expected] = {
-    "dev": Expected(
-        namespace="dev.internal",
-        availability_zones=2,
-        desired_counts={"user-service": 1, "order-service": 1, "api-gateway": 1},
-        bands={"user-service": (1, 2), "order-service": (1, 3), "api-gateway": (1, 2)},
-        https=False,
-    ),
-    "prod": Expected(
-        namespace="prod.internal",
-        availability_zones=3,
-        desired_counts={"user-service": 2, "order-service": 3, "api-gateway": 2},
-        bands={"user-service": (2, 6), "order-service": (3, 10), "api-gateway": (2, 6)},
-        https=True,
-    ),
+    "dev": Expected(namespace="dev.internal", availability_zones=2, https=False),
+    "prod": Expected(namespace="prod.internal", availability_zones=3, https=True),
 }
 
 
@@ -170,6 +163,31 @@ class Render:
     @property
     def expected(self) -> Expected:
         return EXPECTED[self.stack]
+
+    def service_config(self, name: str) -> dict[str, Any]:
+        return (self.config.get(f"{PROJECT}:services") or {}).get(name) or {}
+
+    @property
+    def bands(self) -> dict[str, tuple[int, int]]:
+        """(minCount, maxCount) of each service the stack file autoscales."""
+        return {
+            name: (band["minCount"], band["maxCount"])
+            for name in SERVICES
+            if (band := self.service_config(name).get("autoscaling")) is not None
+        }
+
+    @property
+    def desired_counts(self) -> dict[str, int]:
+        """The stack file's desiredCount (default 1), brought inside the band if it has one,
+        as the README says a service starts."""
+        counts = {}
+        for name in SERVICES:
+            desired = self.service_config(name).get("desiredCount", 1)
+            if name in self.bands:
+                low, high = self.bands[name]
+                desired = min(max(desired, low), high)
+            counts[name] = desired
+        return counts
 
     def ecs_services(self) -> dict[str, Resource]:
         return {r.inputs["name"]: r for r in self.of_type(ECS_SERVICE)}
@@ -300,12 +318,12 @@ def render(request: pytest.FixtureRequest) -> Iterator[Render]:
 # --- ECS services --------------------------------------------------------------------------
 
 
-def test_exactly_the_three_services_with_the_stacks_desired_counts(render: Render) -> None:
+def test_exactly_the_catalogs_services_with_the_stacks_desired_counts(render: Render) -> None:
     services = render.ecs_services()
-    assert len(render.of_type(ECS_SERVICE)) == 3
+    assert len(render.of_type(ECS_SERVICE)) == len(SERVICES)
     assert set(services) == set(SERVICES)
     counts = {name: service.inputs.get("desiredCount") for name, service in services.items()}
-    assert counts == render.expected.desired_counts
+    assert counts == render.desired_counts
 
 
 def test_services_run_on_fargate_capacity_providers(render: Render) -> None:
@@ -408,8 +426,10 @@ def test_callers_get_their_callees_urls(render: Render) -> None:
         urls = {k: v for k, v in environment.items() if k.endswith("_SERVICE_URL")}
         # Exactly the services it calls, at their Cloud Map names in this stack's namespace.
         assert urls == {
-            SERVICES[callee].url_variable: f"http://{SERVICES[callee].dns_name}.{namespace}:{PORT}"
-            for callee in CALLS[name]
+            SERVICES[callee].url_variable: (
+                f"http://{SERVICES[callee].dns_name}.{namespace}:{SERVICES[callee].port}"
+            )
+            for callee in SERVICES[name].calls
         }, name
 
 
@@ -447,40 +467,58 @@ def test_each_service_registers_in_its_own_discovery_service(render: Render) -> 
 # --- load balancer -------------------------------------------------------------------------
 
 
-def test_only_the_gateway_sits_behind_the_alb(render: Render) -> None:
+def test_routed_services_and_only_they_sit_behind_the_alb(render: Render) -> None:
     services = render.ecs_services()
-    attachments = services["api-gateway"].inputs.get("loadBalancers") or []
-    assert len(attachments) == 1, f"api-gateway has {len(attachments)} load balancer attachments"
-    attachment = attachments[0]
-    assert attachment["containerName"] == "gateway"
-    assert attachment["containerPort"] == PORT
-    target_group = render.by_arn(attachment["targetGroupArn"])
-    assert target_group.type == TARGET_GROUP
-    assert target_group.inputs["targetType"] == "ip"  # awsvpc tasks register by IP
-    assert target_group.inputs["port"] == PORT
-    assert target_group.inputs.get("vpcId") == render.vpc().state["vpcId"]
-    # The name and port the ALB targets must be the container's own.
-    container = render.container(services["api-gateway"])
-    assert container["name"] == attachment["containerName"]
-    assert PORT in [m["containerPort"] for m in container["portMappings"]]
-    for name in ("user-service", "order-service"):
+    assert "api-gateway" in ROUTED  # the public entry point
+    for name in ROUTED:
+        facts = SERVICES[name]
+        attachments = services[name].inputs.get("loadBalancers") or []
+        assert len(attachments) == 1, f"{name} has {len(attachments)} load balancer attachments"
+        attachment = attachments[0]
+        assert attachment["containerName"] == facts.container_name, name
+        assert attachment["containerPort"] == facts.port, name
+        target_group = render.by_arn(attachment["targetGroupArn"])
+        assert target_group.type == TARGET_GROUP, name
+        assert target_group.inputs["targetType"] == "ip", name  # awsvpc tasks register by IP
+        assert target_group.inputs["port"] == facts.port, name
+        assert target_group.inputs.get("vpcId") == render.vpc().state["vpcId"], name
+        # The name and port the ALB targets must be the container's own.
+        container = render.container(services[name])
+        assert container["name"] == attachment["containerName"], name
+        assert facts.port in [m["containerPort"] for m in container["portMappings"]], name
+    for name in set(SERVICES) - set(ROUTED):
         assert not services[name].inputs.get("loadBalancers"), name
 
 
-def test_a_listener_rule_forwards_to_the_gateway(render: Render) -> None:
-    (attachment,) = render.ecs_services()["api-gateway"].inputs["loadBalancers"]
+def forwarded_to(action: dict) -> set[str]:
+    """The target groups a forward action sends requests to (weight above 0)."""
+    groups = {action["targetGroupArn"]} if action.get("targetGroupArn") else set()
+    for group in action.get("forward", {}).get("targetGroups", []):
+        if group.get("weight", 1) > 0:
+            groups.add(group["arn"])
+    return groups
+
+
+def test_each_route_is_a_listener_rule_on_the_main_listener(render: Render) -> None:
     main_port = 443 if render.expected.https else 80
-    forwarding = [
-        rule
-        for rule in render.of_type(LISTENER_RULE)
-        if any(
-            a.get("type") == "forward" and a.get("targetGroupArn") == attachment["targetGroupArn"]
-            for a in rule.inputs["actions"]
-        )
-    ]
-    assert forwarding, "no listener rule forwards to the gateway's target group"
-    for rule in forwarding:
-        assert render.by_arn(rule.inputs["listenerArn"]).inputs["port"] == main_port, rule.name
+    services = render.ecs_services()
+    for name in ROUTED:
+        (attachment,) = services[name].inputs["loadBalancers"]
+        forwarding = [
+            rule
+            for rule in render.of_type(LISTENER_RULE)
+            if any(
+                a.get("type") == "forward"
+                and attachment["targetGroupArn"] in forwarded_to(a)
+                for a in rule.inputs["actions"]
+            )
+        ]
+        # One rule per route of the spec, at the spec's priorities.
+        priorities = sorted(rule.inputs["priority"] for rule in forwarding)
+        assert tuple(priorities) == SERVICES[name].route_priorities, name
+        for rule in forwarding:
+            listener = render.by_arn(rule.inputs["listenerArn"])
+            assert listener.inputs["port"] == main_port, rule.name
 
 
 def test_alb_is_internet_facing_on_public_subnets(render: Render) -> None:
@@ -586,7 +624,8 @@ def test_one_scaling_target_per_service_with_the_stacks_band(render: Render) -> 
     cluster = render.one(ECS_CLUSTER)
     services = render.ecs_services()
     targets = render.of_type(SCALING_TARGET)
-    assert len(targets) == len(services)
+    # A target for each service the stack file autoscales, and none for a fixed count.
+    assert len(targets) == len(render.bands)
     by_service: dict[str, dict[str, Any]] = {}
     for target in targets:
         match = re.fullmatch(r"service/([^/]+)/([^/]+)", target.inputs["resourceId"])
@@ -595,10 +634,12 @@ def test_one_scaling_target_per_service_with_the_stacks_band(render: Render) -> 
         assert target.inputs["serviceNamespace"] == "ecs", target.name
         assert target.inputs["scalableDimension"] == "ecs:service:DesiredCount", target.name
         by_service[match[2]] = target.inputs
-    assert set(by_service) == set(services)
+    assert set(by_service) == set(render.bands)
     for name, service in services.items():
         assert service.inputs["cluster"] == cluster.state["arn"], name
+        if name not in render.bands:
+            continue
         band = (by_service[name]["minCapacity"], by_service[name]["maxCapacity"])
-        assert band == render.expected.bands[name], name
+        assert band == render.bands[name], name
         # The first deployment must start inside the band the scaler will enforce.
         assert band[0] <= service.inputs["desiredCount"] <= band[1], name

@@ -9,6 +9,13 @@ from offline.harness import Rendering
 from offline.stackfile import config_rm_path, config_set_path, read_stack_document
 from tests.conftest import ecs_service, render_document, render_with
 
+# (service, its `autoscaling` block) for each service prod's stack file autoscales.
+PROD_BANDS = {
+    name: service["autoscaling"]
+    for name, service in read_stack_document("prod")["microservices:services"].items()
+    if "autoscaling" in (service or {})
+}
+
 
 def test_max_count_change_touches_only_the_scalable_target(prod: Rendering) -> None:
     changed = render_with("prod", [("services.order-service.autoscaling.maxCount", "12")])
@@ -29,7 +36,8 @@ def test_dev_max_count_to_ten(dev: Rendering) -> None:
 
 
 def test_autoscaled_services_leave_desired_count_to_the_scaler(prod: Rendering) -> None:
-    for name in ("user-service", "order-service", "api-gateway"):
+    assert {"user-service", "order-service", "api-gateway"} <= set(PROD_BANDS)
+    for name in PROD_BANDS:
         service = ecs_service(prod, name)
         assert service.ignore_changes == ("desiredCount",)
         target = prod.named(f"prod-{name}-scaling")
@@ -63,13 +71,25 @@ def test_fixed_count_without_autoscaling(dev: Rendering) -> None:
     ]
     assert [(r.name, changes) for r, changes in result.changed] == [
         (
+            # The running-task alarm follows the count it must not fall below.
+            "dev-user-service-alarm-running-tasks-low",
+            (
+                PropertyChange(
+                    path="alarmDescription",
+                    old="user-service: fewer than 1 tasks running",
+                    new="user-service: fewer than 3 tasks running",
+                ),
+                PropertyChange(path="threshold", old=1, new=3),
+            ),
+        ),
+        (
             "dev-user-service-ecs",
             (
                 # Pulumi now owns the count again.
                 PropertyChange(path="(options).ignoreChanges", old=["desiredCount"], new=[]),
                 PropertyChange(path="desiredCount", old=1, new=3),
             ),
-        )
+        ),
     ]
 
 
@@ -78,22 +98,25 @@ def test_scaling_policies(prod: Rendering, dev: Rendering) -> None:
         r.name: r.inputs["targetTrackingScalingPolicyConfiguration"]
         for r in prod.of_type("aws:appautoscaling/policy:Policy")
     }
+    # CPU for every autoscaled service; memory and requests where its band sets a target.
+    optional = {"memory": "memoryTarget", "requests": "requestsPerTarget"}
     assert set(policies) == {
-        "prod-user-service-cpu-scaling",
-        "prod-user-service-memory-scaling",
-        "prod-order-service-cpu-scaling",
-        "prod-order-service-memory-scaling",
-        "prod-api-gateway-cpu-scaling",
-        "prod-api-gateway-requests-scaling",
+        f"prod-{name}-{metric}-scaling"
+        for name, band in PROD_BANDS.items()
+        for metric in ("cpu", *(metric for metric, key in optional.items() if key in band))
     }
     for configuration in policies.values():
         assert (configuration["scaleOutCooldown"], configuration["scaleInCooldown"]) == (60, 300)
     assert policies["prod-order-service-memory-scaling"]["targetValue"] == 75
-    requests = policies["prod-api-gateway-requests-scaling"]
-    assert requests["targetValue"] == 1000
+    dev_policies = {
+        r.name: r.inputs["targetTrackingScalingPolicyConfiguration"]
+        for r in dev.of_type("aws:appautoscaling/policy:Policy")
+    }
+    requests = dev_policies["dev-api-gateway-requests-scaling"]
+    assert requests["targetValue"] == 500
     assert requests["predefinedMetricSpecification"] == {
         "predefinedMetricType": "ALBRequestCountPerTarget",
-        "resourceLabel": "${prod-ingress-alb.arnSuffix}/${prod-api-gateway-tg.arnSuffix}",
+        "resourceLabel": "${dev-ingress-alb.arnSuffix}/${dev-api-gateway-tg.arnSuffix}",
     }
 
 

@@ -27,6 +27,8 @@ RUNTIME_TYPES = {
     "aws:iam/rolePolicy:RolePolicy",
     "aws:appautoscaling/target:Target",
     "aws:appautoscaling/policy:Policy",
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
 }
 
 
