@@ -8,7 +8,7 @@ HEAD ?= prod
 FORMAT ?= mermaid
 SCAN_STACK ?= prod
 
-.PHONY: preview preview-json diff graph bench scan test lint setup policy-setup clean
+.PHONY: preview preview-json diff graph docs bench bench-split scan test lint setup policy-setup clean
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,11 @@ diff: setup
 graph: setup
 	$(PY) -m offline graph --stack $(STACK) --format $(FORMAT)
 
+# The README's graph and services table and docs/security.md's controls table, regenerated
+# from the code between their markers; `make test` fails while one of them is stale.
+docs: setup
+	$(PY) scripts/gen_docs.py
+
 # Checkov's rules over a stack, in a virtualenv of its own (its pins would clash with ours).
 .venv-scan/.installed: scripts/scan-requirements.txt
 	$(PYTHON) -m venv .venv-scan
@@ -50,6 +55,10 @@ scan: setup .venv-scan/.installed
 
 bench: setup
 	$(PY) scripts/bench_preview.py
+
+# A service stack's resources and preview time, with the committed catalog and with 50 services.
+bench-split: setup
+	$(PY) scripts/bench_split.py
 
 lint: setup
 	$(PY) -m ruff check .

@@ -54,8 +54,9 @@ def target_group(component: str) -> str:
 
 
 def alternate_target_group(component: str) -> str:
-    """The second target group a traffic-shifting release moves traffic to."""
-    return f"{component}-tg-alt"
+    """The second target group a traffic-shifting release moves traffic to (short: target
+    group names are limited to 32 characters with Pulumi's suffix)."""
+    return f"{component}-alt"
 
 
 def cluster_name(project: str, stack: str) -> str:

@@ -711,16 +711,19 @@ def check_catalog(stack: str, catalog: Mapping[str, ServiceSpec], findings: Find
             _check_route_patterns(
                 spec, route.priority, route.path_patterns, route.host_patterns, findings
             )
-        target_group = naming.target_group(
-            naming.service_component(naming.platform(stack), spec.name)
-        )
-        if spec.routes and not naming.fits_lb_name_limit(target_group):
+        component = naming.service_component(naming.platform(stack), spec.name)
+        too_long = [
+            name
+            for name in (naming.target_group(component), naming.alternate_target_group(component))
+            if not naming.fits_lb_name_limit(name)
+        ]
+        if spec.routes and too_long:
             findings.error(
                 path,
-                f"the target group name '{target_group}' is longer than AWS allows once Pulumi "
+                f"the target group name '{too_long[-1]}' is longer than AWS allows once Pulumi "
                 f"adds its {naming.AUTONAME_SUFFIX_LENGTH}-character suffix (allowed: "
                 f"{naming.AWS_LB_NAME_MAX} characters)",
-                f"shorten the name of '{spec.name}' in services/",
+                f"shorten the name of '{spec.name}' in services/, or the stack's name",
             )
         if "." in spec.discovery_name or not is_dns_name(spec.discovery_name):
             findings.error(

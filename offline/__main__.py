@@ -1,7 +1,9 @@
 """The offline preview's command line: `python -m offline preview | diff | graph`.
 
 Exit codes: 0 success (for `diff`: no changes), 1 `diff` found changes, 2 a user error (bad
-config, unknown stack, unreadable document, missing Graphviz), as diff(1) does.
+config, unknown stack, unreadable document, missing Graphviz), as diff(1) does. `affected`
+(the stacks a change between two git revisions affects) exits 0 or 2 (bad revision, no git
+checkout).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 import pulumi
 
 from offline import document
+from offline.affected import add_affected_parser, run_affected
+from offline.deploy_policy import add_deploy_policy_parser, run_deploy_policy
 from offline.diff import diff, format_markdown, format_text
 from offline.graph import GraphvizError, architecture, render_image, to_dot, to_mermaid
 from offline.harness import Rendering, render
@@ -51,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("--stack", default="dev", help="stack name (default: dev)")
     graph.add_argument("--format", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
     graph.add_argument("-o", "--output", type=Path, help="write to this file, not stdout")
+
+    add_affected_parser(commands)
+    add_deploy_policy_parser(commands)
     return parser
 
 
@@ -86,6 +93,10 @@ def _write(output: Path | None, content: str | bytes) -> None:
 
 def run(args: argparse.Namespace) -> int:
     project_dir = find_project_dir(Path.cwd())
+    if args.command == "affected":
+        return run_affected(args, project_dir)
+    if args.command == "deploy-policy":
+        return run_deploy_policy(args, project_dir)
     if args.command == "preview":
         rendering = _render_stack(args.stack, project_dir)
         sys.stdout.write(document.dumps(rendering) if args.json else preview_text(rendering))

@@ -7,11 +7,13 @@ diffed against a later render. Its schema is `offline/preview.schema.json`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 from offline.harness import RecordedResource, Rendering
+from offline.report import service_rows
 
 SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).with_name("preview.schema.json")
@@ -47,6 +49,11 @@ def to_document(rendering: Rendering) -> dict[str, Any]:
         ],
         "outputs": rendering.outputs,
         "warnings": list(rendering.warnings),
+        # Derived from the resources, for readers that want the services without them.
+        "services": [
+            {key: list(value) if isinstance(value, tuple) else value for key, value in row.items()}
+            for row in map(dataclasses.asdict, service_rows(rendering))
+        ],
     }
 
 

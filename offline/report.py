@@ -14,6 +14,12 @@ from offline.harness import STACK_TYPE, RecordedResource, Rendering, is_referenc
 
 ECS_SERVICE_COMPONENT = "microservices:ecs_service:EcsService"
 ENDPOINT_COMPONENT = "microservices:endpoint:ServiceEndpoint"
+STRATEGY_NAMES = {
+    "ROLLING": "rolling",
+    "BLUE_GREEN": "blueGreen",
+    "LINEAR": "linear",
+    "CANARY": "canary",
+}
 LOAD_BALANCER = "load balancer"
 """How a service row names the ALB among its callers."""
 
@@ -60,6 +66,10 @@ class ServiceRow:
     routes: tuple[str, ...]
     callers: tuple[str, ...]
     """ECS names of the calling services, or `load balancer`."""
+    strategy: str = "-"
+    """How a release rolls out: rolling, blueGreen, linear or canary."""
+    alarms: str = "-"
+    """How many alarms watch the service, and how many of them roll a release back."""
 
 
 def _child(rendering: Rendering, parent: RecordedResource, type_: str) -> list[RecordedResource]:
@@ -94,11 +104,16 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
     rows: list[ServiceRow] = []
     for component_name in sorted({*endpoints, *runtimes}):
         endpoint, runtime = endpoints.get(component_name), runtimes.get(component_name)
-        name, port, size, count = "-", "-", "-", "-"
+        name, port, size, count, strategy, alarms = "-", "-", "-", "-", "-", "-"
         if runtime is not None:
             (ecs_service,) = _child(rendering, runtime, "aws:ecs/service:Service")
             ecs = ecs_service.inputs
             name = str(ecs.get("name"))
+            ecs_strategy = (ecs.get("deploymentConfiguration") or {}).get("strategy", "ROLLING")
+            strategy = STRATEGY_NAMES.get(ecs_strategy, ecs_strategy)
+            watching = _child(rendering, runtime, "aws:cloudwatch/metricAlarm:MetricAlarm")
+            rollback = (ecs.get("alarms") or {}).get("alarmNames") or []
+            alarms = f"{len(watching)} ({len(rollback)} roll back)"
             for task in _child(rendering, runtime, "aws:ecs/taskDefinition:TaskDefinition"):
                 containers = json.loads(task.inputs["containerDefinitions"])
                 port = ",".join(
@@ -152,13 +167,25 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
                 count=count,
                 routes=tuple(routes),
                 callers=tuple(callers),
+                strategy=strategy,
+                alarms=alarms,
             )
         )
     return sorted(rows, key=lambda row: row.ecs_name)
 
 
 def service_table_lines(rendering: Rendering) -> list[str]:
-    header = ("ECS service", "DNS name", "port", "cpu/mem", "count (band)", "routes", "called by")
+    header = (
+        "ECS service",
+        "DNS name",
+        "port",
+        "cpu/mem",
+        "count (band)",
+        "release",
+        "alarms",
+        "routes",
+        "called by",
+    )
     rows = [
         (
             r.ecs_name,
@@ -166,6 +193,8 @@ def service_table_lines(rendering: Rendering) -> list[str]:
             r.port,
             r.size,
             r.count,
+            r.strategy,
+            r.alarms,
             ", ".join(r.routes) or "-",
             ", ".join(r.callers) or "-",
         )

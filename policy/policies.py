@@ -132,6 +132,23 @@ def _no_public_ip(props: Mapping[str, Any]) -> Iterable[str]:
         yield "tasks get a public IP: set networkConfiguration.assignPublicIp to false"
 
 
+def _release_safeguards(props: Mapping[str, Any]) -> Iterable[str]:
+    breaker = props.get("deploymentCircuitBreaker") or {}
+    if breaker.get("enable") is not True or breaker.get("rollback") is not True:
+        yield (
+            "the deployment circuit breaker is off or does not roll back: set "
+            "deploymentCircuitBreaker to enable and rollback"
+        )
+    alarms = props.get("alarms") or {}
+    if not (alarms.get("enable") is True and alarms.get("rollback") is True):
+        yield (
+            "no deployment alarms with rollback: name the release alarms in the service's "
+            "alarms block with enable and rollback"
+        )
+    elif not alarms.get("alarmNames"):
+        yield "the alarms block names no alarm: list the alarms that mean a bad release"
+
+
 def _not_privileged(props: Mapping[str, Any]) -> Iterable[str]:
     for container in _containers(props):
         if container.get("privileged") is True:
@@ -399,6 +416,24 @@ def _alb_has_waf(resources: Sequence[PolicyResource]) -> Iterable[tuple[str, str
 
 
 CONTROLS: tuple[Control, ...] = (
+    Control(
+        name="ecs-release-rollback",
+        ids="project",
+        description=(
+            "ECS services roll a release back by themselves: on tasks that fail to start "
+            "(circuit breaker) and on the alarms that mean a bad release (deployment alarms)."
+        ),
+        how=(
+            "Every service keeps the circuit breaker with rollback; its release alarms (5xx "
+            "rate, unhealthy targets, p99 latency; running tasks for a service without a route) "
+            "are in its `alarms` block with rollback, on by default in production "
+            "(`services.<name>.alarms.rollback`)."
+        ),
+        scope="production",
+        on_unknown="deny",
+        types=(ECS_SERVICE,),
+        check=_release_safeguards,
+    ),
     Control(
         name="ecs-no-public-ip",
         ids="ECS.2, CKV_AWS_333",

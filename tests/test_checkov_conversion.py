@@ -11,6 +11,7 @@ from typing import Any
 
 from offline import document
 from offline.harness import Rendering
+from services import CATALOG
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "checkov_scan.py"
 
@@ -37,8 +38,8 @@ def test_every_provider_resource_becomes_a_terraform_resource(prod: Rendering) -
     plan = plan_of(prod)
     resources = plan["planned_values"]["root_module"]["resources"]
     types = [r["type"] for r in resources]
-    assert types.count("aws_ecs_task_definition") == 3
-    assert types.count("aws_ecs_service") == 3
+    assert types.count("aws_ecs_task_definition") == len(CATALOG)
+    assert types.count("aws_ecs_service") == len(CATALOG)
     assert "aws_wafv2_web_acl_rule" not in types  # folded into the web ACL's rule blocks
     providers = [r for r in prod.resources if r.custom and r.type != "awsx:ec2:Vpc"]
     rules = [r for r in prod.resources if r.type == "aws:wafv2/webAclRule:WebAclRule"]

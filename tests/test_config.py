@@ -405,10 +405,24 @@ def test_target_group_name_must_fit_after_auto_naming() -> None:
             routes=(RouteSpec(priority=10, path_patterns=("/long/*",)),),
         )
     }
+    # The longer of its two target groups (the alternate one, for traffic-shifting releases).
     assert problems({}, catalog=catalog) == [
-        f"services.{long_name}: the target group name 'dev-{long_name}-tg' is longer than AWS "
+        f"services.{long_name}: the target group name 'dev-{long_name}-alt' is longer than AWS "
         "allows once Pulumi adds its 8-character suffix (allowed: 32 characters); "
-        f"fix: shorten the name of '{long_name}' in services/"
+        f"fix: shorten the name of '{long_name}' in services/, or the stack's name"
+    ]
+    # 17 characters: the primary group fits exactly (24 + 8), the alternate one does not.
+    just_over = "abcdefghijklmnopq"
+    catalog = {
+        just_over: ServiceSpec(
+            name=just_over,
+            discovery_name="long",
+            container_name="app",
+            routes=(RouteSpec(priority=10, path_patterns=("/long/*",)),),
+        )
+    }
+    assert [issue.split(":")[0] for issue in problems({}, catalog=catalog)] == [
+        f"services.{just_over}"
     ]
 
 

@@ -323,7 +323,7 @@ def test_the_band_warning_says_whether_the_count_is_the_default(
 def test_stacks_that_share_a_range_in_a_region_get_a_warning(tmp_path: Path) -> None:
     settings = load_settings(
         {},
-        stack="staging",
+        stack="qa",
         region="us-east-1",
         other_stacks={
             "dev": OtherStack(region="us-east-1", cidr_block="10.20.0.0/16"),
@@ -348,11 +348,11 @@ def test_a_copied_stack_file_is_warned_about_its_range(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copy(PROJECT_DIR / "Pulumi.dev.yaml", tmp_path / "Pulumi.dev.yaml")
-    shutil.copy(PROJECT_DIR / "Pulumi.dev.yaml", tmp_path / "Pulumi.staging.yaml")
+    shutil.copy(PROJECT_DIR / "Pulumi.dev.yaml", tmp_path / "Pulumi.qa.yaml")
     # The program reads the project's stack files from its working directory, as under the CLI.
     monkeypatch.chdir(tmp_path)
     document = read_stack_document("dev")
-    rendering = render("staging", config=to_cli_config(project_name(), "staging", document))
+    rendering = render("qa", config=to_cli_config(project_name(), "qa", document))
     assert any(
         w.startswith("network.cidrBlock: \"10.20.0.0/16\" overlaps the VPC of stack 'dev'")
         for w in rendering.warnings

@@ -12,7 +12,13 @@ PROJECT = Path(__file__).resolve().parent.parent
 README = PROJECT / "README.md"
 DOCS = PROJECT / "docs"
 SECURITY = DOCS / "security.md"
-README_MAX_LINES = 250
+# The README's length besides what `make docs` generates, which grows with the catalog (250
+# lines in all with the three-service graph and table).
+README_MAX_LINES = 232
+GENERATED = (
+    ("<!-- graph: prod -->\n", "<!-- /graph -->"),
+    ("<!-- services -->\n", "<!-- /services -->"),
+)
 # The reference material the README hands over, one page each.
 DOC_PAGES = ("config.md", "security.md", "ci-cd.md", "deploy-permissions.md", "offline-tools.md")
 
@@ -60,9 +66,12 @@ def controls_section() -> str:
 
 
 def test_readme_is_a_front_page() -> None:
-    lines = README.read_text().count("\n")
+    text = README.read_text()
+    generated = sum(between(text, start, end).count("\n") for start, end in GENERATED)
+    lines = text.count("\n") - generated
     assert lines <= README_MAX_LINES, (
-        f"README.md has {lines} lines (at most {README_MAX_LINES}): keep it to what the "
+        f"README.md has {lines} lines besides its generated sections (at most "
+        f"{README_MAX_LINES}): keep it to what the "
         "project is, the two commands, the architecture, a first deploy, scaling, adding a "
         "service or a stack, and teardown; move reference material (config keys, security "
         "controls, CI/CD, tool options, IAM permissions) to docs/*.md and link it from the README"

@@ -508,8 +508,7 @@ def test_each_route_is_a_listener_rule_on_the_main_listener(render: Render) -> N
             rule
             for rule in render.of_type(LISTENER_RULE)
             if any(
-                a.get("type") == "forward"
-                and attachment["targetGroupArn"] in forwarded_to(a)
+                a.get("type") == "forward" and attachment["targetGroupArn"] in forwarded_to(a)
                 for a in rule.inputs["actions"]
             )
         ]

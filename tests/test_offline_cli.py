@@ -2,29 +2,92 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from config.calls import callers_of
 from offline.__main__ import main
+from offline.harness import Rendering
+from offline.stackfile import read_stack_document
+from services import CATALOG
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def test_preview_prints_tree_services_and_outputs(capsys: pytest.CaptureFixture[str]) -> None:
+def services_table(text: str) -> dict[str, list[str]]:
+    """The preview's services table: ECS name -> its cells (columns are 2+ spaces apart)."""
+    lines = text.split("\nServices:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[2:]]
+    return {row[0]: row for row in rows}
+
+
+def expected_row(name: str) -> list[str]:
+    """A service's row in the dev preview, from its spec and the dev stack file."""
+    spec = CATALOG[name]
+    services = read_stack_document("dev").get("microservices:services") or {}
+    config: dict[str, Any] = services.get(name) or {}
+    band = config.get("autoscaling")
+    count = f"({band['minCount']}..{band['maxCount']})" if band else "(fixed)"
+    routes = [
+        f"{' '.join((*route.path_patterns, *route.host_patterns))} (priority {route.priority})"
+        for route in spec.routes
+    ]
+    callers = [*callers_of(name, CATALOG), *(["load balancer"] if spec.routes else [])]
+    # CPU and memory for every service, running tasks while there is a minimum, and 5xx rate,
+    # unhealthy targets and latency for a routed one; dev's release alarms only notify unless
+    # the stack file turns rollback on.
+    minimum = band["minCount"] if band else config.get("desiredCount", 1)
+    release = 3 if spec.routes else (1 if minimum > 0 else 0)
+    alarms = 2 + (1 if minimum > 0 else 0) + (3 if spec.routes else 0)
+    rollback = (config.get("alarms") or {}).get("rollback", False)
+    return [
+        name,
+        f"{spec.discovery_name}.dev.internal",
+        str(spec.container_port),
+        f"{config.get('cpu', 256)}/{config.get('memory', 512)}",
+        f"{config.get('desiredCount', 1)} {count}",
+        (config.get("deployment") or {}).get("strategy", "rolling"),
+        f"{alarms} ({release if rollback else 0} roll back)",
+        ", ".join(routes) or "-",
+        ", ".join(sorted(callers)) or "-",
+    ]
+
+
+def test_preview_prints_tree_services_and_outputs(
+    capsys: pytest.CaptureFixture[str], dev: Rendering
+) -> None:
     assert main(["preview", "--stack", "dev"]) == 0
     text = capsys.readouterr().out
     assert " + pulumi:pulumi:Stack" in text
     assert "└─ microservices:platform:Platform" in text
     assert "aws:ecs/service:Service" in text and "dev-order-service" in text
-    assert " 62  to create, with the stack (resources that awsx components" in text
+    # Every registered resource, and the stack itself.
+    assert f" {len(dev.resources) + 1}  to create, with the stack (resources that awsx" in text
     assert "url: http://${dev-ingress-alb.dnsName}  (known after deploy)" in text
-    assert (
-        " user-service   users.dev.internal    8080  256/512  1 (1..2)      -"
-        "                    api-gateway, order-service"
-    ) in text
+    table = services_table(text)
+    assert table["user-service"] == [
+        "user-service",
+        "users.dev.internal",
+        "8080",
+        "256/512",
+        "1 (1..2)",
+        "rolling",
+        "3 (0 roll back)",
+        "-",
+        "api-gateway, order-service",
+    ]
+    assert sorted(table) == sorted(CATALOG)
+    routes = 7  # the column of routes
+    for name in CATALOG:
+        row, expected = table[name], expected_row(name)
+        assert row[:routes] + row[routes + 1 :] == expected[:routes] + expected[routes + 1 :], name
+        # The routes of a service, in any order.
+        assert set(row[routes].split(", ")) == set(expected[routes].split(", ")), name
     assert "albDnsName: (known after deploy: dev-ingress-alb.dnsName)" in text
 
 

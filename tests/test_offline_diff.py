@@ -291,31 +291,33 @@ def test_security_group_rule_source_type_switch_replaces() -> None:
 # --- between stacks --------------------------------------------------------------------------
 
 
-def staging_document(environment_tag: str) -> dict[str, Any]:
+def qa_document(environment_tag: str) -> dict[str, Any]:
+    # A short stack name: it is part of every target group name, which AWS limits to 32
+    # characters, so a longer one could refuse a catalog with longer service names.
     document_ = read_stack_document("prod")
     document_["aws:defaultTags"]["tags"]["Environment"] = environment_tag
     return document_
 
 
-def test_prod_and_an_identical_staging_show_no_changes(
+def test_prod_and_an_identical_qa_stack_show_no_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     copy = tmp_path / "project"
     shutil.copytree(
         PROJECT, copy, ignore=shutil.ignore_patterns(".venv*", ".git", "__pycache__", ".*_cache")
     )
-    (copy / "Pulumi.staging.yaml").write_text(
-        yaml.safe_dump({"config": staging_document("staging")}, sort_keys=False)
+    (copy / "Pulumi.qa.yaml").write_text(
+        yaml.safe_dump({"config": qa_document("qa")}, sort_keys=False)
     )
     monkeypatch.chdir(copy)
-    assert main(["diff", "prod", "staging"]) == 0
-    assert capsys.readouterr().out == "prod → staging: no changes\n"
+    assert main(["diff", "prod", "qa"]) == 0
+    assert capsys.readouterr().out == "prod → qa: no changes\n"
 
 
 def test_a_copied_stack_file_differs_only_in_its_tag(prod: Rendering) -> None:
     # The prod file copied as is: names and values line up, but the tag still says prod.
-    config = to_cli_config(project_name(), "staging", staging_document("prod"))
-    result = diff(prod, render("staging", config=config))
+    config = to_cli_config(project_name(), "qa", qa_document("prod"))
+    result = diff(prod, render("qa", config=config))
     assert not (result.added or result.removed or result.changed)
     assert result.config == (
         ConfigChange(

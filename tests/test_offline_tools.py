@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import jsonschema
 import pytest
@@ -16,6 +19,8 @@ from offline import document
 from offline.__main__ import main
 from offline.diff import diff
 from offline.harness import Rendering, render
+from offline.stackfile import read_stack_document
+from services import CATALOG
 from tests.conftest import render_with
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -178,7 +183,9 @@ def test_added_service_is_one_group_of_new_resources(tmp_path: Path, dev: Render
     from offline.diff import diff
 
     changes = diff(dev, document.load(saved))
-    assert not changes.removed and not changes.changed
+    assert not changes.removed
+    # The dashboard is generated from the catalog: the new service gets its row.
+    assert [r.name for r, _ in changes.changed] == ["dev-dashboard"]
     # Two new components: how the service is reached (its endpoint) and how it runs.
     components = {r.type: r for r in changes.added if not r.custom}
     assert set(components) == {
@@ -191,6 +198,9 @@ def test_added_service_is_one_group_of_new_resources(tmp_path: Path, dev: Render
     assert sorted(r.name.removeprefix("dev-billing-service") for r in changes.added) == [
         "",  # the endpoint
         "",  # the runtime
+        "-alarm-cpu-high",
+        "-alarm-memory-high",
+        "-alarm-running-tasks-low",
         "-discovery",
         "-ecs",
         "-egress-https",
@@ -214,13 +224,38 @@ def test_diff_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 # --- graph -----------------------------------------------------------------------------------
 
+ROUTED = tuple(name for name, spec in CATALOG.items() if spec.routes)
+
+
+def node(service: str) -> str:
+    return "svc_" + re.sub(r"[^A-Za-z0-9]", "_", service)
+
+
+# The architecture the catalog describes: the internet reaches the ALB, the ALB each routed
+# service, and each service the services it calls.
 EDGES = {
     ("internet", "alb"),
-    ("alb", "svc_api_gateway"),
-    ("svc_api_gateway", "svc_user_service"),
-    ("svc_api_gateway", "svc_order_service"),
-    ("svc_order_service", "svc_user_service"),
+    *(("alb", node(name)) for name in ROUTED),
+    *((node(caller), node(callee)) for caller, spec in CATALOG.items() for callee in spec.calls),
 }
+
+
+def route_labels(service: str) -> set[str]:
+    return {
+        f"{' '.join((*route.path_patterns, *route.host_patterns))} (priority {route.priority})"
+        for route in CATALOG[service].routes
+    }
+
+
+def tasks_and_size(stack: str, service: str) -> tuple[str, str]:
+    """A graph node's `tasks` and `cpu/mem` lines, from the stack file and the defaults."""
+    services = read_stack_document(stack).get("microservices:services") or {}
+    config: dict[str, Any] = services.get(service) or {}
+    desired = config.get("desiredCount", 1)
+    band = config.get("autoscaling")
+    count = f"({band['minCount']}..{band['maxCount']})" if band else "(fixed)"
+    size = f"{config.get('cpu', 256)}/{config.get('memory', 512)}"
+    return f"tasks {desired} {count}", f"cpu/mem {size}"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -228,9 +263,23 @@ def test_mermaid_graph_edges(stack: str, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["graph", "--stack", stack]) == 0
     text = capsys.readouterr().out
     assert text.startswith("flowchart LR\n")
-    assert set(re.findall(r"^  (\w+) -->\|.*\| (\w+)$", text, re.MULTILINE)) == EDGES
-    assert f'|"users.{stack}.internal:8080"| svc_user_service' in text
-    assert '-->|"/* (priority 50000)"| svc_api_gateway' in text
+    labels = {
+        (source, target): label
+        for source, label, target in re.findall(
+            r'^  (\w+) -->\|"(.*)"\| (\w+)$', text, re.MULTILINE
+        )
+    }
+    assert set(labels) == EDGES
+    assert labels[("svc_order_service", "svc_user_service")] == f"users.{stack}.internal:8080"
+    assert labels[("alb", "svc_api_gateway")] == "/* (priority 50000)"
+    for name in ROUTED:
+        assert set(labels[("alb", node(name))].split(", ")) == route_labels(name), name
+    for caller, spec in CATALOG.items():
+        for callee in spec.calls:
+            callee_spec = CATALOG[callee]
+            assert labels[(node(caller), node(callee))] == (
+                f"{callee_spec.discovery_name}.{stack}.internal:{callee_spec.container_port}"
+            )
 
 
 def test_dot_graph_edges(tmp_path: Path) -> None:
@@ -240,6 +289,10 @@ def test_dot_graph_edges(tmp_path: Path) -> None:
     assert set(re.findall(r"^  (\w+) -> (\w+) \[", text, re.MULTILINE)) == EDGES
     assert 'label="Internet"' in text
     assert "tasks 3 (3..10)" in text and "cpu/mem 512/1024" in text
+    for name, spec in CATALOG.items():
+        tasks, size = tasks_and_size("prod", name)
+        label = "\\n".join((name, f"{spec.discovery_name}.prod.internal", tasks, size))
+        assert f'  {node(name)} [shape=box, label="{label}"];' in text, name
     assert 'internet -> alb [label="HTTPS 443, HTTP 80→443"];' in text
 
 
@@ -300,9 +353,134 @@ def test_secret_program_config_is_refused_without_showing_it(tmp_path: Path) -> 
     )
 
 
+# --- generated docs (make docs) -------------------------------------------------------------
+
+
+def _load_gen_docs() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_docs", PROJECT / "scripts" / "gen_docs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gen_docs"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+gen_docs = _load_gen_docs()
+
+
+def readme_section(start: str, end: str) -> str:
+    readme = (PROJECT / "README.md").read_text()
+    assert start in readme, f"README.md has no {start} marker"
+    return readme.split(start, 1)[1].split(end, 1)[0]
+
+
 def test_readme_shows_the_current_prod_graph(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["graph", "--stack", "prod"]) == 0
     graph = capsys.readouterr().out
-    readme = (PROJECT / "README.md").read_text()
-    shown = readme.split("<!-- graph: prod -->\n```mermaid\n", 1)[1].split("```\n<!-- /graph")[0]
-    assert shown == graph, "README's graph is stale: paste `make graph STACK=prod`"
+    shown = readme_section("<!-- graph: prod -->\n", "<!-- /graph -->")
+    assert shown == f"```mermaid\n{graph}```\n", "README's graph of prod is stale: run `make docs`"
+
+
+def test_readme_services_table_is_current() -> None:
+    shown = readme_section("<!-- services -->\n", "<!-- /services -->")
+    assert shown == gen_docs.services_table(CATALOG), (
+        "README's services table is stale: run `make docs`"
+    )
+
+
+def test_services_table_follows_the_specs() -> None:
+    lines = gen_docs.services_table(CATALOG).splitlines()
+    assert lines[0] == (
+        "| service (ECS name) | Cloud Map name | container | port | public route | calls |"
+    )
+    rows = [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[2:]]
+    names = [row[0].strip("`") for row in rows]
+    assert sorted(names) == sorted(CATALOG)
+    for caller, spec in CATALOG.items():
+        for callee in spec.calls:
+            # A reader meets each service before the services that call it.
+            assert names.index(callee) < names.index(caller), (callee, caller)
+    for name, discovery, container_name, port, route, calls in rows:
+        spec = CATALOG[name.strip("`")]
+        assert (discovery, container_name) == (
+            f"`{spec.discovery_name}`",
+            f"`{spec.container_name}`",
+        )
+        assert port == str(spec.container_port)
+        assert calls == (", ".join(f"`{c}`" for c in spec.calls) or "none")
+        if not spec.routes:
+            assert route == "none", name
+        for each in spec.routes:
+            assert f"priority {each.priority}" in route, name
+            for pattern in (*each.path_patterns, *each.host_patterns):
+                assert f"`{pattern}`" in route, name
+    gateway = next(row for row in rows if row[0] == "`api-gateway`")
+    assert gateway[4] == "ALB `/*`, priority 50000 (lowest precedence)"
+
+
+def docs_copy(tmp_path: Path) -> Path:
+    """The files `make docs` writes, copied, to change freely."""
+    for path in ("README.md", "docs/security.md"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PROJECT / path, tmp_path / path)
+    return tmp_path
+
+
+def test_make_docs_rewrites_only_what_is_between_markers(tmp_path: Path) -> None:
+    root = docs_copy(tmp_path)
+    # The two tables; the graph needs a render, which the other tests cover.
+    tables = tuple(s for s in gen_docs.SECTIONS if s.start != "<!-- graph: prod -->")
+    assert [s.start for s in tables] == ["<!-- services -->", "<!-- controls -->"]
+    for section in tables:
+        path = root / section.path
+        text = path.read_text()
+        path.write_text(text.replace(gen_docs.current(root, section), "| stale |\n"))
+    before = {s.path: (root / s.path).read_text() for s in tables}
+
+    stale = gen_docs.stale_sections(root, tables)
+    assert [section for section, _ in stale] == list(tables)
+    gen_docs.write(root, stale)
+    assert gen_docs.stale_sections(root, tables) == []
+    for section in tables:
+        # Everything outside the markers is as it was.
+        after = (root / section.path).read_text()
+        restored = after.replace(gen_docs.current(root, section), "| stale |\n")
+        assert restored == before[section.path]
+
+
+def test_make_docs_check_lists_stale_sections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = docs_copy(tmp_path)
+    tables = tuple(s for s in gen_docs.SECTIONS if s.start != "<!-- graph: prod -->")
+    monkeypatch.setattr(gen_docs, "PROJECT", root)
+    monkeypatch.setattr(gen_docs, "SECTIONS", tables)
+    assert gen_docs.main(["--check"]) == gen_docs.EXIT_OK
+    readme = root / "README.md"
+    readme.write_text(readme.read_text().replace("| `user-service` |", "| `users-service` |"))
+    assert gen_docs.main(["--check"]) == gen_docs.EXIT_STALE
+    assert capsys.readouterr().out == (
+        "stale: README.md <!-- services -->\nrun `make docs` to regenerate them\n"
+    )
+    text = readme.read_text()
+    assert gen_docs.main([]) == gen_docs.EXIT_OK
+    assert readme.read_text() != text
+    assert gen_docs.main(["--check"]) == gen_docs.EXIT_OK
+
+
+def test_make_docs_names_a_missing_file_or_marker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = docs_copy(tmp_path)
+    readme = root / "README.md"
+    readme.write_text(readme.read_text().replace("<!-- /services -->", ""))
+    (root / "docs" / "security.md").unlink()
+    monkeypatch.setattr(gen_docs, "PROJECT", root)
+    written = readme.read_text()
+    for argv in (["--check"], []):
+        assert gen_docs.main(argv) == gen_docs.EXIT_ERROR
+        assert capsys.readouterr().err.splitlines() == [
+            "error: README.md: marker <!-- /services --> is missing after <!-- services -->",
+            "error: docs/security.md: file is missing (it holds <!-- controls -->)",
+        ]
+    assert readme.read_text() == written  # nothing half-written

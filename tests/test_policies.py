@@ -171,6 +171,8 @@ def test_dev_has_no_mandatory_violation(dev: Rendering) -> None:
         "elb-deletion-protection",
         "elb-http-redirects-to-https",
         "elb-waf",
+        # Dev's alarms notify but do not roll releases back.
+        "ecs-release-rollback",
     }
 
 
@@ -238,7 +240,27 @@ TRUST = {
 }
 
 # policy, type, passing props, violating props, expected message, props with an unknown value
+SAFE_RELEASE = {
+    "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+    "alarms": {"alarmNames": ["app-5xx-rate"], "enable": True, "rollback": True},
+}
+
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str, dict[str, Any]]] = [
+    (
+        "ecs-release-rollback",
+        "aws:ecs/service:Service",
+        SAFE_RELEASE,
+        {
+            **SAFE_RELEASE,
+            "alarms": {"alarmNames": ["app-5xx-rate"], "enable": True, "rollback": False},
+        },
+        "no deployment alarms with rollback: name the release alarms in the service's alarms "
+        "block with enable and rollback",
+        {
+            **SAFE_RELEASE,
+            "alarms": {"alarmNames": ["x"], "enable": True, "rollback": UNKNOWN_STRING_VALUE},
+        },
+    ),
     (
         "ecs-no-public-ip",
         "aws:ecs/service:Service",
@@ -523,6 +545,24 @@ def test_the_tmp_preparation_container_is_the_only_root_exception() -> None:
         ]
 
 
+def test_release_rollback_needs_the_circuit_breaker_and_named_alarms() -> None:
+    no_breaker = {**SAFE_RELEASE, "deploymentCircuitBreaker": {"enable": True, "rollback": False}}
+    assert run_resource("ecs-release-rollback", "aws:ecs/service:Service", no_breaker) == [
+        "the deployment circuit breaker is off or does not roll back: set "
+        "deploymentCircuitBreaker to enable and rollback"
+    ]
+    unnamed = {**SAFE_RELEASE, "alarms": {"alarmNames": [], "enable": True, "rollback": True}}
+    assert run_resource("ecs-release-rollback", "aws:ecs/service:Service", unnamed) == [
+        "the alarms block names no alarm: list the alarms that mean a bad release"
+    ]
+    assert run_resource("ecs-release-rollback", "aws:ecs/service:Service", {}) == [
+        "the deployment circuit breaker is off or does not roll back: set "
+        "deploymentCircuitBreaker to enable and rollback",
+        "no deployment alarms with rollback: name the release alarms in the service's alarms "
+        "block with enable and rollback",
+    ]
+
+
 def test_the_pack_knows_the_programs_tmp_preparation() -> None:
     # The pack runs in its own virtualenv and repeats the program's values.
     definition = prepare_tmp_definition(log_group="/ecs/x", region="us-east-1")
@@ -625,9 +665,13 @@ def test_stack_controls_decide_unknowns_too() -> None:
     )
 
 
-def test_readme_controls_table_is_current() -> None:
+def test_security_doc_controls_table_is_current() -> None:
     from policies import controls_table
 
-    readme = (POLICY_DIR.parent / "README.md").read_text()
-    shown = readme.split("<!-- controls -->\n", 1)[1].split("<!-- /controls -->", 1)[0]
-    assert shown == controls_table(), "README's controls table is stale"
+    # One row per control of the pack, in its order.
+    rows = controls_table().splitlines()[2:]
+    assert [row.split(" | ", 1)[0] for row in rows] == [f"| `{c.name}`" for c in CONTROLS]
+    security = (POLICY_DIR.parent / "docs" / "security.md").read_text()
+    assert "<!-- controls -->\n" in security, "docs/security.md has no <!-- controls --> marker"
+    shown = security.split("<!-- controls -->\n", 1)[1].split("<!-- /controls -->", 1)[0]
+    assert shown == controls_table(), "docs/security.md's controls table is stale: run `make docs`"

@@ -5,13 +5,20 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
+import naming
+from config.calls import callers_of
 from offline.harness import Rendering
+from offline.stackfile import read_stack_document
+from services import CATALOG
 from tests.conftest import container, ecs_service, environment_of, render_with
 
-SERVICES = ("user-service", "order-service", "api-gateway")
+SERVICES = tuple(CATALOG)
+ROUTED = tuple(name for name, spec in CATALOG.items() if spec.routes)
 SERVICE_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
@@ -56,31 +63,136 @@ def egress_edges(rendering: Rendering) -> set[tuple[str, str, int]]:
     }
 
 
-SERVICE_INGRESS = {
-    ("alb", "api-gateway", 8080),
-    ("api-gateway", "user-service", 8080),
-    ("api-gateway", "order-service", 8080),
-    ("order-service", "user-service", 8080),
+# Who may open a connection to whom, from the catalog: the ALB to each routed service, each
+# caller to each service it calls, always on the callee's container port.
+SERVICE_INGRESS = {("alb", name, CATALOG[name].container_port) for name in ROUTED} | {
+    (caller, name, spec.container_port)
+    for name, spec in CATALOG.items()
+    for caller in callers_of(name, CATALOG)
 }
 
 
-def test_resource_counts(dev: Rendering, prod: Rendering) -> None:
-    # prod adds: the HTTP->HTTPS redirect listener, 443 ingress, the access-log bucket with its
-    # six settings, memory scaling policies for two services, the log key (component and
-    # key), VPC flow logs (log group, role, policy, flow log) and WAF (web ACL, three rules,
-    # association, log group, logging configuration).
-    assert len(dev.resources) == 61
-    assert len(prod.resources) == 85
-    for rendering in (dev, prod):
-        counts = rendering.count_by_type()
-        assert counts["aws:ecs/service:Service"] == 3
-        assert counts["aws:ecs/taskDefinition:TaskDefinition"] == 3
-        assert counts["aws:servicediscovery/service:Service"] == 3
-        # Two per service, and in prod the flow-logs delivery role.
-        assert counts["aws:iam/role:Role"] == (7 if rendering is prod else 6)
-        assert counts["aws:lb/targetGroup:TargetGroup"] == 1
-        assert counts["aws:lb/listenerRule:ListenerRule"] == 1
-        assert counts["awsx:ec2:Vpc"] == 1
+def stack_block(stack: str, key: str) -> dict[str, Any]:
+    """A `microservices:<key>` block of the stack file; {} where the file leaves it out."""
+    return read_stack_document(stack).get(f"microservices:{key}") or {}
+
+
+def service_config(stack: str, service: str) -> dict[str, Any]:
+    return stack_block(stack, "services").get(service) or {}
+
+
+def autoscaling_of(stack: str, service: str) -> dict[str, Any] | None:
+    return service_config(stack, service).get("autoscaling")
+
+
+def strategy_of(stack: str, service: str) -> str:
+    return (service_config(stack, service).get("deployment") or {}).get("strategy", "rolling")
+
+
+# What the platform registers beside the services, components included. Pinned, because each
+# number is a decision about the platform: when the platform gains or loses a resource on
+# purpose, update the number here (the preview's "Resources by type" shows the new count).
+# Always: the Platform; network component, VPC and its default group; cluster component,
+# cluster and its capacity providers; discovery component and namespace; ingress component,
+# ALB, its group and the port-80 listener; alerts component and topic; the dashboard.
+PLATFORM_RESOURCES = 16
+PLATFORM_FEATURE_RESOURCES: Mapping[tuple[str, str], int] = {
+    ("loadBalancer", "certificateArn"): 1,  # the HTTPS listener (ingress rules counted apart)
+    ("loadBalancer", "accessLogs"): 7,  # the bucket and its six settings
+    ("loadBalancer", "waf"): 7,  # web ACL, three rules, association, log group, logging
+    ("logs", "kmsEncryption"): 2,  # the key's component and the key
+    ("network", "flowLogs"): 4,  # log group, role, role policy, flow log
+}
+
+
+def expected_platform_resources(stack: str) -> int:
+    count = PLATFORM_RESOURCES
+    for (block, key), added in PLATFORM_FEATURE_RESOURCES.items():
+        if stack_block(stack, block).get(key):
+            count += added
+    if read_stack_document(stack).get("microservices:environment") == "production":
+        count += 1  # the alert topic's own key
+    count += len(stack_block(stack, "alerts").get("emails", []))  # a subscription each
+    balancer = stack_block(stack, "loadBalancer")
+    ports = 2 if balancer.get("certificateArn") else 1
+    # The ALB's group admits each ingress CIDR on each listener port, one rule each.
+    return count + ports * len(balancer.get("ingressCidrs", ["0.0.0.0/0"]))
+
+
+def expected_service_resources(stack: str, name: str) -> int:
+    """What the program registers for a service: its two components and what is under them."""
+    spec = CATALOG[name]
+    band = autoscaling_of(stack, name)
+    # The endpoint component: the group and its HTTPS egress, log group, Cloud Map service.
+    # The runtime component: execution role and policy, task role, task definition, ECS
+    # service, and the CPU and memory alarms.
+    count = 5 + 8
+    count += 1 if spec.permissions else 0  # the task role's policy
+    # The running-task alarm, where Container Insights reports tasks and some must run.
+    minimum = band["minCount"] if band else service_config(stack, name).get("desiredCount", 1)
+    insights = stack_block(stack, "cluster").get("containerInsights", "enabled")
+    count += 1 if insights != "disabled" and minimum > 0 else 0
+    # Per caller: the ingress rule on this group and the egress rule on the caller's.
+    count += 2 * len(callers_of(name, CATALOG))
+    if spec.routes:
+        # ALB ingress and egress rules, the target group and the alternate one a release
+        # shifts traffic to, one listener rule per route; alarms on 5xx, unhealthy targets
+        # and latency.
+        count += 4 + len(spec.routes) + 3
+    if strategy_of(stack, name) != "rolling":
+        count += 2  # the role ECS shifts traffic with, and its policy
+    if band is not None:
+        # The scalable target and CPU policy, and a policy per optional metric.
+        count += 2 + ("memoryTarget" in band) + ("requestsPerTarget" in band)
+    return count
+
+
+def component_resources(rendering: Rendering, name: str) -> list[str]:
+    """The names of a service's components and of everything registered under them."""
+    inside = {
+        r.urn
+        for r in rendering.resources
+        if r.name == f"{rendering.stack}-{name}" and r.type.startswith("microservices:")
+    }
+    while True:  # children, then their children
+        below = {r.urn for r in rendering.resources if r.parent in inside} - inside
+        if not below:
+            break
+        inside |= below
+    return sorted(r.name for r in rendering.resources if r.urn in inside)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_resource_counts(stack: str, dev: Rendering, prod: Rendering) -> None:
+    rendering = {"dev": dev, "prod": prod}[stack]
+    in_services = 0
+    for name in SERVICES:
+        registered = component_resources(rendering, name)
+        assert len(registered) == expected_service_resources(stack, name), (
+            f"{stack}: {name} registers {registered}; if a service's components gained or lost "
+            "a resource on purpose, update expected_service_resources"
+        )
+        in_services += len(registered)
+    platform = len(rendering.resources) - in_services
+    assert platform == expected_platform_resources(stack), (
+        f"{stack}: the platform registers {platform} resources; if that changed on purpose, "
+        "update PLATFORM_RESOURCES or PLATFORM_FEATURE_RESOURCES"
+    )
+    counts = rendering.count_by_type()
+    assert counts["aws:ecs/service:Service"] == len(SERVICES)
+    assert counts["aws:ecs/taskDefinition:TaskDefinition"] == len(SERVICES)
+    assert counts["aws:servicediscovery/service:Service"] == len(SERVICES)
+    # Two per service, one more for a service whose releases shift traffic, and the
+    # flow-logs delivery role where flow logs are on.
+    flow_logs = bool(stack_block(stack, "network").get("flowLogs"))
+    shifting = sum(strategy_of(stack, name) != "rolling" for name in SERVICES)
+    assert counts["aws:iam/role:Role"] == 2 * len(SERVICES) + shifting + flow_logs
+    # A routed service's target group, and the alternate one a release shifts traffic to.
+    assert counts.get("aws:lb/targetGroup:TargetGroup", 0) == 2 * len(ROUTED)
+    assert counts.get("aws:lb/listenerRule:ListenerRule", 0) == sum(
+        len(spec.routes) for spec in CATALOG.values()
+    )
+    assert counts["awsx:ec2:Vpc"] == 1
 
 
 def test_resource_names_are_unique(dev: Rendering, prod: Rendering) -> None:
@@ -90,15 +202,15 @@ def test_resource_names_are_unique(dev: Rendering, prod: Rendering) -> None:
         assert len(names) == len(set(names))
 
 
-@pytest.mark.parametrize(
-    ("service", "desired"), [("user-service", 2), ("order-service", 3), ("api-gateway", 2)]
-)
-def test_prod_desired_counts(prod: Rendering, service: str, desired: int) -> None:
-    assert ecs_service(prod, service).inputs["desiredCount"] == desired
+@pytest.mark.parametrize("service", SERVICES)
+def test_prod_desired_counts(prod: Rendering, service: str) -> None:
+    # The committed stack files size every service within its band, so nothing is clamped.
+    wanted = service_config("prod", service).get("desiredCount", 1)
+    assert ecs_service(prod, service).inputs["desiredCount"] == wanted
 
 
 def test_dev_runs_one_task_of_each(dev: Rendering) -> None:
-    assert [ecs_service(dev, s).inputs["desiredCount"] for s in SERVICES] == [1, 1, 1]
+    assert [ecs_service(dev, s).inputs["desiredCount"] for s in SERVICES] == [1] * len(SERVICES)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -153,9 +265,9 @@ def test_cloud_map_registrations(stack: str, dev: Rendering, prod: Rendering) ->
     )
     assert namespace.inputs["name"] == f"{stack}.internal"
     assert namespace.inputs["vpc"] == f"${{{stack}-network-vpc.vpcId}}"
-    for service, dns in (("user-service", "users"), ("order-service", "orders")):
+    for service, spec in CATALOG.items():
         discovery = rendering.named(f"{stack}-{service}-discovery")
-        assert discovery.inputs["name"] == dns
+        assert discovery.inputs["name"] == spec.discovery_name
         assert discovery.inputs["dnsConfig"] == {
             "dnsRecords": [{"ttl": 10, "type": "A"}],
             "namespaceId": f"${{{stack}-discovery-namespace.id}}",
@@ -166,27 +278,48 @@ def test_cloud_map_registrations(stack: str, dev: Rendering, prod: Rendering) ->
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_gateway_behind_the_alb(stack: str, dev: Rendering, prod: Rendering) -> None:
+def test_routed_services_behind_the_alb(stack: str, dev: Rendering, prod: Rendering) -> None:
     rendering = {"dev": dev, "prod": prod}[stack]
-    target_group = rendering.named(f"{stack}-api-gateway-tg")
-    assert target_group.inputs["targetType"] == "ip"
-    assert target_group.inputs["port"] == 8080
-    assert target_group.inputs["protocol"] == "HTTP"
-    gateway = ecs_service(rendering, "api-gateway").inputs
-    assert gateway["loadBalancers"] == [
-        {
-            "containerName": "gateway",
-            "containerPort": 8080,
+    assert "api-gateway" in ROUTED  # the catch-all route; what the gateway is for
+    main_listener = f"{stack}-ingress-https" if stack == "prod" else f"{stack}-ingress-http"
+    for service in ROUTED:
+        spec = CATALOG[service]
+        target_group = rendering.named(f"{stack}-{service}-tg")
+        assert target_group.inputs["targetType"] == "ip"
+        assert target_group.inputs["port"] == spec.container_port
+        assert target_group.inputs["protocol"] == "HTTP"
+        inputs = ecs_service(rendering, service).inputs
+        attachment = {
+            "containerName": spec.container_name,
+            "containerPort": spec.container_port,
             "targetGroupArn": f"${{{target_group.name}.arn}}",
         }
-    ]
-    rule = rendering.named(f"{stack}-api-gateway-rule-50000")
-    main_listener = f"{stack}-ingress-https" if stack == "prod" else f"{stack}-ingress-http"
-    assert rule.inputs["listenerArn"] == f"${{{main_listener}.arn}}"
-    assert rule.inputs["conditions"] == [{"pathPattern": {"values": ["/*"]}}]
-    # ECS rejects a target group that no listener forwards to yet.
-    assert rule.urn in ecs_service(rendering, "api-gateway").dependencies
-    for service in ("user-service", "order-service"):
+        if strategy_of(stack, service) != "rolling":
+            # ECS shifts traffic between the two groups by weighting the route's rule.
+            (route,) = spec.routes
+            attachment["advancedConfiguration"] = {
+                "alternateTargetGroupArn": (
+                    f"${{{naming.alternate_target_group(f'{stack}-{service}')}.arn}}"
+                ),
+                "productionListenerRule": f"${{{stack}-{service}-rule-{route.priority}.arn}}",
+                "roleArn": f"${{{stack}-{service}-infrastructure-role.arn}}",
+            }
+        assert inputs["loadBalancers"] == [attachment]
+        for route in spec.routes:
+            rule = rendering.named(f"{stack}-{service}-rule-{route.priority}")
+            assert rule.inputs["listenerArn"] == f"${{{main_listener}.arn}}"
+            assert rule.inputs["priority"] == route.priority
+            conditions = []
+            if route.path_patterns:
+                conditions.append({"pathPattern": {"values": list(route.path_patterns)}})
+            if route.host_patterns:
+                conditions.append({"hostHeader": {"values": list(route.host_patterns)}})
+            assert rule.inputs["conditions"] == conditions
+            # ECS rejects a target group that no listener forwards to yet.
+            assert rule.urn in ecs_service(rendering, service).dependencies
+    gateway_rule = rendering.named(f"{stack}-api-gateway-rule-50000")
+    assert gateway_rule.inputs["conditions"] == [{"pathPattern": {"values": ["/*"]}}]
+    for service in set(SERVICES) - set(ROUTED):
         assert "loadBalancers" not in ecs_service(rendering, service).inputs
         assert "healthCheckGracePeriodSeconds" not in ecs_service(rendering, service).inputs
 
@@ -273,11 +406,18 @@ def test_every_group_and_rule_has_a_description(prod: Rendering) -> None:
 def test_callers_get_callee_urls(stack: str, dev: Rendering, prod: Rendering) -> None:
     rendering = {"dev": dev, "prod": prod}[stack]
     users = f"http://users.{stack}.internal:8080"
-    orders = f"http://orders.{stack}.internal:8080"
     assert environment_of(container(rendering, "order-service"))["USER_SERVICE_URL"] == users
-    gateway = environment_of(container(rendering, "api-gateway"))
-    assert (gateway["USER_SERVICE_URL"], gateway["ORDER_SERVICE_URL"]) == (users, orders)
-    assert not any(k.endswith("_URL") for k in environment_of(container(rendering, "user-service")))
+    # Every service gets exactly its callees' URLs, at their Cloud Map names.
+    for service, spec in CATALOG.items():
+        environment = environment_of(container(rendering, service))
+        urls = {key: value for key, value in environment.items() if key.endswith("_URL")}
+        assert urls == {
+            CATALOG[callee].url_variable: (
+                f"http://{CATALOG[callee].discovery_name}.{stack}.internal:"
+                f"{CATALOG[callee].container_port}"
+            )
+            for callee in spec.calls
+        }, service
 
 
 def test_prod_is_multi_az_with_nat_per_az(dev: Rendering, prod: Rendering) -> None:
@@ -331,7 +471,10 @@ def test_deployment_and_log_settings_by_environment(dev: Rendering, prod: Render
 def test_container_insights_on(dev: Rendering, prod: Rendering) -> None:
     for rendering in (dev, prod):
         cluster = rendering.named(f"{rendering.stack}-ecs-cluster", "aws:ecs/cluster:Cluster")
-        assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+        # The stack file's level (default enabled), never disabled in a committed stack.
+        level = stack_block(rendering.stack, "cluster").get("containerInsights", "enabled")
+        assert level in ("enabled", "enhanced")
+        assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": level}]
 
 
 def test_outputs(prod: Rendering) -> None:
@@ -347,6 +490,21 @@ def test_outputs(prod: Rendering) -> None:
         "minCount": 2,
         "url": "http://users.prod.internal:8080",
     }
+    assert set(outputs["services"]) == set(CATALOG)
+    for name, spec in CATALOG.items():
+        dns_name = f"{spec.discovery_name}.prod.internal"
+        band = autoscaling_of("prod", name)
+        counts = (
+            {"minCount": band["minCount"], "maxCount": band["maxCount"]}
+            if band is not None
+            else {"desiredCount": service_config("prod", name).get("desiredCount", 1)}
+        )
+        assert outputs["services"][name] == {
+            "dnsName": dns_name,
+            "ecsServiceName": name,
+            "url": f"http://{dns_name}:{spec.container_port}",
+            **counts,
+        }, name
 
 
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111122223333:secret:orders/db-AbCdEf"
@@ -473,7 +631,7 @@ def test_prod_log_groups_use_a_rotating_customer_managed_key(
         )
     }
     groups = prod.of_type("aws:cloudwatch/logGroup:LogGroup")
-    assert len(groups) == 5  # three services, flow logs, WAF
+    assert len(groups) == len(SERVICES) + 2  # one per service, flow logs, WAF
     assert {g.inputs.get("kmsKeyId") for g in groups} == {"${prod-logs-key.arn}"}
     assert not dev.of_type("aws:kms/key:Key")
     assert all("kmsKeyId" not in g.inputs for g in dev.of_type("aws:cloudwatch/logGroup:LogGroup"))
@@ -482,6 +640,14 @@ def test_prod_log_groups_use_a_rotating_customer_managed_key(
 def test_roles_trust_only_this_account(prod: Rendering) -> None:
     for role in prod.of_type("aws:iam/role:Role"):
         (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        if role.name.endswith("-infrastructure-role"):
+            # The role ECS uses to shift load balancer traffic, trusted as AWS documents it.
+            assert statement == {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+            continue
         assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "${aws.accountId}"}
 
 
