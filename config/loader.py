@@ -347,6 +347,8 @@ def _check_blocks(
         rules.check_namespace(namespace, stack, findings)
     if blocks["logs"] is not None:
         rules.check_logs(blocks["logs"], findings)
+    if blocks["alerts"] is not None:
+        rules.check_alerts(blocks["alerts"], findings)
     if blocks["deployment"] is not None:
         rules.check_deployment(
             blocks["deployment"],

@@ -49,6 +49,7 @@ from config.limits import (
 )
 from config.routes import Rule, shadowed_rules
 from config.schema import (
+    AlertsConfig,
     ClusterConfig,
     DeploymentConfig,
     LoadBalancerConfig,
@@ -173,11 +174,12 @@ def _check_alarms(base: str, svc: ServiceConfig, spec: ServiceSpec, findings: Fi
     if spec.routes:
         return
     for key in sorted(svc.alarms.model_fields_set & set(_ROUTED_ALARM_KEYS)):
+        alias = type(svc.alarms).model_fields[key].alias or to_camel(key)
         findings.error(
-            f"{base}.alarms.{to_camel(key)}",
+            f"{base}.alarms.{alias}",
             f"watches the load balancer's target group, and {spec.name} has no route (allowed "
             "here: rollback, cpuPercent, memoryPercent)",
-            rm_command(f"{base}.alarms.{to_camel(key)}"),
+            rm_command(f"{base}.alarms.{alias}"),
         )
 
 
@@ -496,6 +498,25 @@ def check_namespace(namespace: str, stack: str, findings: Findings) -> None:
             f"{show(namespace)} is not a valid DNS name (allowed: {DNS_NAME_RULE})",
             set_command("discovery.namespace", f"{stack}.internal"),
         )
+
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_alerts(alerts: AlertsConfig, findings: Findings) -> None:
+    for index, email in enumerate(alerts.emails):
+        path = f"alerts.emails[{index}]"
+        if not EMAIL.match(email):
+            findings.error(
+                path,
+                f"{show(email)} is not an email address (allowed: name@domain, which AWS sends "
+                "a confirmation to)",
+                set_command(path, "ops@<your-domain>"),
+            )
+        elif email in alerts.emails[:index]:
+            findings.error(
+                path, f"{show(email)} is listed twice (allowed: each once)", rm_command(path)
+            )
 
 
 def check_logs(logs: LogsConfig, findings: Findings) -> None:

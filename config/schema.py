@@ -147,7 +147,8 @@ class ServiceAlarmsConfig(Block):
     true in production, false elsewhere."""
     cpu_percent: int | None = Field(default=None, ge=1, le=100)
     memory_percent: int | None = Field(default=None, ge=1, le=100)
-    http5xx_percent: float | None = Field(default=None, ge=0.1, le=100)
+    # The generated alias would read "http5XxPercent".
+    http5xx_percent: float | None = Field(default=None, ge=0.1, le=100, alias="http5xxPercent")
     """Routed services: target 5xx responses as a percentage of requests."""
     unhealthy_hosts: int | None = Field(default=None, ge=1)
     """Routed services: unhealthy targets at or above this count."""
