@@ -20,6 +20,8 @@ import pulumi_aws as aws
 from components.alarms import ServiceAlarmArgs, alarm_definitions
 from components.cluster import CapacityProviderShare, strategy_inputs
 from components.security_documents import infrastructure_trust_policy
+from components.service_image import ServiceImage, ServiceImageArgs
+from components.service_table import ServiceTable, ServiceTableArgs, table_policy_document
 from components.task import (
     TMP_VOLUME,
     Container,
@@ -58,6 +60,11 @@ class ContainerArgs:
     family: str | None = None
     """The task definition family; defaults to the component's name. Families are shared by
     the whole account and region, so a family name should carry the project and stack."""
+    cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
+    build: ServiceImageArgs | None = None
+    """Build the image into a repository of the service's own; `image` is then unused."""
+    table: ServiceTableArgs | None = None
+    """Give the service a DynamoDB table of its own, named in TABLE_NAME."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -393,6 +400,21 @@ class EcsService(pulumi.ComponentResource):
                 )
             )
 
+        image: pulumi.Input[str] = container.image
+        repository_arn: pulumi.Input[str] | None = None
+        if container.build is not None:
+            built = ServiceImage(
+                f"{name}-image", container.build, pulumi.ResourceOptions(parent=self)
+            )
+            image, repository_arn = built.image_uri, built.repository_arn
+        table_name: pulumi.Input[str] | None = None
+        table = None
+        if container.table is not None:
+            table = ServiceTable(
+                f"{name}-data", container.table, pulumi.ResourceOptions(parent=self)
+            )
+            table_name = table.table_name
+
         # Two roles: the agent's (pull image, write logs, read secrets) and the
         # application's, which has no permissions of its own. AWS documents the source-ARN
         # condition for task roles; the execution role is limited to the account.
@@ -405,7 +427,7 @@ class EcsService(pulumi.ComponentResource):
         execution_policy_resource = aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=execution_role.id,
-            policy=pulumi.Output.all(container.log_group_arn, args.partition).apply(
+            policy=pulumi.Output.all(container.log_group_arn, args.partition, repository_arn).apply(
                 lambda values: json.dumps(
                     execution_policy(
                         log_group_arn=values[0],
@@ -413,6 +435,7 @@ class EcsService(pulumi.ComponentResource):
                         image=container.image,
                         partition=values[1],
                         secret_kms_keys=container.secret_kms_keys,
+                        repository_arns=[values[2]] if values[2] else (),
                     )
                 )
             ),
@@ -432,14 +455,27 @@ class EcsService(pulumi.ComponentResource):
                 opts=child,
             )
 
-        def container_definitions(log_group: str) -> str:
+        if table is not None:
+            # The application's own table: its items, nothing else.
+            aws.iam.RolePolicy(
+                f"{name}-table-policy",
+                role=task_role.id,
+                policy=table_policy_document(table.table_arn),
+                opts=child,
+            )
+
+        def container_definitions(values: list[Any]) -> str:
+            log_group, image_uri, own_table = values
+            environment = dict(container.environment)
+            if own_table is not None:
+                environment["TABLE_NAME"] = own_table
             return json.dumps(
                 task_containers(
                     Container(
                         name=args.container_name,
-                        image=container.image,
+                        image=image_uri,
                         port=args.container_port,
-                        environment=container.environment,
+                        environment=environment,
                         secrets=container.secrets,
                         user=container.user,
                         log_group=log_group,
@@ -457,14 +493,17 @@ class EcsService(pulumi.ComponentResource):
             network_mode="awsvpc",
             cpu=str(container.cpu),
             memory=str(container.memory),
-            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+            runtime_platform={
+                "operating_system_family": "LINUX",
+                "cpu_architecture": container.cpu_architecture,
+            },
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
             volumes=[{"name": TMP_VOLUME}],
             # Read from the log group's output, so that the log group exists first.
-            container_definitions=pulumi.Output.from_input(container.log_group_name).apply(
-                container_definitions
-            ),
+            container_definitions=pulumi.Output.all(
+                container.log_group_name, image, table_name
+            ).apply(container_definitions),
             # The agent must hold its permissions before a task starts: IAM changes reach ECS
             # only once the policy is attached.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[execution_policy_resource]),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -22,6 +23,8 @@ from components.ecs_service import (
     RolloutArgs,
     TargetGroupArgs,
 )
+from components.service_image import ServiceImageArgs, context_hash
+from components.service_table import ServiceTableArgs
 from config import ServiceSettings, StackSettings
 
 
@@ -52,6 +55,9 @@ class EndpointValues:
     alternate_target_group_arn_suffix: pulumi.Input[str] | None = None
     production_listener_rule_arn: pulumi.Input[str] | None = None
 
+
+# Build contexts in service specs are relative to the project's root.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ECS_STRATEGIES = {
     "rolling": "ROLLING",
@@ -144,6 +150,27 @@ def runtime_args(
             log_group_name=endpoint.log_group_name,
             log_group_arn=endpoint.log_group_arn,
             family=naming.task_family(settings.project, settings.stack, service.name),
+            cpu_architecture=service.cpu_architecture,
+            build=(
+                ServiceImageArgs(
+                    context=service.build,
+                    context_hash=context_hash(PROJECT_ROOT / service.build),
+                    cpu_architecture=service.cpu_architecture,
+                    kms_encryption=settings.production,
+                    delete_images_with_repository=settings.data_on_destroy == "delete",
+                )
+                if service.build is not None
+                else None
+            ),
+            table=(
+                ServiceTableArgs(
+                    production=settings.production,
+                    protect=settings.data_on_destroy == "protect",
+                    retain_on_delete=settings.data_on_destroy == "keep",
+                )
+                if service.table
+                else None
+            ),
         ),
         desired_count=service.desired_count,
         capacity_provider_strategy=capacity_strategy(settings),

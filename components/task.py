@@ -196,9 +196,11 @@ def execution_policy(
     image: str,
     partition: str = "aws",
     secret_kms_keys: Sequence[str] = (),
+    repository_arns: Sequence[str] = (),
 ) -> dict[str, Any]:
     """What the ECS agent needs to start the task: write its logs, pull its image from
-    private ECR if it comes from there, and read exactly the secrets it names."""
+    private ECR if it comes from there (an image reference of a private repository, or the
+    repositories named), and read exactly the secrets it names."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "WriteLogs",
@@ -207,8 +209,8 @@ def execution_policy(
             "Resource": f"{log_group_arn}:*",
         }
     ]
-    repository = ecr_repository_arn(image, partition)
-    if repository is not None:
+    repositories = sorted({*repository_arns, *filter(None, [ecr_repository_arn(image, partition)])})
+    if repositories:
         statements += [
             # GetAuthorizationToken has no resource-level permissions.
             {
@@ -225,7 +227,7 @@ def execution_policy(
                     "ecr:BatchGetImage",
                     "ecr:GetDownloadUrlForLayer",
                 ],
-                "Resource": repository,
+                "Resource": repositories[0] if len(repositories) == 1 else repositories,
             },
         ]
     secret_arns, parameter_arns = secret_resources(secrets)

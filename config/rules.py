@@ -12,6 +12,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from pydantic.alias_generators import to_camel
 
@@ -62,6 +63,8 @@ from config.stack_input import OtherStack
 from services import ServiceSpec
 
 CERTIFICATE_FIX = "arn:aws:acm:<region>:<account>:certificate/<id>"
+# Build contexts in service specs are relative to the project's root.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_FIX = "arn:aws:secretsmanager:<region>:<account>:secret:<name>"
 QUOTA_NOTE = (
     f"AWS's default quota is {SECURITY_GROUP_RULES_DEFAULT_QUOTA} rules per direction per "
@@ -755,6 +758,13 @@ def check_catalog(stack: str, catalog: Mapping[str, ServiceSpec], findings: Find
             )
         _check_security_group_rules(spec, catalog, findings)
         _check_permissions(spec, findings)
+        if spec.build is not None and not (PROJECT_ROOT / spec.build / "Dockerfile").is_file():
+            findings.error(
+                path,
+                f"builds its image from {show(spec.build)}, which has no Dockerfile (allowed: a "
+                "directory of the project, from its root, with a Dockerfile)",
+                spec_fix(spec.name),
+            )
     _check_load_balancer_capacity(catalog, findings)
     _check_shadowed_routes(catalog, findings)
     cycle = call_cycle(catalog)

@@ -126,6 +126,8 @@ class AlertsConfig(Block):
 
 
 class TeardownConfig(Block):
+    data: Literal["keep", "delete"] = "keep"
+    """What `pulumi destroy` does with the services' tables and image repositories."""
     logs: Literal["keep", "delete"]
     """What `pulumi destroy` does with the access-log bucket, the log groups and their key:
     keep them in the account, or delete them with everything else."""
@@ -183,6 +185,8 @@ class ServiceConfig(Block):
     secrets: dict[str, str] = Field(default_factory=dict)
     secrets_kms_key_arns: tuple[str, ...] = ()
     """Customer-managed KMS keys the secrets are encrypted with."""
+    cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
+    """The task's CPU architecture (ARM64: Graviton), and the platform its image is built for."""
     alarms: ServiceAlarmsConfig = ServiceAlarmsConfig()
     deployment: ServiceDeploymentConfig = ServiceDeploymentConfig()
 

@@ -156,6 +156,10 @@ class ServiceSettings:
     url: str
     alarms: AlarmSettings
     rollout: RolloutSettings
+    build: str | None = None
+    """Build the image from this directory of the project (unless config names an image)."""
+    cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
+    table: bool = False
 
     @property
     def name(self) -> str:
@@ -201,6 +205,11 @@ class StackSettings:
         """What `pulumi destroy` does with logs: without a teardown choice, a bucket that
         holds logs stops it."""
         return self.teardown.logs if self.teardown is not None else "fail"
+
+    @property
+    def data_on_destroy(self) -> Literal["protect", "keep", "delete"]:
+        """Tables and image repositories: protected as configured, or the teardown's choice."""
+        return self.teardown.data if self.teardown is not None else "protect"
 
     @property
     def deletion_protection(self) -> bool:
@@ -252,4 +261,7 @@ def merge(
         url=url(spec, namespace),
         alarms=alarm_settings(config, environment),
         rollout=rollout(config),
+        build=spec.build if config.image is None else None,
+        cpu_architecture=config.cpu_architecture,
+        table=spec.table,
     )

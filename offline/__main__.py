@@ -1,4 +1,5 @@
-"""The offline preview's command line: `python -m offline preview | diff | graph`.
+"""The offline tools' command line:
+`python -m offline preview | diff | graph | affected | deploy-policy`.
 
 Exit codes: 0 success (for `diff`: no changes), 1 `diff` found changes, 2 a user error (bad
 config, unknown stack, unreadable document, missing Graphviz), as diff(1) does. `affected`

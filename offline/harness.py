@@ -140,6 +140,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
                     reference(name, f"privateSubnetIds[{i}]") for i in range(zones)
                 ],
             }
+        if args.typ == "awsx:ecr:Image":
+            # Built and pushed only by `pulumi up`: its digest is known after deploy.
+            return "", {"imageUri": reference(name, "imageUri")}
         if not args.custom:
             return "", {}
         state = dict(args.inputs)

@@ -42,6 +42,7 @@ INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 IAM_POLICY = "aws:iam/policy:Policy"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -407,6 +408,29 @@ def _tls_only(props: Mapping[str, Any]) -> Iterable[str]:
     yield "the bucket policy does not deny requests without TLS (aws:SecureTransport false)"
 
 
+def _task_roles_reach_own_tables(
+    resources: Sequence[PolicyResource],
+) -> Iterable[tuple[str, str | None]]:
+    """A task role's policies read the ARNs of its own service's tables only. A service's
+    resources are named from its component (`<component>-task-role`,
+    `<component>-data-table`), so ownership is read from the names of what a policy reads."""
+    for policy in resources:
+        if policy.resource_type != ROLE_POLICY:
+            continue
+        dependencies = policy.property_dependencies
+        roles = [r for r in dependencies.get("role", []) if r.name.endswith("-task-role")]
+        tables = [t for t in dependencies.get("policy", []) if t.resource_type == DYNAMODB_TABLE]
+        for role in roles:
+            owner = role.name.removesuffix("-task-role")
+            for table in tables:
+                if not table.name.startswith(f"{owner}-"):
+                    yield (
+                        f"the task role of {owner} reaches {table.name}, another service's "
+                        "table: give each service's role its own table only",
+                        policy.urn,
+                    )
+
+
 def _alb_has_waf(resources: Sequence[PolicyResource]) -> Iterable[tuple[str, str | None]]:
     protected = _referenced_by(resources, WAF_ASSOCIATION, "resourceArn")
     for alb in resources:
@@ -588,6 +612,18 @@ CONTROLS: tuple[Control, ...] = (
         on_unknown="deny",
         types=(LOAD_BALANCER,),
         check=_desync_mitigation,
+    ),
+    Control(
+        name="dynamodb-own-table-only",
+        ids="project",
+        description="A service's task role reaches no other service's DynamoDB table.",
+        how=(
+            "A service that owns a table gets item-level actions on that table's ARN alone "
+            "(`table=True` in its spec); no other role is granted it."
+        ),
+        scope="all",
+        on_unknown="allow",
+        check_stack=_task_roles_reach_own_tables,
     ),
     Control(
         name="elb-waf",

@@ -51,6 +51,12 @@ class ServiceSpec:
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     permissions: tuple[PermissionSpec, ...] = ()
     """What the application may do in AWS; without any, its task role has no permissions."""
+    build: str | None = None
+    """The directory, from the project's root, that `pulumi up` builds the service's image
+    from (into an ECR repository of its own); `image` is then only the fallback for stacks
+    that set no image and cannot build. None: run `image`."""
+    table: bool = False
+    """The service owns a DynamoDB table (partition key `id`), named in TABLE_NAME."""
 
     @property
     def url_variable(self) -> str:
