@@ -92,7 +92,9 @@ class ServiceImage(pulumi.ComponentResource):
             f"{name}-repository-lifecycle",
             repository=repository.name,
             policy=json.dumps(lifecycle_policy(args.keep_images)),
-            opts=child,
+            # One policy per repository: a replacement created first would be deleted with
+            # the old one.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         image = awsx.ecr.Image(
             f"{name}-image",

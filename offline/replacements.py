@@ -275,6 +275,32 @@ _RULES: tuple[ReplacementRule, ...] = (
         note="an email subscription pending confirmation cannot be deleted; Pulumi forgets it",
     ),
     _rule(
+        "aws:ecr/repository:Repository",
+        ("name", "encryptionConfigurations"),
+        source=TF + "ecr/repository.go: name, encryption_configuration (encryption_type, "
+        "kms_key) ForceNew",
+    ),
+    _rule(
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+        ("policy", "repository"),
+        identities=(
+            Identity(
+                paths=("repository",),
+                what="lifecycle policy of its repository (PutLifecyclePolicy overwrites it; "
+                "deleting the old one after creating the new one deletes both)",
+                source=TF + "ecr/lifecycle_policy.go (d.SetId(repository name))",
+            ),
+        ),
+        source=TF + "ecr/lifecycle_policy.go: policy, repository ForceNew",
+    ),
+    _rule(
+        "aws:dynamodb/table:Table",
+        ("name", "hashKey", "rangeKey", "localSecondaryIndexes"),
+        source=TF + "dynamodb/table.go: name, hash_key, range_key, local_secondary_index "
+        "ForceNew",
+        note="a replaced table is a new, empty table",
+    ),
+    _rule(
         "aws:kms/key:Key",
         ("customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"),
         source=TF + "kms/key.go: custom_key_store_id, customer_master_key_spec, key_usage, "

@@ -7,7 +7,6 @@ import dataclasses
 import importlib
 import inspect
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -88,10 +87,10 @@ def test_every_registered_type_has_a_rule(dev: Rendering, prod: Rendering) -> No
 def _input_names(type_: str) -> set[str]:
     """The resource's inputs in camelCase, from the installed SDK's resource class."""
     package, module, name = type_.split(":")
-    folder, _, member = module.partition("/")
-    # The resource's own module: its class name may also name an input type of the package.
-    file = re.sub(r"(?<!^)(?=[A-Z])", "_", member or name).lower()
-    sdk = importlib.import_module(f"pulumi_{package}.{folder}.{file}")
+    folder = module.partition("/")[0]
+    # Through the package, as the program reaches it: importing one of pulumi_aws's modules
+    # directly would leave its lazily loaded package without the other classes.
+    sdk = getattr(importlib.import_module(f"pulumi_{package}"), folder)
     parameters = inspect.signature(getattr(sdk, name)._internal_init).parameters
     names = [p for p in parameters if p not in ("__self__", "resource_name", "opts")]
     return {p.split("_")[0] + "".join(w.title() for w in p.split("_")[1:]) for p in names}
