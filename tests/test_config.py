@@ -113,8 +113,8 @@ def test_stack_environment_merges_over_spec_and_urls() -> None:
 def test_unknown_key() -> None:
     assert problems({"services": {"order-service": {"memroy": 512}}}) == [
         "services.order-service.memroy: unknown key (allowed: alarms, autoscaling, cpu, "
-        "deployment, desiredCount, environment, image, imagePreparesTmp, memory, secrets, "
-        "secretsKmsKeyArns, stopTimeout, user; did you mean 'memory'?); "
+        "cpuArchitecture, deployment, desiredCount, environment, image, imagePreparesTmp, "
+        "memory, secrets, secretsKmsKeyArns, stopTimeout, user; did you mean 'memory'?); "
         "fix: pulumi config rm --path 'services.order-service.memroy'"
     ]
 
