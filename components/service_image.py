@@ -66,6 +66,8 @@ class ServiceImageArgs:
     """Encrypt the repository with KMS (AWS's key for ECR) instead of AES-256."""
     delete_images_with_repository: bool = False
     """Let a destroy delete the repository with its images (a teardown's choice)."""
+    retain_on_delete: bool = False
+    """Leave the repository and its images in the account when the stack is destroyed."""
     keep_images: int = KEEP_IMAGES
 
 
@@ -86,7 +88,7 @@ class ServiceImage(pulumi.ComponentResource):
                 {"encryption_type": "KMS" if args.kms_encryption else "AES256"}
             ],
             force_delete=args.delete_images_with_repository,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_delete),
         )
         aws.ecr.LifecyclePolicy(
             f"{name}-repository-lifecycle",

@@ -158,6 +158,7 @@ def runtime_args(
                     cpu_architecture=service.cpu_architecture,
                     kms_encryption=settings.production,
                     delete_images_with_repository=settings.data_on_destroy == "delete",
+                    retain_on_delete=settings.data_on_destroy == "keep",
                 )
                 if service.build is not None
                 else None

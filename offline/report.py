@@ -70,6 +70,8 @@ class ServiceRow:
     """How a release rolls out: rolling, blueGreen, linear or canary."""
     alarms: str = "-"
     """How many alarms watch the service, and how many of them roll a release back."""
+    image: str = "-"
+    """`built from <directory>` for an image `pulumi up` builds, else the image reference."""
 
 
 def _child(rendering: Rendering, parent: RecordedResource, type_: str) -> list[RecordedResource]:
@@ -80,6 +82,23 @@ def _service_name(endpoint: RecordedResource, rendering: Rendering) -> str:
     """The service an endpoint serves: its log group is `/ecs/<project>-<stack>/<service>`."""
     (log_group,) = _child(rendering, endpoint, "aws:cloudwatch/logGroup:LogGroup")
     return str(log_group.inputs["name"]).rsplit("/", 1)[-1]
+
+
+def _image_of(rendering: Rendering, runtime: RecordedResource) -> str:
+    """Where the service's image comes from: the directory `pulumi up` builds, or the image
+    reference its task definition names."""
+    builds = [
+        r
+        for component in _child(rendering, runtime, "microservices:service_image:ServiceImage")
+        for r in _child(rendering, component, "awsx:ecr:Image")
+    ]
+    if builds:
+        return f"built from {builds[0].inputs.get('context')}"
+    for task in _child(rendering, runtime, "aws:ecs/taskDefinition:TaskDefinition"):
+        essential = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["essential"]]
+        if essential:
+            return str(essential[0]["image"])
+    return "-"
 
 
 def service_rows(rendering: Rendering) -> list[ServiceRow]:
@@ -104,7 +123,7 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
     rows: list[ServiceRow] = []
     for component_name in sorted({*endpoints, *runtimes}):
         endpoint, runtime = endpoints.get(component_name), runtimes.get(component_name)
-        name, port, size, count, strategy, alarms = "-", "-", "-", "-", "-", "-"
+        name, port, size, count, strategy, alarms, image = ("-",) * 7
         if runtime is not None:
             (ecs_service,) = _child(rendering, runtime, "aws:ecs/service:Service")
             ecs = ecs_service.inputs
@@ -114,6 +133,7 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
             watching = _child(rendering, runtime, "aws:cloudwatch/metricAlarm:MetricAlarm")
             rollback = (ecs.get("alarms") or {}).get("alarmNames") or []
             alarms = f"{len(watching)} ({len(rollback)} roll back)"
+            image = _image_of(rendering, runtime)
             for task in _child(rendering, runtime, "aws:ecs/taskDefinition:TaskDefinition"):
                 containers = json.loads(task.inputs["containerDefinitions"])
                 port = ",".join(
@@ -169,6 +189,7 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
                 callers=tuple(callers),
                 strategy=strategy,
                 alarms=alarms,
+                image=image,
             )
         )
     return sorted(rows, key=lambda row: row.ecs_name)
@@ -183,6 +204,7 @@ def service_table_lines(rendering: Rendering) -> list[str]:
         "count (band)",
         "release",
         "alarms",
+        "image",
         "routes",
         "called by",
     )
@@ -195,6 +217,7 @@ def service_table_lines(rendering: Rendering) -> list[str]:
             r.count,
             r.strategy,
             r.alarms,
+            r.image,
             ", ".join(r.routes) or "-",
             ", ".join(r.callers) or "-",
         )

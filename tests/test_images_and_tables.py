@@ -122,6 +122,7 @@ def test_teardown_decides_the_data(builds_and_owns_a_table: Path, choice: str) -
     assert table.inputs["deletionProtectionEnabled"] is False
     assert table.retain_on_delete is (choice == "keep")
     assert repository.inputs["forceDelete"] is (choice == "delete")
+    assert repository.retain_on_delete is (choice == "keep")
 
 
 def test_a_build_directory_without_a_dockerfile_is_refused(

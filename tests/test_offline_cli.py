@@ -53,6 +53,9 @@ def expected_row(name: str) -> list[str]:
         f"{config.get('desiredCount', 1)} {count}",
         (config.get("deployment") or {}).get("strategy", "rolling"),
         f"{alarms} ({release if rollback else 0} roll back)",
+        f"built from {spec.build}"
+        if spec.build and not config.get("image")
+        else config.get("image", spec.image),
         ", ".join(routes) or "-",
         ", ".join(sorted(callers)) or "-",
     ]
@@ -78,11 +81,12 @@ def test_preview_prints_tree_services_and_outputs(
         "1 (1..2)",
         "rolling",
         "3 (0 roll back)",
+        expected_row("user-service")[7],
         "-",
         "api-gateway, order-service",
     ]
     assert sorted(table) == sorted(CATALOG)
-    routes = 7  # the column of routes
+    routes = 8  # the column of routes
     for name in CATALOG:
         row, expected = table[name], expected_row(name)
         assert row[:routes] + row[routes + 1 :] == expected[:routes] + expected[routes + 1 :], name
