@@ -296,8 +296,7 @@ _RULES: tuple[ReplacementRule, ...] = (
     _rule(
         "aws:dynamodb/table:Table",
         ("name", "hashKey", "rangeKey", "localSecondaryIndexes"),
-        source=TF + "dynamodb/table.go: name, hash_key, range_key, local_secondary_index "
-        "ForceNew",
+        source=TF + "dynamodb/table.go: name, hash_key, range_key, local_secondary_index ForceNew",
         note="a replaced table is a new, empty table",
     ),
     _rule(
