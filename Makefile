@@ -8,7 +8,7 @@ HEAD ?= prod
 FORMAT ?= mermaid
 SCAN_STACK ?= prod
 
-.PHONY: preview preview-json diff graph docs bench bench-split scan test lint setup policy-setup clean
+.PHONY: preview preview-json diff graph docs bench bench-split scan local test lint setup policy-setup clean
 
 setup: $(VENV)/.installed
 
@@ -52,6 +52,12 @@ docs: setup
 
 scan: setup .venv-scan/.installed
 	$(PY) scripts/checkov_scan.py --stack $(SCAN_STACK) --checkov .venv-scan/bin/checkov
+	$(PY) scripts/checkov_dockerfiles.py --checkov .venv-scan/bin/checkov
+
+# The three services and a local DynamoDB endpoint on 127.0.0.1, with the dev stack's task
+# environment; prints the gateway's address, stops everything on Ctrl-C (docs/apps.md).
+local: setup
+	$(PY) scripts/local.py
 
 bench: setup
 	$(PY) scripts/bench_preview.py

@@ -134,3 +134,20 @@ def infrastructure_trust_policy() -> dict[str, Any]:
             }
         ],
     }
+
+
+def account_key_policy(*, account_id: str, partition: str = "aws") -> dict[str, Any]:
+    """AWS's default key policy: the account administers the key through IAM policies
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }

@@ -141,7 +141,8 @@ def runtime_args(
             image=service.image,
             cpu=service.cpu,
             memory=service.memory,
-            environment=service.environment,
+            # The SDKs find the region here (boto3's AWS_REGION), as locally.
+            environment={"AWS_REGION": settings.region, **service.environment},
             secrets=service.secrets,
             secret_kms_keys=service.secrets_kms_key_arns,
             user=service.user,
@@ -165,6 +166,8 @@ def runtime_args(
             ),
             table=(
                 ServiceTableArgs(
+                    account_id=shared.account_id,
+                    partition=shared.partition,
                     production=settings.production,
                     protect=settings.data_on_destroy == "protect",
                     retain_on_delete=settings.data_on_destroy == "keep",

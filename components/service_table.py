@@ -14,6 +14,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.security_documents import account_key_policy
+
 # Item-level actions the applications use (TransactWriteItems is authorised per item, as
 # PutItem and ConditionCheckItem): https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/api-permissions-reference.html
 ITEM_ACTIONS = (
@@ -48,6 +50,9 @@ class ServiceTableArgs:
     """Deletion protection where production asks for it; a teardown lifts it."""
     retain_on_delete: bool = False
     """Leave the table (and its key) in the account when the stack is destroyed."""
+    account_id: pulumi.Input[str] = ""
+    """Required in production: the key's policy names the account."""
+    partition: pulumi.Input[str] = "aws"
 
 
 class ServiceTable(pulumi.ComponentResource):
@@ -66,6 +71,13 @@ class ServiceTable(pulumi.ComponentResource):
                 description="Encrypts one service's DynamoDB table",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
+                # AWS's default key policy, stated: the account administers the key through
+                # IAM; DynamoDB uses it through grants on behalf of the table's callers.
+                policy=pulumi.Output.all(args.account_id, args.partition).apply(
+                    lambda values: json.dumps(
+                        account_key_policy(account_id=values[0], partition=values[1])
+                    )
+                ),
                 opts=kept,
             )
             encryption = {"enabled": True, "kms_key_arn": key.arn}

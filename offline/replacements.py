@@ -22,8 +22,9 @@ from types import MappingProxyType
 from typing import Any
 
 TF = "terraform-provider-aws internal/service/"
-COMPONENT_PACKAGES = ("microservices:",)
-"""Component types of this program: they hold no cloud resource of their own."""
+COMPONENT_PACKAGES = ("microservices:", "awsx:ecr:Image")
+"""Components: they hold no cloud resource of their own. An awsx ecr.Image builds and pushes
+(pulumi-awsx awsx/ecr/image.ts); what changes in AWS is the pushed image, under a new tag."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -129,6 +129,12 @@ BLOCK_NAMES: dict[str, dict[str, str]] = {
     "aws_appautoscaling_policy": {
         "stepScalingPolicyConfiguration.stepAdjustments": "step_adjustment",
     },
+    "aws_dynamodb_table": {
+        "attributes": "attribute",
+        "globalSecondaryIndexes": "global_secondary_index",
+        "localSecondaryIndexes": "local_secondary_index",
+    },
+    "aws_ecr_repository": {"encryptionConfigurations": "encryption_configuration"},
     "aws_ecs_cluster": {"settings": "setting"},
     "aws_ecs_cluster_capacity_providers": {
         "defaultCapacityProviderStrategies": "default_capacity_provider_strategy",

@@ -5,4 +5,11 @@ SPEC = ServiceSpec(
     discovery_name="orders",
     container_name="orders",
     calls=("user-service",),
+    health_check_path="/health",
+    build="apps/order-service",
+    user="10001",
+    image_prepares_tmp=True,
+    table=True,
+    # A user lookup that takes longer fails the order with 503 and Retry-After.
+    environment={"USER_SERVICE_TIMEOUT_SECONDS": "2"},
 )

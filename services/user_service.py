@@ -4,4 +4,10 @@ SPEC = ServiceSpec(
     name="user-service",
     discovery_name="users",
     container_name="users",
+    health_check_path="/health",
+    # Built by `pulumi up` from apps/user-service (uid 10001; the image declares VOLUME /tmp).
+    build="apps/user-service",
+    user="10001",
+    image_prepares_tmp=True,
+    table=True,
 )

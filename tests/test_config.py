@@ -104,7 +104,8 @@ def test_stack_environment_merges_over_spec_and_urls() -> None:
         for callee in CATALOG["order-service"].calls
     }
     # `pulumi config set --path` stores numbers and booleans typed; env values are strings.
-    assert environment == {**callees, "PORT": "8080", "DEBUG": "true"}
+    spec_environment = dict(CATALOG["order-service"].environment)
+    assert environment == {**spec_environment, **callees, "PORT": "8080", "DEBUG": "true"}
 
 
 # --- exact messages -------------------------------------------------------------------------
@@ -353,8 +354,10 @@ def test_own_image_with_user_and_tmp_volume() -> None:
         "10001",
         False,
     )
+    # Without an image of its own, the spec's user and /tmp handling apply.
     default = load({}).service("user-service")
-    assert (default.user, default.prepare_tmp) == ("101", True)
+    spec = CATALOG["user-service"]
+    assert (default.user, default.prepare_tmp) == (spec.user, not spec.image_prepares_tmp)
 
 
 def test_root_user_is_refused() -> None:

@@ -158,7 +158,8 @@ def test_prod_refuses_a_destroy_until_a_teardown_is_chosen(prod: Rendering) -> N
 
 
 def test_teardown_delete_empties_the_log_bucket_and_lifts_deletion_protection() -> None:
-    rendering = _with_teardown("delete")
+    document = config_set_path(read_stack_document("prod"), "teardown.logs", "delete")
+    rendering = render_document("prod", config_set_path(document, "teardown.data", "delete"))
     assert rendering.named("prod-ingress-alb").inputs["enableDeletionProtection"] is False
     assert rendering.named("prod-ingress-logs").inputs["forceDestroy"] is True
     assert not any(r.retain_on_delete for r in rendering.resources)
@@ -171,11 +172,17 @@ def test_teardown_keep_leaves_every_log_store_and_its_key() -> None:
     bucket = rendering.named("prod-ingress-logs")
     assert bucket.inputs["forceDestroy"] is False
     kept = {r.name for r in rendering.resources if r.retain_on_delete}
+    # With the data kept too (teardown.data defaults to keep): tables and image repositories.
     log_stores = {
         r.name
         for r in rendering.resources
-        if r.type == "aws:cloudwatch/logGroup:LogGroup"
-        or r.type == "aws:kms/key:Key"
+        if r.type
+        in (
+            "aws:cloudwatch/logGroup:LogGroup",
+            "aws:kms/key:Key",
+            "aws:dynamodb/table:Table",
+            "aws:ecr/repository:Repository",
+        )
         or r.type.startswith("aws:s3/")
     }
     assert log_stores and kept == log_stores

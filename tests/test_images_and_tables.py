@@ -1,13 +1,8 @@
-"""A service that builds its own image and owns a table: the ECR repository, the image build,
-the DynamoDB table and the permissions around them, on rendered stacks.
-
-The committed specs still run the default image; these tests give user-service a build
-directory and a table, as a spec does with `build=` and `table=True`.
-"""
+"""Services that build their own image and own a table: the ECR repository, the image build,
+the DynamoDB table and the permissions around them, on rendered stacks."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -18,26 +13,22 @@ import config.rules
 from components.service_image import context_hash
 from components.service_table import ITEM_ACTIONS
 from offline.harness import Rendering
-from offline.stackfile import config_set_path, read_stack_document
+from offline.stackfile import PROJECT_DIR, config_set_path, read_stack_document
 from services import CATALOG
 from tests.conftest import container, render_document, render_with
 from tests.test_policies import _policy_resources, rendered_violations, run_stack
 
 SERVICE = "user-service"
+BUILDERS = sorted(name for name, spec in CATALOG.items() if spec.build)
+OWNERS = sorted(name for name, spec in CATALOG.items() if spec.table)
 
 
 @pytest.fixture
-def builds_and_owns_a_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """user-service builds from `apps/user-service` of a project root in tmp_path."""
-    context = tmp_path / "apps" / SERVICE
-    context.mkdir(parents=True)
-    (context / "Dockerfile").write_text("FROM scratch\n")
-    (context / "app.py").write_text("print('users')\n")
-    monkeypatch.setattr(components.service_runtime, "PROJECT_ROOT", tmp_path)
-    monkeypatch.setattr(config.rules, "PROJECT_ROOT", tmp_path)
-    spec = dataclasses.replace(CATALOG[SERVICE], build=f"apps/{SERVICE}", table=True)
-    monkeypatch.setitem(CATALOG, SERVICE, spec)
-    return context
+def builds_and_owns_a_table() -> Path:
+    """user-service builds its image from its directory and owns a table."""
+    spec = CATALOG[SERVICE]
+    assert spec.build is not None and spec.table, "user-service builds and owns a table"
+    return PROJECT_DIR / spec.build
 
 
 def prod_on_arm(**extra: str) -> Rendering:
@@ -71,10 +62,45 @@ def test_prod_builds_into_an_immutable_scanned_repository(builds_and_owns_a_tabl
     assert pull["Resource"] == f"${{prod-{SERVICE}-image-repository.arn}}"
 
 
-def test_a_code_change_is_a_new_tag(builds_and_owns_a_table: Path) -> None:
-    before = context_hash(builds_and_owns_a_table)
-    (builds_and_owns_a_table / "app.py").write_text("print('users, v2')\n")
-    assert context_hash(builds_and_owns_a_table) != before
+def test_a_code_change_is_a_new_tag(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "app.py").write_text("print('users')\n")
+    before = context_hash(tmp_path)
+    (tmp_path / "app.py").write_text("print('users, v2')\n")
+    assert context_hash(tmp_path) != before
+    # Bytecode caches are not the code.
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"x")
+    (tmp_path / "app.py").write_text("print('users')\n")
+    assert context_hash(tmp_path) == before
+
+
+def test_every_building_service_gets_a_repository_and_image(prod: Rendering) -> None:
+    assert BUILDERS, "the catalog builds its images"
+    for name in BUILDERS:
+        image = prod.named(f"prod-{name}-image-image").inputs
+        assert image["context"] == CATALOG[name].build
+        assert container(prod, name)["image"] == f"${{prod-{name}-image-image.imageUri}}"
+    assert (
+        sorted(
+            r.name.removeprefix("prod-").removesuffix("-data-table")
+            for r in prod.of_type("aws:dynamodb/table:Table")
+        )
+        == OWNERS
+    )
+
+
+def test_prod_runs_a_service_on_graviton(prod: Rendering) -> None:
+    architectures = {
+        r.name: r.inputs["runtimePlatform"]["cpuArchitecture"]
+        for r in prod.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    }
+    arm = [name for name, architecture in architectures.items() if architecture == "ARM64"]
+    assert arm, "prod runs at least one service on ARM64"
+    for task in arm:
+        service = task.removeprefix("prod-").removesuffix("-task")
+        image = prod.named(f"prod-{service}-image-image").inputs
+        assert image["platform"] == "linux/arm64"
 
 
 def test_prod_table_is_recoverable_protected_and_under_its_own_key(
@@ -126,9 +152,10 @@ def test_teardown_decides_the_data(builds_and_owns_a_table: Path, choice: str) -
 
 
 def test_a_build_directory_without_a_dockerfile_is_refused(
-    builds_and_owns_a_table: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (builds_and_owns_a_table / "Dockerfile").unlink()
+    monkeypatch.setattr(components.service_runtime, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(config.rules, "PROJECT_ROOT", tmp_path)
     rendering = render_with("dev", check=False)
     assert rendering.resources == []
     assert (

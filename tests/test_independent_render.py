@@ -259,6 +259,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "publicSubnetIds": [f"subnet-public-{i}" for i in range(count)],
                 "privateSubnetIds": [f"subnet-private-{i}" for i in range(count)],
             }
+        elif args.typ == "awsx:ecr:Image":
+            # A remote component that builds and pushes: the pushed digest is its output.
+            id_ = ""
+            state = {"imageUri": f"{inputs['repositoryUrl']}@sha256:{'0' * 64}"}
         elif not args.custom:
             id_, state = "", {}
         else:
@@ -392,11 +396,20 @@ def test_containers_are_hardened_and_log_to_cloudwatch(render: Render) -> None:
 
 
 def test_tmp_is_prepared_before_the_application_starts(render: Render) -> None:
-    # Fargate creates bind-mount volumes root-owned (0755); the non-root application can write
-    # its /tmp only after a short, non-essential init container has opened it up.
+    # Fargate creates bind-mount volumes root-owned (0755), unless the image declares the
+    # path as a VOLUME owned by its user; otherwise the non-root application can write its
+    # /tmp only after a short, non-essential init container has opened it up.
     for name, service in render.ecs_services().items():
         containers = {c["name"]: c for c in render.containers(service)}
         application = render.container(service)
+        (volume,) = render.task_definition(service).inputs["volumes"]
+        assert application["mountPoints"] == [
+            {"sourceVolume": volume["name"], "containerPath": "/tmp", "readOnly": False}
+        ], name
+        if CATALOG[name].image_prepares_tmp:
+            assert set(containers) == {application["name"]}, name
+            assert "dependsOn" not in application, name
+            continue
         (helper_name,) = set(containers) - {application["name"]}
         helper = containers[helper_name]
         assert helper["essential"] is False, name
@@ -404,10 +417,6 @@ def test_tmp_is_prepared_before_the_application_starts(render: Render) -> None:
         assert [m["containerPath"] for m in helper["mountPoints"]] == ["/tmp"], name
         assert application["dependsOn"] == [
             {"containerName": helper_name, "condition": "SUCCESS"}
-        ], name
-        (volume,) = render.task_definition(service).inputs["volumes"]
-        assert application["mountPoints"] == [
-            {"sourceVolume": volume["name"], "containerPath": "/tmp", "readOnly": False}
         ], name
 
 

@@ -145,7 +145,10 @@ def test_environment_variable_change_is_found_inside_the_container_json(
 
     changed = render_with("dev", [("services.order-service.environment.LOG_LEVEL", "info")])
     result = diff(dev, changed)
-    path = "containerDefinitions[1].environment[0].value"
+    containers = json.loads(dev.named("dev-order-service-task").inputs["containerDefinitions"])
+    index = next(i for i, c in enumerate(containers) if c["essential"])
+    variables = [v["name"] for v in containers[index]["environment"]]
+    path = f"containerDefinitions[{index}].environment[{variables.index('LOG_LEVEL')}].value"
     assert [(r.name, changes) for r, changes in result.changed] == [
         ("dev-order-service-task", (PropertyChange(path=path, old="debug", new="info"),))
     ]

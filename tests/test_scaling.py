@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from offline.diff import PropertyChange, diff
@@ -144,9 +146,14 @@ def test_new_environment_variable_changes_only_the_container(dev: Rendering) -> 
     assert not result.added and not result.removed
     [(resource, changes)] = result.changed
     assert resource.name == "dev-user-service-task"
-    assert [c.path for c in changes] == ["containerDefinitions[1].environment"]
-    assert changes[0].old == []
-    assert changes[0].new == [{"name": "FEATURE_X", "value": "true"}]
+    containers = json.loads(dev.named("dev-user-service-task").inputs["containerDefinitions"])
+    index = next(i for i, c in enumerate(containers) if c["essential"])
+    before = containers[index]["environment"]
+    assert [c.path for c in changes] == [f"containerDefinitions[{index}].environment"]
+    assert changes[0].old == before
+    assert changes[0].new == sorted(
+        [*before, {"name": "FEATURE_X", "value": "true"}], key=lambda v: v["name"]
+    )
 
 
 def test_config_set_path_writes_as_the_cli_does() -> None:

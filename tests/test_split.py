@@ -29,6 +29,14 @@ RUNTIME_TYPES = {
     "aws:appautoscaling/policy:Policy",
     "aws:cloudwatch/metricAlarm:MetricAlarm",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    # Its image and its data (from the applications issue on).
+    "microservices:service_image:ServiceImage",
+    "aws:ecr/repository:Repository",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    "awsx:ecr:Image",
+    "microservices:service_table:ServiceTable",
+    "aws:dynamodb/table:Table",
+    "aws:kms/key:Key",
 }
 
 

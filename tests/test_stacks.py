@@ -85,6 +85,10 @@ def autoscaling_of(stack: str, service: str) -> dict[str, Any] | None:
     return service_config(stack, service).get("autoscaling")
 
 
+def stack_environment(stack: str) -> str:
+    return read_stack_document(stack).get("microservices:environment", "development")
+
+
 def strategy_of(stack: str, service: str) -> str:
     return (service_config(stack, service).get("deployment") or {}).get("strategy", "rolling")
 
@@ -128,6 +132,12 @@ def expected_service_resources(stack: str, name: str) -> int:
     # service, and the CPU and memory alarms.
     count = 5 + 8
     count += 1 if spec.permissions else 0  # the task role's policy
+    if spec.build:
+        # The image component: its repository, the repository's lifecycle policy, the build.
+        count += 4
+    if spec.table:
+        # The table component, the table, the task role's policy on it; its key in production.
+        count += 3 + (1 if stack_environment(stack) == "production" else 0)
     # The running-task alarm, where Container Insights reports tasks and some must run.
     minimum = band["minCount"] if band else service_config(stack, name).get("desiredCount", 1)
     insights = stack_block(stack, "cluster").get("containerInsights", "enabled")
@@ -529,9 +539,11 @@ def test_secrets_reach_the_task_only_through_secrets() -> None:
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     assert by_sid["ReadSecrets"]["Resource"] == [SECRET_ARN, SECRET_ARN + "-??????"]
     assert by_sid["ReadParameters"]["Resource"] == [PARAMETER_ARN]
-    # The other services' execution roles read nothing.
+    # The other services' execution roles read no secret: they write logs and, for an image
+    # built into a repository of its own, pull it.
     other = json.loads(rendering.named("dev-user-service-execution-policy").inputs["policy"])
-    assert [s["Sid"] for s in other["Statement"]] == ["WriteLogs"]
+    pulls = ["EcrLogin", "PullImage"] if CATALOG["user-service"].build else []
+    assert [s["Sid"] for s in other["Statement"]] == ["WriteLogs", *pulls]
 
 
 def test_existing_vpc() -> None:

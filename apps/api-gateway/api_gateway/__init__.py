@@ -1,0 +1,1 @@
+"""api-gateway: the public entry point; forwards /users and /orders to their services."""

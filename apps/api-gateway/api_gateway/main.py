@@ -1,0 +1,205 @@
+"""api-gateway: forwards `/users…` to user-service and `/orders…` to order-service.
+
+Each downstream has its own connection pool and its own timeout, so a slow or failed service
+delays or fails only its own routes. A downstream's own answers, errors included, pass through
+unchanged; when there is no answer the gateway says why:
+- 502: the connection was refused or broke, or the answer was not valid HTTP;
+- 503: all its connections stayed busy for half its timeout (100 requests in flight);
+- 504: no answer within the service's timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request, Response
+
+from .http_common import (
+    REQUEST_ID_HEADER,
+    TRACE_ID_HEADER,
+    RequestContext,
+    env_seconds,
+    env_url,
+    error_response,
+    install_error_handlers,
+)
+
+SERVICE = "api-gateway"
+DEFAULT_TIMEOUT = 3.0
+RETRY_AFTER = "1"
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# Headers that concern one connection only (RFC 9110, 7.6.1), and those the gateway sets.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "x-request-id", "x-amzn-trace-id"}
+NOT_RETURNED = HOP_BY_HOP | {
+    "content-length",
+    "content-encoding",  # the body is passed on decoded
+    "x-request-id",
+    "date",
+    "server",
+}
+
+
+@dataclass(frozen=True)
+class Downstream:
+    name: str
+    prefix: str
+    url: str
+    timeout: float
+
+    def serves(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+
+@dataclass(frozen=True)
+class Settings:
+    downstreams: tuple[Downstream, ...]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        return cls(
+            downstreams=(
+                Downstream(
+                    name="user-service",
+                    prefix="/users",
+                    url=env_url(environ, "USER_SERVICE_URL"),
+                    timeout=env_seconds(environ, "USER_SERVICE_TIMEOUT_SECONDS", DEFAULT_TIMEOUT),
+                ),
+                Downstream(
+                    name="order-service",
+                    prefix="/orders",
+                    url=env_url(environ, "ORDER_SERVICE_URL"),
+                    timeout=env_seconds(environ, "ORDER_SERVICE_TIMEOUT_SECONDS", DEFAULT_TIMEOUT),
+                ),
+            )
+        )
+
+
+def _client(downstream: Downstream, transport: httpx.AsyncBaseTransport | None) -> Any:
+    return httpx.AsyncClient(
+        # Waiting for a free connection gets half the time: past that, 503 rather than 504.
+        timeout=httpx.Timeout(downstream.timeout, pool=downstream.timeout / 2),
+        # Idle connections close well before the services' 65 s keep-alive ends them.
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30),
+        transport=transport,
+    )
+
+
+def create_app(
+    settings: Settings, *, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+) -> FastAPI:
+    logger = logging.getLogger(SERVICE)
+    transports = transports or {}
+    clients = {d.name: _client(d, transports.get(d.name)) for d in settings.downstreams}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for client in clients.values():
+            await client.aclose()
+
+    app = FastAPI(title=SERVICE, openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
+    install_error_handlers(app)
+    app.add_middleware(RequestContext, logger=logger)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    async def forward(downstream: Downstream, request: Request) -> Response:
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        url = downstream.url + raw_path.decode("latin-1")
+        query = request.scope.get("query_string", b"")
+        if query:
+            url += "?" + query.decode("latin-1")
+        # Also the headers the Connection header names: they too concern this hop only.
+        dropped = NOT_FORWARDED | {
+            token.strip().lower() for token in request.headers.get("connection", "").split(",")
+        }
+        headers = [
+            (key, value)
+            for key, value in request.headers.raw
+            if key.decode("latin-1").lower() not in dropped
+        ]
+        headers.append((REQUEST_ID_HEADER.encode(), request.state.request_id.encode()))
+        if request.state.trace_id:
+            headers.append((TRACE_ID_HEADER.encode(), request.state.trace_id.encode()))
+        body = await request.body()
+        client = clients[downstream.name]
+        outgoing = client.build_request(request.method, url, headers=headers, content=body)
+        started = time.perf_counter()
+        try:
+            answer = await asyncio.wait_for(client.send(outgoing), downstream.timeout)
+        except httpx.PoolTimeout:
+            return _failed(logger, downstream, started, 503, "is busy; try again", "pool")
+        except (TimeoutError, httpx.TimeoutException):
+            return _failed(
+                logger,
+                downstream,
+                started,
+                504,
+                f"did not answer within {downstream.timeout:g} s",
+                "timeout",
+            )
+        except httpx.HTTPError as error:
+            return _failed(
+                logger, downstream, started, 502, "could not be reached", type(error).__name__
+            )
+        response = Response(content=answer.content, status_code=answer.status_code)
+        response.raw_headers.extend(
+            (key.lower().encode("latin-1"), value.encode("latin-1"))
+            for key, value in answer.headers.multi_items()
+            if key.lower() not in NOT_RETURNED
+        )
+        return response
+
+    @app.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
+    async def route(request: Request, path: str) -> Response:
+        for downstream in settings.downstreams:
+            if downstream.serves(request.url.path):
+                return await forward(downstream, request)
+        return error_response(404, f"no route for {request.url.path}")
+
+    return app
+
+
+def _failed(
+    logger: logging.Logger,
+    downstream: Downstream,
+    started: float,
+    status: int,
+    what: str,
+    reason: str,
+) -> Response:
+    logger.warning(
+        "downstream failed",
+        extra={
+            "fields": {
+                "downstream": downstream.name,
+                "reason": reason,
+                "status": status,
+                "durationMs": round((time.perf_counter() - started) * 1000, 1),
+            }
+        },
+    )
+    headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
+    return error_response(status, f"{downstream.name} {what}", headers=headers)

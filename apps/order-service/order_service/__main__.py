@@ -1,0 +1,9 @@
+"""`python -m order_service`: serve on PORT (8080) with the settings in the environment."""
+
+import sys
+
+from .http_common import serve
+from .main import SERVICE, Settings, create_app
+
+if __name__ == "__main__":
+    sys.exit(serve(SERVICE, Settings.from_env, create_app))

@@ -1,0 +1,225 @@
+"""order-service's HTTP API: `POST /orders`, `GET /orders/{id}`, `GET /health`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import boto3
+import httpx
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
+from starlette.concurrency import run_in_threadpool
+
+from .http_common import (
+    RequestContext,
+    env_region,
+    env_required,
+    env_seconds,
+    env_url,
+    error_response,
+    install_error_handlers,
+    outgoing_headers,
+)
+from .store import KeyTakenError, OrderStore, Replay
+from .users import UserDirectory, UserServiceUnavailableError
+
+SERVICE = "order-service"
+ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
+DEFAULT_USER_SERVICE_TIMEOUT = 2.0
+RETRY_AFTER = "1"
+MAX_ITEMS = 100
+MAX_QUANTITY = 1000
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    region: str
+    user_service_url: str
+    user_service_timeout: float = DEFAULT_USER_SERVICE_TIMEOUT
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        return cls(
+            table_name=env_required(environ, "TABLE_NAME"),
+            region=env_region(environ),
+            user_service_url=env_url(environ, "USER_SERVICE_URL"),
+            user_service_timeout=env_seconds(
+                environ, "USER_SERVICE_TIMEOUT_SECONDS", DEFAULT_USER_SERVICE_TIMEOUT
+            ),
+        )
+
+
+def dynamodb_client(region: str) -> Any:
+    """A DynamoDB client; AWS_ENDPOINT_URL_DYNAMODB, when set, points it at a local endpoint."""
+    config = Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"mode": "standard", "max_attempts": 3},
+        max_pool_connections=50,
+    )
+    return boto3.session.Session().client("dynamodb", region_name=region, config=config)
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)]
+
+
+class NewOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: Annotated[StrictStr, Field(alias="userId", pattern=ID_PATTERN)]
+    items: Annotated[list[Item], Field(min_length=1, max_length=MAX_ITEMS)]
+
+
+class Order(BaseModel):
+    id: str
+    userId: str  # noqa: N815 - the API's field name
+    items: list[Item]
+    status: str
+
+
+def fingerprint(new: NewOrder) -> str:
+    """What identifies a request, for telling a retry from a different request with a reused
+    idempotency key."""
+    canonical = json.dumps(
+        {"userId": new.user_id, "items": [i.model_dump() for i in new.items]},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    dynamodb: Any = None,
+    user_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    logger = logging.getLogger(SERVICE)
+    store = OrderStore(
+        dynamodb if dynamodb is not None else dynamodb_client(settings.region),
+        settings.table_name,
+    )
+    users = UserDirectory(
+        settings.user_service_url, settings.user_service_timeout, transport=user_transport
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await users.aclose()
+
+    app = FastAPI(title=SERVICE, openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
+    install_error_handlers(app)
+    app.add_middleware(RequestContext, logger=logger)
+
+    async def store_unavailable(request: Request, error: Exception) -> JSONResponse:
+        code = error.response["Error"]["Code"] if isinstance(error, ClientError) else None
+        logger.error(
+            "the order table is unavailable",
+            exc_info=error,
+            extra={"fields": {"table": settings.table_name, "errorCode": code}},
+        )
+        return error_response(
+            503, "the order store is unavailable; try again", headers={"Retry-After": RETRY_AFTER}
+        )
+
+    app.add_exception_handler(BotoCoreError, store_unavailable)
+    app.add_exception_handler(ClientError, store_unavailable)
+
+    def created(order: dict[str, Any], *, replayed: bool) -> JSONResponse:
+        headers = {"Location": f"/orders/{order['id']}"}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return JSONResponse(order, status_code=201, headers=headers)
+
+    def replay(first: Replay, request_fingerprint: str) -> JSONResponse:
+        if first.fingerprint != request_fingerprint:
+            return error_response(
+                422,
+                "header Idempotency-Key: already used for a different request",
+                fields=[{"field": "header Idempotency-Key", "message": "already used"}],
+            )
+        logger.info("order replayed", extra={"fields": {"orderId": first.order["id"]}})
+        return created(first.order, replayed=True)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/orders", status_code=201, response_model=Order)
+    async def create_order(
+        new: NewOrder,
+        request: Request,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+        ] = None,
+    ) -> JSONResponse:
+        request_fingerprint = fingerprint(new)
+        if idempotency_key is not None:
+            first = await run_in_threadpool(store.replay, idempotency_key)
+            if first is not None:
+                return replay(first, request_fingerprint)
+        try:
+            known = await users.exists(new.user_id, outgoing_headers(request))
+        except UserServiceUnavailableError as error:
+            logger.warning(
+                "user-service unavailable; no order created",
+                extra={"fields": {"userId": new.user_id, "error": str(error)}},
+            )
+            return error_response(
+                503,
+                "user-service is unavailable, so the order was not created; try again",
+                headers={"Retry-After": RETRY_AFTER},
+            )
+        if not known:
+            return error_response(
+                422,
+                f"userId: no user {new.user_id!r}",
+                fields=[{"field": "userId", "message": "no such user"}],
+            )
+        order = {
+            "id": str(uuid.uuid4()),
+            "userId": new.user_id,
+            "items": [i.model_dump() for i in new.items],
+            "status": "created",
+        }
+        created_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        try:
+            await run_in_threadpool(
+                store.create, order, created_at, idempotency_key, request_fingerprint
+            )
+        except KeyTakenError:
+            assert idempotency_key is not None
+            first = await run_in_threadpool(store.replay, idempotency_key)
+            assert first is not None
+            return replay(first, request_fingerprint)
+        logger.info("order created", extra={"fields": {"orderId": order["id"]}})
+        return created(order, replayed=False)
+
+    @app.get("/orders/{order_id}", response_model=Order)
+    async def get_order(order_id: str) -> Any:
+        if not re.fullmatch(ID_PATTERN, order_id):
+            return error_response(404, f"no order {order_id!r}")
+        order = await run_in_threadpool(store.get_order, order_id)
+        if order is None:
+            return error_response(404, f"no order {order_id!r}")
+        return order
+
+    return app

@@ -1,0 +1,1 @@
+"""user-service: creates and reads users, stored in its own DynamoDB table."""

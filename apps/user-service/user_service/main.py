@@ -1,0 +1,136 @@
+"""user-service's HTTP API: `POST /users`, `GET /users/{id}`, `GET /health`."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints, field_validator
+
+from .http_common import (
+    RequestContext,
+    env_region,
+    env_required,
+    error_response,
+    install_error_handlers,
+)
+
+SERVICE = "user-service"
+ID_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+STORE_RETRY_AFTER = "1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    region: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        return cls(table_name=env_required(environ, "TABLE_NAME"), region=env_region(environ))
+
+
+def dynamodb_client(region: str) -> Any:
+    """A DynamoDB client; AWS_ENDPOINT_URL_DYNAMODB, when set, points it at a local endpoint."""
+    config = Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"mode": "standard", "max_attempts": 3},
+        max_pool_connections=50,
+    )
+    return boto3.session.Session().client("dynamodb", region_name=region, config=config)
+
+
+class NewUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[
+        StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    email: Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=254)]
+
+    @field_validator("email")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        if not _EMAIL.fullmatch(value):
+            raise ValueError("not an email address")
+        return value
+
+
+class User(BaseModel):
+    id: str
+    name: str
+    email: str
+
+
+def create_app(settings: Settings, *, dynamodb: Any = None) -> FastAPI:
+    logger = logging.getLogger(SERVICE)
+    table = settings.table_name
+    client = dynamodb if dynamodb is not None else dynamodb_client(settings.region)
+
+    app = FastAPI(title=SERVICE, openapi_url=None, docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+    app.add_middleware(RequestContext, logger=logger)
+
+    async def store_unavailable(request: Request, error: Exception) -> JSONResponse:
+        code = error.response["Error"]["Code"] if isinstance(error, ClientError) else None
+        logger.error(
+            "the user table is unavailable",
+            exc_info=error,
+            extra={"fields": {"table": table, "errorCode": code}},
+        )
+        return error_response(
+            503,
+            "the user store is unavailable; try again",
+            headers={"Retry-After": STORE_RETRY_AFTER},
+        )
+
+    app.add_exception_handler(BotoCoreError, store_unavailable)
+    app.add_exception_handler(ClientError, store_unavailable)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/users", status_code=201, response_model=User)
+    def create_user(new: NewUser) -> JSONResponse:
+        user = User(id=str(uuid.uuid4()), name=new.name, email=new.email)
+        client.put_item(
+            TableName=table,
+            Item={
+                "id": {"S": user.id},
+                "name": {"S": user.name},
+                "email": {"S": user.email},
+                "createdAt": {"S": datetime.now(UTC).isoformat(timespec="milliseconds")},
+            },
+            ConditionExpression="attribute_not_exists(id)",
+        )
+        logger.info("user created", extra={"fields": {"userId": user.id}})
+        return JSONResponse(
+            user.model_dump(), status_code=201, headers={"Location": f"/users/{user.id}"}
+        )
+
+    @app.get("/users/{user_id}", response_model=User)
+    def get_user(user_id: str) -> Any:
+        if not ID_PATTERN.fullmatch(user_id):
+            return error_response(404, f"no user {user_id!r}")
+        # Strongly consistent: order-service checks a user it may have been told of just now.
+        found = client.get_item(
+            TableName=table, Key={"id": {"S": user_id}}, ConsistentRead=True
+        ).get("Item")
+        if found is None:
+            return error_response(404, f"no user {user_id!r}")
+        return User(id=found["id"]["S"], name=found["name"]["S"], email=found["email"]["S"])
+
+    return app

@@ -1,0 +1,453 @@
+"""Run the whole system on this machine, on 127.0.0.1 only (`make local`).
+
+Starts a local DynamoDB endpoint (moto's server), creates each data-owning service's table
+(partition key `id`, type S), then user-service, order-service and api-gateway as uvicorn
+processes, each with the environment the dev stack's task definition gives its container:
+- a callee's Cloud Map URL (`http://users.dev.internal:8080`) becomes the callee's local URL;
+- a value known only after a deploy (`${...}`, such as a table's name) becomes its local value,
+  and TABLE_NAME is set for a data-owning service whose task does not set it;
+- AWS_ENDPOINT_URL_DYNAMODB points boto3 at the local endpoint, with dummy credentials; no
+  variable of the caller's that starts with AWS_ is passed on, so no real account is reached.
+Prints `gateway: http://127.0.0.1:<port>` on one line, then waits; Ctrl-C or SIGTERM stops
+everything it started (each process in its own process group, with bounded waits).
+
+The end-to-end tests (tests/test_e2e.py) start the same system through LocalSystem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+if str(PROJECT) not in sys.path:
+    sys.path.insert(0, str(PROJECT))
+
+from services import CATALOG  # noqa: E402
+
+LOCALHOST = "127.0.0.1"
+STACK = "dev"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+STARTUP_TIMEOUT = 45.0
+STOP_TIMEOUT = 10.0
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+_CLOUD_MAP_URL = re.compile(r"^https?://(?P<name>[a-z0-9-]+)\.[a-z0-9.-]+:\d+(?P<path>/.*)?$")
+
+
+@dataclass(frozen=True)
+class App:
+    service: str
+    """ECS service name, as in services/."""
+    package: str
+    """The Python package in apps/<service>/, run as `python -m <package>`."""
+    owns_table: bool
+
+    @property
+    def directory(self) -> Path:
+        return PROJECT / "apps" / self.service
+
+    @property
+    def table_name(self) -> str | None:
+        return f"local-{self.service}" if self.owns_table else None
+
+
+APPS: dict[str, App] = {
+    app.service: app
+    for app in (
+        App("user-service", "user_service", owns_table=True),
+        App("order-service", "order_service", owns_table=True),
+        App("api-gateway", "api_gateway", owns_table=False),
+    )
+}
+"""In start order: callees before their callers."""
+
+
+class LocalError(Exception):
+    """The local system could not start as asked."""
+
+
+# --- the rendered task definitions -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderedContainer:
+    environment: dict[str, str]
+    region: str
+
+
+def rendered_containers(stack: str = STACK) -> dict[str, RenderedContainer]:
+    """Per service, its application container (the essential one) as the stack renders it."""
+    from offline.harness import render
+
+    rendering = render(stack)
+    by_container = {spec.container_name: name for name, spec in CATALOG.items()}
+    found: dict[str, RenderedContainer] = {}
+    for task in rendering.of_type(TASK_DEFINITION):
+        for definition in json.loads(task.inputs["containerDefinitions"]):
+            service = by_container.get(definition["name"])
+            if not definition.get("essential") or service is None:
+                continue
+            environment = {item["name"]: item["value"] for item in definition["environment"]}
+            options = definition.get("logConfiguration", {}).get("options", {})
+            found[service] = RenderedContainer(
+                environment=environment, region=options.get("awslogs-region", "us-east-1")
+            )
+    missing = sorted(set(APPS) - set(found))
+    if missing:
+        raise LocalError(f"the {stack} stack renders no task for {', '.join(missing)}")
+    return found
+
+
+def local_environment(
+    app: App,
+    rendered: RenderedContainer,
+    *,
+    urls: Mapping[str, str],
+    port: int,
+    dynamodb_endpoint: str,
+) -> dict[str, str]:
+    """The variables the service gets locally, from those its task definition gives it."""
+    by_discovery_name = {spec.discovery_name: name for name, spec in CATALOG.items()}
+    environment: dict[str, str] = {}
+    for name, value in rendered.environment.items():
+        url = _CLOUD_MAP_URL.match(value)
+        if url and url["name"] in by_discovery_name:
+            callee = by_discovery_name[url["name"]]
+            if callee not in urls:
+                # A service of the catalog without an app under apps/ (it runs an image made
+                # elsewhere): the caller runs as if its callee were not configured.
+                print(
+                    f"note: {app.service}: {name} left out: {callee} does not run locally",
+                    file=sys.stderr,
+                )
+                continue
+            environment[name] = urls[callee] + (url["path"] or "")
+        elif "${" in value:
+            if name == "TABLE_NAME" and app.table_name is not None:
+                environment[name] = app.table_name
+            else:
+                raise LocalError(
+                    f"{app.service}: {name}={value} is known only after a deploy, and "
+                    "scripts/local.py has no local value for it"
+                )
+        else:
+            environment[name] = value
+    if app.table_name is not None:
+        environment.setdefault("TABLE_NAME", app.table_name)
+    environment.setdefault("AWS_REGION", rendered.region)
+    environment.update(
+        AWS_ENDPOINT_URL_DYNAMODB=dynamodb_endpoint,
+        AWS_EC2_METADATA_DISABLED="true",
+        HOST=LOCALHOST,
+        PORT=str(port),
+        **DUMMY_CREDENTIALS,
+    )
+    return environment
+
+
+def _process_environment(variables: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment without its AWS settings, plus `variables`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    base.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+    base.update(variables)
+    return base
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports that are free on 127.0.0.1 now."""
+    with contextlib.ExitStack() as stack:
+        sockets = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((LOCALHOST, 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+class Process:
+    """A child in its own process group, so that stopping it stops whatever it started."""
+
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        log: Path | None,
+    ) -> None:
+        self.name = name
+        self.command = list(command)
+        self.env = dict(env)
+        self.cwd = cwd
+        self.log = log
+        self.popen: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+
+    def start(self) -> None:
+        output: Any = None
+        if self.log is not None:
+            self._log_file = self.log.open("ab")
+            output = self._log_file
+        self.popen = subprocess.Popen(
+            self.command,
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+            start_new_session=True,
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signum)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM to the group (SIGCONT too, in case it is paused), SIGKILL after `timeout`."""
+        if self.popen is not None:
+            self.signal(signal.SIGTERM)
+            self.signal(signal.SIGCONT)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.popen.wait(5)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def tail(self, lines: int = 20) -> str:
+        if self.log is None or not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _wait_for_health(process: Process, url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if not process.running:
+            raise LocalError(f"{process.name} exited while starting:\n{process.tail()}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise LocalError(f"{process.name} did not answer {url}/health in time:\n{process.tail()}")
+
+
+def dynamodb_client(endpoint: str, region: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1}),
+    )
+
+
+def create_table(client: Any, name: str) -> None:
+    """The table as the stack defines it: partition key `id` (S), on-demand."""
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+# --- the system ------------------------------------------------------------------------------
+
+
+class LocalSystem:
+    """The DynamoDB endpoint and the three services; a context manager that stops them all."""
+
+    def __init__(
+        self,
+        *,
+        stack: str = STACK,
+        log_dir: Path | None = None,
+        echo: bool = False,
+        startup_timeout: float = STARTUP_TIMEOUT,
+    ) -> None:
+        """`log_dir`: where each process's output goes (default: a new temporary directory);
+        `echo`: the services write to this terminal instead."""
+        self.stack = stack
+        self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="local-system-"))
+        self.echo = echo
+        self.startup_timeout = startup_timeout
+        self.processes: dict[str, Process] = {}
+        self.urls: dict[str, str] = {}
+        self.environments: dict[str, dict[str, str]] = {}
+        self.dynamodb_endpoint = ""
+        self.region = ""
+
+    @property
+    def gateway_url(self) -> str:
+        return self.urls["api-gateway"]
+
+    def table(self, service: str) -> str:
+        name = APPS[service].table_name
+        if name is None:
+            raise KeyError(f"{service} owns no table")
+        return name
+
+    def dynamodb(self) -> Any:
+        return dynamodb_client(self.dynamodb_endpoint, self.region)
+
+    def start(self) -> LocalSystem:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        containers = rendered_containers(self.stack)
+        self.region = containers["api-gateway"].region
+        moto_port, *ports = free_ports(1 + len(APPS))
+        self.dynamodb_endpoint = f"http://{LOCALHOST}:{moto_port}"
+        self.urls = {
+            service: f"http://{LOCALHOST}:{port}" for service, port in zip(APPS, ports, strict=True)
+        }
+        dynamodb = Process(
+            "dynamodb",
+            [sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(moto_port)],
+            env=_process_environment({}),
+            cwd=self.log_dir,
+            log=self.log_dir / "dynamodb.log",
+        )
+        self.processes["dynamodb"] = dynamodb
+        dynamodb.start()
+        self._create_tables(dynamodb, deadline)
+        for service, port in zip(APPS, ports, strict=True):
+            app = APPS[service]
+            self.environments[service] = local_environment(
+                app,
+                containers[service],
+                urls=self.urls,
+                port=port,
+                dynamodb_endpoint=self.dynamodb_endpoint,
+            )
+            self.start_service(service)
+        for service in APPS:
+            _wait_for_health(self.processes[service], self.urls[service], deadline)
+
+    def _create_tables(self, dynamodb: Process, deadline: float) -> None:
+        client = self.dynamodb()
+        while True:
+            if not dynamodb.running:
+                raise LocalError(f"the DynamoDB endpoint exited while starting:\n{dynamodb.tail()}")
+            try:
+                client.list_tables()
+                break
+            except Exception as error:  # not answering yet
+                if time.monotonic() > deadline:
+                    raise LocalError(f"the DynamoDB endpoint did not answer: {error}") from error
+                time.sleep(0.1)
+        for app in APPS.values():
+            if app.table_name is not None:
+                create_table(client, app.table_name)
+
+    def start_service(self, service: str) -> None:
+        """Start (or restart, on the same port) one service."""
+        app = APPS[service]
+        log = None if self.echo else self.log_dir / f"{service}.log"
+        process = Process(
+            service,
+            [sys.executable, "-m", app.package],
+            env=_process_environment(self.environments[service]),
+            cwd=app.directory,
+            log=log,
+        )
+        self.processes[service] = process
+        process.start()
+
+    def wait_until_healthy(self, service: str, timeout: float = STARTUP_TIMEOUT) -> None:
+        _wait_for_health(self.processes[service], self.urls[service], time.monotonic() + timeout)
+
+    def stop_service(self, service: str) -> None:
+        self.processes[service].stop()
+
+    def exited(self) -> list[str]:
+        """The processes that stopped on their own."""
+        return [name for name, process in self.processes.items() if not process.running]
+
+    def stop(self) -> None:
+        """Stop every process started, callers first; safe to call more than once."""
+        for name in reversed(list(self.processes)):
+            self.processes[name].stop()
+
+    def __enter__(self) -> LocalSystem:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default=STACK, help="whose task environments to use (dev)")
+    args = parser.parse_args(argv)
+    system = LocalSystem(stack=args.stack, echo=True)
+    # Both, explicitly: a process started in the background may inherit SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        system.start()
+        print(f"dynamodb: {system.dynamodb_endpoint} (log: {system.log_dir})", file=sys.stderr)
+        for service in APPS:
+            print(f"{service}: {system.urls[service]}", file=sys.stderr)
+        print(f"gateway: {system.gateway_url}", flush=True)
+        while True:
+            time.sleep(0.5)
+            if system.exited():
+                print(f"error: stopped on their own: {', '.join(system.exited())}", file=sys.stderr)
+                return 1
+    except KeyboardInterrupt:
+        return 0
+    except LocalError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        system.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""What every service shares: request ids, JSON logs, config from the environment; and the
+shared module is the same in each app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.apps.conftest import APP_DIRECTORIES
+from user_service import http_common
+from user_service.http_common import (
+    ConfigError,
+    RequestContext,
+    configure_logging,
+    env_port,
+    env_seconds,
+    env_url,
+    install_error_handlers,
+    log_level,
+)
+
+
+def test_each_app_carries_the_same_shared_module() -> None:
+    copies = {d.name: next(d.glob("*/http_common.py")).read_text() for d in APP_DIRECTORIES}
+    assert set(copies) == {"api-gateway", "order-service", "user-service"}
+    reference = copies["user-service"]
+    different = sorted(name for name, text in copies.items() if text != reference)
+    assert not different, f"apps/*/*/http_common.py differ from user-service's: {different}"
+
+
+@pytest.fixture
+def logs() -> Iterator[None]:
+    """JSON logging as a service configures it; the process's logging restored after."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    names = ("test-service", "uvicorn", "uvicorn.error", "uvicorn.access")
+    saved_loggers = {
+        n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names
+    }
+    access_disabled = logging.getLogger("uvicorn.access").disabled
+    configure_logging("test-service", "info")
+    yield
+    root.handlers, root.level = saved[0], saved[1]
+    for name, (handlers, level) in saved_loggers.items():
+        logging.getLogger(name).handlers = handlers
+        logging.getLogger(name).setLevel(level)
+    logging.getLogger("uvicorn.access").disabled = access_disabled
+
+
+def small_app() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_middleware(RequestContext, logger=logging.getLogger("test-service"))
+
+    @app.get("/hello")
+    def hello() -> dict[str, str]:
+        logging.getLogger("test-service").info("inside")
+        return {"hello": "world"}
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    return app
+
+
+def lines(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_one_json_line_per_request_with_its_ids(
+    logs: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = TestClient(small_app())
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+    response = client.get("/hello", headers={"X-Request-Id": "abc-1", "X-Amzn-Trace-Id": trace})
+    assert response.headers["x-request-id"] == "abc-1"
+    inside, request = lines(capsys.readouterr().out)
+    assert inside["message"] == "inside"
+    assert inside["requestId"] == "abc-1"
+    assert request["message"] == "request"
+    assert request["service"] == "test-service"
+    assert request["level"] == "INFO"
+    assert request["requestId"] == "abc-1"
+    assert request["traceId"] == trace
+    assert (request["method"], request["path"], request["status"]) == ("GET", "/hello", 200)
+    assert request["durationMs"] >= 0
+    assert request["time"].endswith("+00:00")
+
+
+async def _asgi_get(app: Any, headers: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
+    """The messages `app` sends for a GET /hello with exactly these raw headers."""
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/hello",
+        "raw_path": b"/hello",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 8080),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize(
+    "given",
+    [None, b"", b"x" * 129, b"a b", "ü".encode(), b"a\nb", b"a;b", b"\xff"],
+    ids=["absent", "empty", "too-long", "space", "non-ascii", "newline", "semicolon", "byte"],
+)
+def test_a_missing_or_unsafe_request_id_is_replaced(
+    logs: None, capsys: pytest.CaptureFixture[str], given: bytes | None
+) -> None:
+    headers = [] if given is None else [(b"x-request-id", given)]
+    sent = asyncio.run(_asgi_get(small_app(), headers))
+    start = sent[0]
+    assert start["status"] == 200
+    (generated,) = [v.decode() for k, v in start["headers"] if k == b"x-request-id"]
+    assert len(generated) == 32 and int(generated, 16) >= 0
+    assert lines(capsys.readouterr().out)[-1]["requestId"] == generated
+
+
+def test_an_unhandled_error_is_a_json_500_with_the_request_id(
+    logs: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = TestClient(small_app(), raise_server_exceptions=False)
+    response = client.get("/boom", headers={"X-Request-Id": "r-500"})
+    assert response.status_code == 500
+    assert response.json() == {"status": 500, "message": "internal error"}
+    assert response.headers["x-request-id"] == "r-500"
+    error, request = lines(capsys.readouterr().out)
+    assert error["level"] == "ERROR" and "RuntimeError: boom" in error["exception"]
+    assert request["status"] == 500
+
+
+def test_an_unknown_route_is_a_json_404(logs: None) -> None:
+    response = TestClient(small_app()).get("/nowhere")
+    assert response.status_code == 404
+    assert response.json() == {"status": 404, "message": "Not Found"}
+
+
+def test_a_malformed_content_length_is_400(logs: None) -> None:
+    response = TestClient(small_app()).get("/hello", headers={"Content-Length": "12x"})
+    assert response.status_code == 400
+
+
+def test_log_level_names_in_any_case() -> None:
+    assert log_level("debug") == logging.DEBUG
+    assert log_level("WARNING") == logging.WARNING
+    assert log_level(None) == logging.INFO
+    assert log_level("chatty") == logging.INFO
+
+
+def test_libraries_stay_at_warning_whatever_log_level_says(logs: None) -> None:
+    configure_logging("test-service", "debug")
+    assert logging.getLogger("test-service").getEffectiveLevel() == logging.DEBUG
+    assert logging.getLogger("botocore").getEffectiveLevel() == logging.WARNING
+    assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
+
+
+def test_port_defaults_to_8080_and_port_overrides_it() -> None:
+    assert env_port({}) == 8080
+    assert env_port({"PORT": "9000"}) == 9000
+    for bad in ("0", "70000", "http"):
+        with pytest.raises(ConfigError, match="PORT"):
+            env_port({"PORT": bad})
+
+
+def test_timeouts_and_urls_are_checked() -> None:
+    assert env_seconds({}, "T", 2.0) == 2.0
+    assert env_seconds({"T": "0.25"}, "T", 2.0) == 0.25
+    for bad in ("0", "-1", "soon", "301"):
+        with pytest.raises(ConfigError, match="T must be"):
+            env_seconds({"T": bad}, "T", 2.0)
+    assert env_url({"U": "http://users.dev.internal:8080/"}, "U") == (
+        "http://users.dev.internal:8080"
+    )
+    for bad in ("users:8080", "ftp://users", ""):
+        with pytest.raises(ConfigError, match="U"):
+            env_url({"U": bad}, "U")
+
+
+def test_a_service_with_bad_config_exits_2_without_serving(
+    logs: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from order_service.http_common import serve as order_service_serve
+    from order_service.main import SERVICE, Settings, create_app
+
+    environ = {"AWS_REGION": "us-east-1", "USER_SERVICE_URL": "http://users:8080"}
+    assert order_service_serve(SERVICE, Settings.from_env, create_app, environ) == 2
+    (line,) = lines(capsys.readouterr().out)
+    assert line["level"] == "ERROR" and line["error"] == "TABLE_NAME is not set"
+
+
+@pytest.mark.parametrize(
+    ("package", "environ"),
+    [
+        ("user_service", {"TABLE_NAME": "t", "AWS_REGION": "eu-west-1"}),
+        (
+            "order_service",
+            {
+                "TABLE_NAME": "t",
+                "AWS_REGION": "eu-west-1",
+                "USER_SERVICE_URL": "http://users.dev.internal:8080",
+                "USER_SERVICE_TIMEOUT_SECONDS": "1",
+            },
+        ),
+        (
+            "api_gateway",
+            {
+                "USER_SERVICE_URL": "http://users.dev.internal:8080",
+                "ORDER_SERVICE_URL": "http://orders.dev.internal:8080",
+            },
+        ),
+    ],
+)
+def test_each_service_reads_its_settings_from_the_environment(
+    package: str, environ: dict[str, str]
+) -> None:
+    module = __import__(f"{package}.main", fromlist=["Settings"])
+    assert module.Settings.from_env(environ) is not None
+    for name in environ:
+        if name.endswith("_TIMEOUT_SECONDS"):
+            continue  # optional
+        missing = {k: v for k, v in environ.items() if k != name}
+        with pytest.raises(ValueError, match=name):  # that app's own ConfigError
+            module.Settings.from_env(missing)
+
+
+def test_order_service_waits_two_seconds_for_user_service_by_default() -> None:
+    from order_service.main import Settings
+
+    environ = {"TABLE_NAME": "t", "AWS_REGION": "r", "USER_SERVICE_URL": "http://u:8080"}
+    assert Settings.from_env(environ).user_service_timeout == 2.0
+
+
+def test_the_module_documents_its_limit() -> None:
+    assert http_common.MAX_BODY_BYTES == 64 * 1024
