@@ -26,11 +26,14 @@ SKIPPED_PATHS = {".venv", ".venv-scan", ".git", "policy/venv"}
 SKIPPED_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".hypothesis"}
 # Not run in the copy, to keep this test near a minute: this test (it would copy the copy),
 # and tests whose outcome does not depend on the catalog: the validator's property test (the
-# slowest), the CI workflow checks and the secrets check (five CLI runs).
+# slowest), the CI workflow checks, the secrets check (five CLI runs) and the applications'.
 NOT_RUN = (
     "--ignore=tests/test_fourth_service.py",
     "--ignore=tests/test_config_fuzz.py",
     "--ignore=tests/test_workflows.py",
+    # The applications' own tests and the local system's: they run the three applications.
+    "--ignore=tests/apps",
+    "--ignore=tests/test_e2e.py",
     "--deselect=tests/test_offline_tools.py::test_secrets_never_appear_in_any_output",
 )
 
