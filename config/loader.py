@@ -65,6 +65,7 @@ def load_settings(
             secret_keys=secret_keys,
             foreign_keys=foreign_keys,
             platform=platform,
+            project=project,
         )
     findings = Findings()
     issues = findings.errors
@@ -215,13 +216,14 @@ def _load_service_stack(
     secret_keys: frozenset[str],
     foreign_keys: Mapping[str, Any],
     platform: Mapping[str, Any] | None,
+    project: str,
 ) -> StackSettings:
     """A service stack: its services' settings, on what its platform exported."""
     reference = str(raw["platform"])
     findings = Findings()
     issues = findings.errors
     for full_key, value in foreign_keys.items():
-        issues.append(foreign_key_issue(full_key, value, PROJECT))
+        issues.append(foreign_key_issue(full_key, value, project))
     stack_name = reference.rsplit("/", 1)[-1]
     if (found := reference_issue(reference)) is not None:
         raise ConfigError(stack_name, [found])
