@@ -5,6 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 
+def _account_administers_the_key(*, account_id: str, partition: str) -> dict[str, Any]:
+    """AWS's default key policy statement: the account controls the key through IAM
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html)."""
+    return {
+        "Sid": "AccountAdministersTheKey",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
 def log_key_policy(*, account_id: str, region: str, partition: str = "aws") -> dict[str, Any]:
     """Key policy for a customer-managed key that encrypts this account's log groups.
 
@@ -14,13 +26,7 @@ def log_key_policy(*, account_id: str, region: str, partition: str = "aws") -> d
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "AccountAdministersTheKey",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
+            _account_administers_the_key(account_id=account_id, partition=partition),
             {
                 "Sid": "CloudWatchLogsEncryptsLogGroups",
                 "Effect": "Allow",
@@ -102,13 +108,7 @@ def alarm_topic_key_policy(*, account_id: str, partition: str = "aws") -> dict[s
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "AccountAdministersTheKey",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
+            _account_administers_the_key(account_id=account_id, partition=partition),
             {
                 "Sid": "CloudWatchPublishesAlarms",
                 "Effect": "Allow",
@@ -141,13 +141,5 @@ def account_key_policy(*, account_id: str, partition: str = "aws") -> dict[str, 
     (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html)."""
     return {
         "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountAdministersTheKey",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            }
-        ],
+        "Statement": [_account_administers_the_key(account_id=account_id, partition=partition)],
     }
