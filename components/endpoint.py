@@ -91,6 +91,40 @@ def route_conditions(route: RouteArgs) -> list[dict[str, object]]:
     return conditions
 
 
+def _allow_tcp(
+    *,
+    ingress_name: str,
+    egress_name: str,
+    source_group_id: pulumi.Input[str],
+    target_group_id: pulumi.Input[str],
+    port: int,
+    description: str,
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """One port from one security group to another: the target's ingress rule and the
+    source's egress rule, since neither group allows anything it is not told to."""
+    aws.vpc.SecurityGroupIngressRule(
+        ingress_name,
+        security_group_id=target_group_id,
+        referenced_security_group_id=source_group_id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        description=description,
+        opts=opts,
+    )
+    aws.vpc.SecurityGroupEgressRule(
+        egress_name,
+        security_group_id=source_group_id,
+        referenced_security_group_id=target_group_id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        description=description,
+        opts=opts,
+    )
+
+
 class ServiceEndpoint(pulumi.ComponentResource):
     security_group_id: pulumi.Output[str]
     discovery_service_arn: pulumi.Output[str] | None
@@ -143,24 +177,13 @@ class ServiceEndpoint(pulumi.ComponentResource):
             opts=child,
         )
         for caller, caller_group_id in sorted(args.callers.items()):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-from-{caller}",
-                security_group_id=security_group.id,
-                referenced_security_group_id=caller_group_id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description=f"{caller} calls {args.service_name}",
-                opts=child,
-            )
             # The rule on the caller's group lives here: the callee knows its port.
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-egress-from-{caller}",
-                security_group_id=caller_group_id,
-                referenced_security_group_id=security_group.id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
+            _allow_tcp(
+                ingress_name=f"{name}-from-{caller}",
+                egress_name=f"{name}-egress-from-{caller}",
+                source_group_id=caller_group_id,
+                target_group_id=security_group.id,
+                port=port,
                 description=f"{caller} calls {args.service_name}",
                 opts=child,
             )
@@ -233,23 +256,12 @@ class ServiceEndpoint(pulumi.ComponentResource):
         child: pulumi.ResourceOptions,
     ) -> None:
         port = args.container_port
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-alb",
-            security_group_id=security_group_id,
-            referenced_security_group_id=lb.security_group_id,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            description=f"load balancer to {args.service_name}",
-            opts=child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-alb-egress",
-            security_group_id=lb.security_group_id,
-            referenced_security_group_id=security_group_id,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
+        _allow_tcp(
+            ingress_name=f"{name}-from-alb",
+            egress_name=f"{name}-alb-egress",
+            source_group_id=lb.security_group_id,
+            target_group_id=security_group_id,
+            port=port,
             description=f"load balancer to {args.service_name}",
             opts=child,
         )
