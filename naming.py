@@ -94,3 +94,12 @@ def alarm_prefix(project: str, stack: str, service: str) -> str:
 def dashboard(project: str, stack: str) -> str:
     """The environment's CloudWatch dashboard: names are per account."""
     return f"{project}-{stack}"
+
+
+def tracing_component(platform_name: str) -> str:
+    return f"{platform_name}-tracing"
+
+
+def transaction_search_policy(project: str, stack: str) -> str:
+    """The Logs resource policy letting X-Ray write spans: names are per account and region."""
+    return f"{project}-{stack}-transaction-search"

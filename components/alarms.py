@@ -3,8 +3,10 @@
 Every service: CPU and memory utilisation high, and running tasks below its minimum. A
 routed service also: its targets' 5xx rate, unhealthy targets, and the 99th percentile of
 its targets' response time, over every target group it serves from (two during a
-traffic-shifting release). The alarms that mean "this release is bad" are marked `release`:
-the ECS service watches them during a deployment and rolls back when one fires.
+traffic-shifting release). A service without a route, on ECS Service Connect: the 5xx rate and
+the 99th percentile of the response time its callers see through their proxies. The alarms
+that mean "this release is bad" are marked `release`: the ECS service watches them during a
+deployment and rolls back when one fires.
 
 Metric names, namespaces, dimensions and units are AWS's:
 - AWS/ECS CPUUtilization and MemoryUtilization (Percent; ClusterName, ServiceName; 1-minute
@@ -15,6 +17,14 @@ Metric names, namespaces, dimensions and units are AWS's:
   TargetResponseTime (Seconds; pNN) with LoadBalancer and TargetGroup, in 60-second periods
   and only while requests flow:
   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+- AWS/ECS Service Connect metrics, reported only with Service Connect:
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/available-metrics.html (also
+  in AWS's own source of that page, github.com/awsdocs/amazon-ecs-developer-guide,
+  doc_source/cloudwatch-metrics.md). RequestCount: inbound requests, by DiscoveryName,
+  ServiceName (the service's own), ClusterName. HTTPCode_Target_5XX_Count (needs appProtocol
+  http or http2) and TargetResponseTime (milliseconds): by TargetDiscoveryName, ServiceName,
+  ClusterName, where ServiceName is the calling service. So a service's errors and response
+  times are read once per caller, and its requests once.
 """
 
 from __future__ import annotations
@@ -47,6 +57,18 @@ class ServiceAlarmArgs:
     latency_p99_ms: int | None = None
     load_balancer_arn_suffix: pulumi.Input[str] | None = None
     target_group_arn_suffixes: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    service_connect: ServiceConnectMetricsArgs | None = None
+    """Watch the requests to a service without a route through its callers' proxies."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConnectMetricsArgs:
+    """Where Service Connect reports the requests to one service."""
+
+    discovery_name: str
+    """The service's Service Connect discovery name (the DiscoveryName dimensions)."""
+    callers: Sequence[str]
+    """ECS service names of the services that call it, in the same cluster."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +116,40 @@ def _ids(queries: list[dict[str, Any]], fill: bool) -> str:
     return ", ".join(f"FILL({i}, 0)" if fill else i for i in ids)
 
 
+def _error_rate_alarm(
+    description: str,
+    threshold: float,
+    common: dict[str, Any],
+    errors: list[dict[str, Any]],
+    requests: list[dict[str, Any]],
+) -> AlarmDefinition:
+    """5xx responses as a percentage of requests, each summed over its queries."""
+    return AlarmDefinition(
+        suffix="5xx-rate",
+        description=description,
+        release=True,
+        inputs={
+            **common,
+            "comparison_operator": "GreaterThanOrEqualToThreshold",
+            "threshold": threshold,
+            # Reported only while requests flow: no requests, no errors.
+            "treat_missing_data": "notBreaching",
+            "metric_queries": [
+                *errors,
+                *requests,
+                {"id": "errors", "expression": f"SUM([{_ids(errors, True)}])"},
+                {"id": "requests", "expression": f"SUM([{_ids(requests, True)}])"},
+                {
+                    "id": "rate",
+                    "expression": "IF(requests > 0, 100 * errors / requests, 0)",
+                    "label": "5xx % of requests",
+                    "return_data": True,
+                },
+            ],
+        },
+    )
+
+
 def alarm_definitions(
     args: ServiceAlarmArgs, *, cluster_name: pulumi.Input[str], service_name: str
 ) -> list[AlarmDefinition]:
@@ -138,14 +194,15 @@ def alarm_definitions(
         ),
     ]
     routed = bool(args.target_group_arn_suffixes) and args.load_balancer_arn_suffix is not None
+    requests_watched = routed or watches_service_connect_requests(args)
     if args.minimum_tasks is not None and args.minimum_tasks > 0:
         alarms.append(
             AlarmDefinition(
                 suffix="running-tasks-low",
                 description=f"{service_name}: fewer than {args.minimum_tasks} tasks running",
-                # A routed service's release is judged by its responses; one without a route
-                # by whether its new tasks keep running.
-                release=not routed,
+                # A service whose responses are watched is judged by them; one without a
+                # route or Service Connect callers by whether its new tasks keep running.
+                release=not requests_watched,
                 inputs={
                     **common,
                     "namespace": "ECS/ContainerInsights",
@@ -161,37 +218,18 @@ def alarm_definitions(
             )
         )
     if not routed:
-        return alarms
+        return alarms + _service_connect_alarms(args, cluster_name, service_name, common)
     if args.http5xx_percent is not None:
         errors = _per_target_group(args, "HTTPCode_Target_5XX_Count", "Sum", "errors")
         requests = _per_target_group(args, "RequestCount", "Sum", "requests")
         alarms.append(
-            AlarmDefinition(
-                suffix="5xx-rate",
-                description=(
-                    f"{service_name}: target 5xx responses at or above {args.http5xx_percent}% "
-                    "of requests"
-                ),
-                release=True,
-                inputs={
-                    **common,
-                    "comparison_operator": "GreaterThanOrEqualToThreshold",
-                    "threshold": args.http5xx_percent,
-                    # No requests, no errors.
-                    "treat_missing_data": "notBreaching",
-                    "metric_queries": [
-                        *errors,
-                        *requests,
-                        {"id": "errors", "expression": f"SUM([{_ids(errors, True)}])"},
-                        {"id": "requests", "expression": f"SUM([{_ids(requests, True)}])"},
-                        {
-                            "id": "rate",
-                            "expression": "IF(requests > 0, 100 * errors / requests, 0)",
-                            "label": "5xx % of requests",
-                            "return_data": True,
-                        },
-                    ],
-                },
+            _error_rate_alarm(
+                f"{service_name}: target 5xx responses at or above {args.http5xx_percent}% "
+                "of requests",
+                args.http5xx_percent,
+                common,
+                errors,
+                requests,
             )
         )
     if args.unhealthy_hosts is not None:
@@ -240,6 +278,101 @@ def alarm_definitions(
                             "id": "slowest",
                             "expression": f"MAX([{_ids(latency, True)}])",
                             "label": "p99 response time (s)",
+                            "return_data": True,
+                        },
+                    ],
+                },
+            )
+        )
+    return alarms
+
+
+def watches_service_connect_requests(args: ServiceAlarmArgs) -> bool:
+    sc = args.service_connect
+    return sc is not None and bool(sc.callers)
+
+
+def _service_connect_alarms(
+    args: ServiceAlarmArgs,
+    cluster_name: pulumi.Input[str],
+    service_name: str,
+    common: dict[str, Any],
+) -> list[AlarmDefinition]:
+    """The 5xx rate and p99 response time of the requests its callers send it."""
+    sc = args.service_connect
+    if sc is None or not watches_service_connect_requests(args):
+        return []
+
+    def per_caller(metric: str, stat: str, prefix: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": f"{prefix}{index}",
+                **_metric(
+                    "AWS/ECS",
+                    metric,
+                    {
+                        "ClusterName": cluster_name,
+                        "ServiceName": caller,
+                        "TargetDiscoveryName": sc.discovery_name,
+                    },
+                    stat,
+                ),
+            }
+            for index, caller in enumerate(sc.callers)
+        ]
+
+    alarms: list[AlarmDefinition] = []
+    if args.http5xx_percent is not None:
+        errors = per_caller("HTTPCode_Target_5XX_Count", "Sum", "errors")
+        requests = [
+            {
+                "id": "requests0",
+                **_metric(
+                    "AWS/ECS",
+                    "RequestCount",
+                    {
+                        "ClusterName": cluster_name,
+                        "ServiceName": service_name,
+                        "DiscoveryName": sc.discovery_name,
+                    },
+                    "Sum",
+                ),
+            }
+        ]
+        alarms.append(
+            _error_rate_alarm(
+                f"{service_name}: 5xx responses to its callers at or above "
+                f"{args.http5xx_percent}% of requests (Service Connect)",
+                args.http5xx_percent,
+                common,
+                errors,
+                requests,
+            )
+        )
+    if args.latency_p99_ms is not None:
+        # As for the load balancer's targets, p99. AWS's table lists Average, Minimum, Maximum,
+        # Sum and Sample Count for this metric: that CloudWatch serves its p99 is not verified.
+        latency = per_caller("TargetResponseTime", "p99", "latency")
+        alarms.append(
+            AlarmDefinition(
+                suffix="latency-p99",
+                description=(
+                    f"{service_name}: 99th percentile response time to its callers at or above "
+                    f"{args.latency_p99_ms} ms (Service Connect)"
+                ),
+                release=True,
+                inputs={
+                    **common,
+                    "comparison_operator": "GreaterThanOrEqualToThreshold",
+                    # Service Connect's TargetResponseTime is in milliseconds.
+                    "threshold": args.latency_p99_ms,
+                    "treat_missing_data": "notBreaching",
+                    "metric_queries": [
+                        *latency,
+                        {
+                            "id": "slowest",
+                            "expression": f"MAX([{_ids(latency, True)}])",
+                            "label": "p99 response time (ms)",
                             "return_data": True,
                         },
                     ],

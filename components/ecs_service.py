@@ -30,9 +30,16 @@ from components.task import (
     task_containers,
     task_policy,
 )
+from components.tracing import CollectorArgs, exporter_policy, tracing_environment
 
 SCALE_OUT_COOLDOWN = 60
 SCALE_IN_COOLDOWN = 300
+SERVICE_CONNECT_LOG_PREFIX = "service-connect"
+# Memory left for the Service Connect proxy beside containers with memory limits: AWS asks
+# for a task memory above the sum of the containers' limits and recommends at least 64 MiB for
+# the proxy (AWS's Service Connect guide, "Service Connect proxy" and "considerations":
+# https://github.com/awsdocs/amazon-ecs-developer-guide/blob/49232cf2ab3bbe78781a45fb1a4c4cf7eee8790a/doc_source/service-connect.md).
+SERVICE_CONNECT_PROXY_MEMORY = 64
 # The AWS managed policy for the role ECS uses to shift load balancer traffic.
 LOAD_BALANCER_INFRASTRUCTURE_POLICY = "AmazonECSInfrastructureRolePolicyForLoadBalancers"
 
@@ -65,6 +72,8 @@ class ContainerArgs:
     """Build the image into a repository of the service's own; `image` is then unused."""
     table: ServiceTableArgs | None = None
     """Give the service a DynamoDB table of its own, named in TABLE_NAME."""
+    collector: CollectorArgs | None = None
+    """Run a trace collector beside the application, with this share of the task."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +89,26 @@ class TargetGroupArgs:
     production_listener_rule_arn: pulumi.Input[str] | None = None
     """The rule whose weights ECS shifts between the two groups in a traffic-shifting
     release; needed, with the alternate group, by every strategy but rolling."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConnectArgs:
+    """Join ECS Service Connect: ECS adds a proxy to each task, creates the Cloud Map service
+    `discovery_name` in the namespace, and the namespace's other services reach this one at
+    `dns_name:port` through their own proxies."""
+
+    namespace: pulumi.Input[str]
+    """The Cloud Map namespace's ARN; any namespace type will do."""
+    port_name: str
+    """The name of the container's port mapping."""
+    discovery_name: str
+    dns_name: str
+    """The client alias callers use: `<discovery name>.<namespace>`, as their URLs say."""
+    port: int
+    per_request_timeout_seconds: int
+    log_group_name: pulumi.Input[str]
+    """The proxy logs to the service's log group, under its own stream prefix."""
+    log_stream_prefix: str = SERVICE_CONNECT_LOG_PREFIX
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,17 +181,25 @@ class EcsServiceArgs:
     """`{"actions": [...], "resources": [...]}` the application may use; none by default."""
     rollout: RolloutArgs = RolloutArgs()
     alarms: ServiceAlarmArgs | None = None
+    service_connect: ServiceConnectArgs | None = None
+    start_after: Sequence[pulumi.Resource] = ()
+    """Create these first: under Service Connect, the services this one calls, since a task
+    resolves only the endpoints that exist when it starts."""
 
     def __post_init__(self) -> None:
         tg = self.target_group
         if self.rollout.shifts_traffic and (
-            tg is None
-            or tg.alternate_target_group_arn is None
-            or tg.production_listener_rule_arn is None
+            (tg is None and self.service_connect is None)
+            or (
+                tg is not None
+                and (
+                    tg.alternate_target_group_arn is None or tg.production_listener_rule_arn is None
+                )
+            )
         ):
             raise ValueError(
                 f"the {self.rollout.strategy} strategy needs target_group with an alternate "
-                "target group and the production listener rule"
+                "target group and the production listener rule, or service_connect"
             )
         if (self.container is None) == (self.task_definition_arn is None):
             raise ValueError("EcsServiceArgs needs exactly one of container, task_definition_arn")
@@ -179,6 +216,30 @@ class EcsServiceArgs:
             raise ValueError(
                 "autoscaling on requests per target needs target_group with both ARN suffixes"
             )
+
+
+def service_connect_configuration(sc: ServiceConnectArgs, region: str) -> dict[str, Any]:
+    """The service's serviceConnectConfiguration: one client-server endpoint."""
+    return {
+        "enabled": True,
+        "namespace": sc.namespace,
+        "services": [
+            {
+                "port_name": sc.port_name,
+                "discovery_name": sc.discovery_name,
+                "client_alias": [{"dns_name": sc.dns_name, "port": sc.port}],
+                "timeout": {"per_request_timeout_seconds": sc.per_request_timeout_seconds},
+            }
+        ],
+        "log_configuration": {
+            "log_driver": "awslogs",
+            "options": {
+                "awslogs-group": sc.log_group_name,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": sc.log_stream_prefix,
+            },
+        },
+    }
 
 
 def deployment_configuration(rollout: RolloutArgs) -> dict[str, Any] | None:
@@ -237,8 +298,12 @@ class EcsService(pulumi.ComponentResource):
         tg = args.target_group
         rollout = args.rollout
         release_alarms = self._alarms(name, args) if args.alarms is not None else []
+        # ECS shifts a load balancer's traffic with this role; Service Connect traffic needs
+        # none.
         infrastructure_role = (
-            self._infrastructure_role(name, args) if rollout.shifts_traffic else None
+            self._infrastructure_role(name, args)
+            if rollout.shifts_traffic and tg is not None
+            else None
         )
         load_balancer: dict[str, Any] | None = None
         if tg is not None:
@@ -279,6 +344,11 @@ class EcsService(pulumi.ComponentResource):
                 else None
             ),
             load_balancers=[load_balancer] if load_balancer is not None else None,
+            service_connect_configuration=(
+                service_connect_configuration(args.service_connect, args.region)
+                if args.service_connect is not None
+                else None
+            ),
             deployment_controller=({"type": "ECS"} if rollout.shifts_traffic else None),
             deployment_configuration=deployment_configuration(rollout),
             # The alarms that mean "this release is bad" roll the deployment back, as the
@@ -301,7 +371,7 @@ class EcsService(pulumi.ComponentResource):
                 # Tasks fail to start without the agent's permissions, and ECS shifts traffic
                 # only with its role's policy attached. (A target group from a ServiceEndpoint
                 # carries the wait for its listener rules in its ARN.)
-                depends_on=[*task_prerequisites, *self._role_attachments],
+                depends_on=[*task_prerequisites, *self._role_attachments, *args.start_after],
                 # With autoscaling the scaler owns the count; `pulumi up` must not undo it.
                 ignore_changes=["desiredCount"] if args.autoscaling is not None else None,
                 # The service has a fixed name, so a replacement cannot create the new one
@@ -464,11 +534,28 @@ class EcsService(pulumi.ComponentResource):
                 opts=child,
             )
 
+        sc = args.service_connect
+        proxy_memory = SERVICE_CONNECT_PROXY_MEMORY if sc is not None else 0
+        collector = container.collector
+        if collector is not None:
+            # The collector's only permissions: write spans to X-Ray, read its sampling rules.
+            aws.iam.RolePolicy(
+                f"{name}-tracing-policy",
+                role=task_role.id,
+                policy=json.dumps(exporter_policy()),
+                opts=child,
+            )
+
         def container_definitions(values: list[Any]) -> str:
             log_group, image_uri, own_table = values
             environment = dict(container.environment)
             if own_table is not None:
                 environment["TABLE_NAME"] = own_table
+            if collector is not None:
+                environment = {
+                    **tracing_environment(args.service_name, collector),
+                    **environment,
+                }
             return json.dumps(
                 task_containers(
                     Container(
@@ -481,8 +568,18 @@ class EcsService(pulumi.ComponentResource):
                         log_group=log_group,
                         region=args.region,
                         stop_timeout=container.stop_timeout,
+                        # The collector's share is carved out of the task's, and with limits
+                        # set the Service Connect proxy needs memory left over.
+                        cpu=container.cpu - collector.cpu if collector else None,
+                        memory=(
+                            container.memory - collector.memory - proxy_memory
+                            if collector
+                            else None
+                        ),
+                        port_name=sc.port_name if sc is not None else None,
                     ),
                     prepare_tmp=container.prepare_tmp,
+                    collector=collector,
                 )
             )
 

@@ -79,6 +79,8 @@ class ServiceEndpointArgs:
     callers: Mapping[str, pulumi.Input[str]] = field(default_factory=lambda: MappingProxyType({}))
     """Calling service name -> its security group id; each is admitted to the container port."""
     service_discovery: ServiceDiscoveryArgs | None = None
+    """A Cloud Map service with DNS records for the tasks. None under ECS Service Connect,
+    where ECS creates the Cloud Map service of the same name itself."""
     listener: ListenerRoutesArgs | None = None
 
 

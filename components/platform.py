@@ -27,6 +27,7 @@ from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.namespace import ServiceNamespace, ServiceNamespaceArgs
 from components.network import ExistingVpcArgs, FlowLogsArgs, Network, NetworkArgs
 from components.service_runtime import EndpointValues, SharedValues, capacity_strategy, runtime_args
+from components.tracing import TransactionSearch, TransactionSearchArgs
 from config import (
     PRIVATE_SUBNET_PREFIX,
     PUBLIC_SUBNET_PREFIX,
@@ -50,6 +51,8 @@ class Platform(pulumi.ComponentResource):
     namespace: ServiceNamespace
     load_balancer: LoadBalancer
     log_key: LogEncryptionKey | None
+    transaction_search: TransactionSearch | None
+    """X-Ray's span destination for the account, when this environment traces."""
     alerts: AlertTopic
     dashboard: aws.cloudwatch.Dashboard
     endpoints: dict[str, ServiceEndpoint]
@@ -130,6 +133,18 @@ class Platform(pulumi.ComponentResource):
             ServiceNamespaceArgs(namespace=settings.namespace, vpc_id=self.network.vpc_id),
             child,
         )
+        self.transaction_search = None
+        if settings.tracing and settings.observability.manage_transaction_search:
+            self.transaction_search = TransactionSearch(
+                naming.tracing_component(name),
+                TransactionSearchArgs(
+                    account_id=account_id,
+                    region=settings.region,
+                    partition=partition,
+                    policy_name=naming.transaction_search_policy(settings.project, settings.stack),
+                ),
+                child,
+            )
         lb = settings.load_balancer
         self.load_balancer = LoadBalancer(
             naming.load_balancer_component(name),
@@ -171,6 +186,7 @@ class Platform(pulumi.ComponentResource):
             alerts_topic_arn=self.alerts.topic_arn,
             account_id=account_id,
             partition=partition,
+            namespace_arn=self.namespace.namespace_arn,
         )
         # Callers come first, so each service can admit the groups of the services that call it.
         self.endpoints = {}
@@ -187,10 +203,25 @@ class Platform(pulumi.ComponentResource):
                 ),
             )
             self.endpoints[service.name] = endpoint
-            if args.run_services:
+            if args.run_services and not settings.service_connect:
                 self.services[service.name] = EcsService(
                     component,
                     runtime_args(settings, service, shared, endpoint_values(endpoint)),
+                    child,
+                )
+        if args.run_services and settings.service_connect:
+            # A Service Connect task resolves only the endpoints that exist when it starts
+            # (AWS's "Deployment order"), so each service starts after the ones it calls.
+            for service in reversed(settings.services):
+                self.services[service.name] = EcsService(
+                    naming.service_component(name, service.name),
+                    runtime_args(
+                        settings,
+                        service,
+                        shared,
+                        endpoint_values(self.endpoints[service.name]),
+                        start_after=[self.services[callee] for callee in service.spec.calls],
+                    ),
                     child,
                 )
 
@@ -250,7 +281,10 @@ class Platform(pulumi.ComponentResource):
                 cluster=settings.cluster,
                 deployment=settings.deployment,
                 logs=settings.logs,
+                observability=settings.observability,
+                discovery=settings.discovery,
             ),
+            "namespaceArn": self.namespace.namespace_arn,
             "clusterArn": self._shared.cluster_arn,
             "clusterName": self._shared.cluster_name,
             "privateSubnetIds": self._shared.private_subnet_ids,
@@ -293,10 +327,16 @@ class Platform(pulumi.ComponentResource):
             callers={
                 caller: self.endpoints[caller].security_group_id for caller in service.callers
             },
-            service_discovery=ServiceDiscoveryArgs(
-                namespace_id=self.namespace.namespace_id,
-                dns_name=spec.discovery_name,
-                ttl=settings.record_ttl,
+            # Under Service Connect ECS creates the service's Cloud Map service itself, under
+            # the same name, which must be unique in the namespace.
+            service_discovery=(
+                None
+                if settings.service_connect
+                else ServiceDiscoveryArgs(
+                    namespace_id=self.namespace.namespace_id,
+                    dns_name=spec.discovery_name,
+                    ttl=settings.record_ttl,
+                )
             ),
             listener=(
                 ListenerRoutesArgs(

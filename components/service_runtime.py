@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 import naming
-from components.alarms import ServiceAlarmArgs
+from components.alarms import ServiceAlarmArgs, ServiceConnectMetricsArgs
 from components.cluster import CapacityProviderShare
 from components.ecs_service import (
     AutoscalingArgs,
@@ -21,10 +21,12 @@ from components.ecs_service import (
     DeploymentArgs,
     EcsServiceArgs,
     RolloutArgs,
+    ServiceConnectArgs,
     TargetGroupArgs,
 )
 from components.service_image import ServiceImageArgs, context_hash
 from components.service_table import ServiceTableArgs
+from components.tracing import CollectorArgs
 from config import ServiceSettings, StackSettings
 
 
@@ -39,6 +41,8 @@ class SharedValues:
     alerts_topic_arn: pulumi.Input[str]
     account_id: pulumi.Input[str]
     partition: pulumi.Input[str]
+    namespace_arn: pulumi.Input[str] | None = None
+    """The Cloud Map namespace; services join it under Service Connect."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +92,8 @@ def alarm_args(
     thresholds = service.alarms
     band = service.autoscaling
     routed = endpoint.target_group_arn_suffix is not None
+    # Without a route, Service Connect measures the requests its callers send it.
+    through_proxies = settings.service_connect and not routed and bool(service.callers)
     # During a traffic-shifting release the service serves from both of its groups.
     target_groups = [
         suffix
@@ -108,11 +114,18 @@ def alarm_args(
             if settings.cluster.container_insights == "disabled"
             else (band.min_count if band is not None else service.desired_count)
         ),
-        http5xx_percent=thresholds.http5xx_percent if routed else None,
+        http5xx_percent=thresholds.http5xx_percent if routed or through_proxies else None,
         unhealthy_hosts=thresholds.unhealthy_hosts if routed else None,
-        latency_p99_ms=thresholds.latency_p99_ms if routed else None,
+        latency_p99_ms=thresholds.latency_p99_ms if routed or through_proxies else None,
         load_balancer_arn_suffix=shared.load_balancer_arn_suffix if routed else None,
         target_group_arn_suffixes=tuple(target_groups),
+        service_connect=(
+            ServiceConnectMetricsArgs(
+                discovery_name=service.spec.discovery_name, callers=service.callers
+            )
+            if through_proxies
+            else None
+        ),
     )
 
 
@@ -121,7 +134,11 @@ def runtime_args(
     service: ServiceSettings,
     shared: SharedValues,
     endpoint: EndpointValues,
+    *,
+    start_after: Sequence[pulumi.Resource] = (),
 ) -> EcsServiceArgs:
+    """`start_after`: resources its ECS service waits for (the services it calls, under
+    Service Connect)."""
     spec = service.spec
     deployment = settings.deployment
     band = service.autoscaling
@@ -175,6 +192,16 @@ def runtime_args(
                 if service.table
                 else None
             ),
+            collector=(
+                CollectorArgs(
+                    cpu=settings.observability.collector_cpu,
+                    memory=settings.observability.collector_memory,
+                    sampling_ratio=settings.observability.sampling_ratio,
+                    environment_name=settings.stack,
+                )
+                if settings.tracing
+                else None
+            ),
         ),
         desired_count=service.desired_count,
         capacity_provider_strategy=capacity_strategy(settings),
@@ -206,6 +233,8 @@ def runtime_args(
             step_bake_time_minutes=rollout.step_bake_time_minutes,
         ),
         alarms=alarm_args(settings, service, shared, endpoint),
+        service_connect=service_connect_args(settings, service, shared, endpoint),
+        start_after=tuple(start_after),
         task_permissions=tuple(
             {"actions": p.actions, "resources": p.resources} for p in spec.permissions
         ),
@@ -223,6 +252,34 @@ def runtime_args(
     )
 
 
+# The name of the application's port mapping, which its Service Connect endpoint refers to.
+SERVICE_CONNECT_PORT_NAME = "http"
+
+
+def service_connect_args(
+    settings: StackSettings,
+    service: ServiceSettings,
+    shared: SharedValues,
+    endpoint: EndpointValues,
+) -> ServiceConnectArgs | None:
+    """Under Service Connect, every service is a client-server endpoint of the namespace, at
+    the host and port of the URL its callers are given (`http://<dns name>:<port>`)."""
+    if not settings.service_connect:
+        return None
+    if shared.namespace_arn is None:
+        raise ValueError("Service Connect needs the namespace's ARN in SharedValues")
+    spec = service.spec
+    return ServiceConnectArgs(
+        namespace=shared.namespace_arn,
+        port_name=SERVICE_CONNECT_PORT_NAME,
+        discovery_name=spec.discovery_name,
+        dns_name=service.dns_name,
+        port=spec.container_port,
+        per_request_timeout_seconds=service.per_request_timeout_seconds,
+        log_group_name=endpoint.log_group_name,
+    )
+
+
 def platform_values(settings: StackSettings) -> tuple[SharedValues, dict[str, EndpointValues]]:
     """What a service stack runs on: its platform's exported values."""
     contract = settings.platform
@@ -237,6 +294,7 @@ def platform_values(settings: StackSettings) -> tuple[SharedValues, dict[str, En
         alerts_topic_arn=contract.alerts_topic_arn,
         account_id=identity.account_id,
         partition=aws.get_partition_output().partition,
+        namespace_arn=contract.namespace_arn,
     )
     endpoints = {
         name: EndpointValues(

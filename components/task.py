@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.tracing import COLLECTOR_CONTAINER, CollectorArgs, collector_definition
+
 TMP_VOLUME = "tmp"
 PREPARE_TMP_CONTAINER = "prepare-tmp"
 # The /tmp preparation runs its own small image, so that it works whatever the application's
@@ -61,6 +63,22 @@ class Container:
     log_group: str
     region: str
     stop_timeout: int = 30
+    cpu: int | None = None
+    """CPU units reserved for the container; unset, it shares the task's."""
+    memory: int | None = None
+    """MiB, a hard limit; unset, the task's memory is the limit."""
+    port_name: str | None = None
+    """Name the port mapping, as Service Connect finds it, and declare it HTTP."""
+
+
+def _port_mapping(container: Container) -> dict[str, Any]:
+    mapping: dict[str, Any] = {"containerPort": container.port, "protocol": "tcp"}
+    if container.port_name is not None:
+        # A service's Service Connect configuration names the port; with appProtocol `http`
+        # the proxy reports HTTP metrics (response codes, response time)
+        # (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_PortMapping.html).
+        mapping |= {"name": container.port_name, "appProtocol": "http"}
+    return mapping
 
 
 def container_definition(container: Container, *, wait_for_tmp: bool = False) -> dict[str, Any]:
@@ -71,7 +89,7 @@ def container_definition(container: Container, *, wait_for_tmp: bool = False) ->
         "name": container.name,
         "image": container.image,
         "essential": True,
-        "portMappings": [{"containerPort": container.port, "protocol": "tcp"}],
+        "portMappings": [_port_mapping(container)],
         "environment": [{"name": k, "value": environment[k]} for k in sorted(environment)],
         "secrets": [{"name": k, "valueFrom": secrets[k]} for k in sorted(secrets)],
         "readonlyRootFilesystem": True,
@@ -85,6 +103,10 @@ def container_definition(container: Container, *, wait_for_tmp: bool = False) ->
     }
     if container.user is not None:
         definition["user"] = container.user
+    if container.cpu is not None:
+        definition["cpu"] = container.cpu
+    if container.memory is not None:
+        definition["memory"] = container.memory
     if wait_for_tmp:
         definition["dependsOn"] = [{"containerName": PREPARE_TMP_CONTAINER, "condition": "SUCCESS"}]
     return definition
@@ -112,11 +134,27 @@ def prepare_tmp_definition(*, log_group: str, region: str) -> dict[str, Any]:
     }
 
 
-def task_containers(container: Container, *, prepare_tmp: bool = True) -> list[dict[str, Any]]:
+def task_containers(
+    container: Container,
+    *,
+    prepare_tmp: bool = True,
+    collector: CollectorArgs | None = None,
+) -> list[dict[str, Any]]:
     """The task's container definitions: the application, preceded by the /tmp preparation
-    when the application runs as a non-root user and its image does not prepare /tmp itself."""
+    when the application runs as a non-root user and its image does not prepare /tmp itself,
+    and followed by the trace collector when the task traces."""
     needs_preparation = prepare_tmp and container.user not in (None, "0", "root")
     definitions = [container_definition(container, wait_for_tmp=needs_preparation)]
+    if collector is not None:
+        definitions.append(
+            collector_definition(
+                collector,
+                region=container.region,
+                log_configuration=_log_configuration(
+                    container.log_group, container.region, COLLECTOR_CONTAINER
+                ),
+            )
+        )
     if needs_preparation:
         definitions.insert(
             0,

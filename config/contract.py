@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from config.issues import ConfigIssue, rm_command, set_command, show
-from config.schema import ClusterConfig, DeploymentConfig, LogsConfig
+from config.schema import (
+    ClusterConfig,
+    DeploymentConfig,
+    DiscoveryConfig,
+    LogsConfig,
+    ObservabilityConfig,
+)
 
-CONTRACT_VERSION = 1
-"""Raised whenever a field service stacks read changes meaning or goes away."""
+CONTRACT_VERSION = 2
+"""Raised whenever a field service stacks read changes meaning or goes away, or a platform
+may now need something of its service stacks that an older program would not do. 2: the
+discovery mode (a Service Connect platform's services must join Service Connect) and the
+namespace ARN."""
 VERSION_OUTPUT = "contractVersion"
 CONTRACT_OUTPUT = "platform"
 PLATFORM_KEYS_IN_SERVICE_STACK = ("platform", "services")
@@ -59,6 +68,11 @@ class PlatformContract:
     load_balancer_arn_suffix: str
     alerts_topic_arn: str
     endpoints: Mapping[str, EndpointContract]
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+    """Absent from platforms deployed before tracing: their defaults."""
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    """The mode its services join, and their default per-request timeout."""
+    namespace_arn: str | None = None
 
 
 def settings_document(
@@ -71,6 +85,8 @@ def settings_document(
     cluster: ClusterConfig,
     deployment: DeploymentConfig,
     logs: LogsConfig,
+    observability: ObservabilityConfig,
+    discovery: DiscoveryConfig,
 ) -> dict[str, Any]:
     """The environment-wide part of the contract, as plain data."""
     return {
@@ -82,6 +98,8 @@ def settings_document(
         "cluster": cluster.model_dump(by_alias=True, mode="json"),
         "deployment": deployment.model_dump(by_alias=True, mode="json"),
         "logs": logs.model_dump(by_alias=True, mode="json"),
+        "observability": observability.model_dump(by_alias=True, mode="json"),
+        "discovery": discovery.model_dump(by_alias=True, mode="json"),
     }
 
 
@@ -155,6 +173,9 @@ def parse_contract(
             load_balancer_arn_suffix=document["loadBalancerArnSuffix"],
             alerts_topic_arn=document["alertsTopicArn"],
             endpoints=endpoints,
+            observability=ObservabilityConfig.model_validate(document.get("observability", {})),
+            discovery=DiscoveryConfig.model_validate(document["discovery"]),
+            namespace_arn=document["namespaceArn"],
         )
     except (KeyError, TypeError, AttributeError, ValidationError) as error:
         return None, [

@@ -121,6 +121,9 @@ def load_settings(
         )
         services_raw = {}
     all_services_parsed = True
+    service_connect = (
+        None if blocks["discovery"] is None else blocks["discovery"].mode == "serviceConnect"
+    )
     for key, value in services_raw.items():
         if key not in catalog:
             issues.append(unknown_key_issue(f"services.{key}", str(key), catalog, noun="service"))
@@ -130,7 +133,7 @@ def load_settings(
             all_services_parsed = False
             continue
         services[key] = parsed
-        rules.check_service(key, parsed, catalog[key], findings)
+        rules.check_service(key, parsed, catalog[key], findings, service_connect=service_connect)
 
     platform_stack = _platform_stack_flag(raw, findings)
     if platform_stack and raw.get("services"):
@@ -145,6 +148,13 @@ def load_settings(
     if blocks["network"] is not None:
         rules.check_other_stacks(blocks["network"], region, other_stacks, findings)
     rules.check_catalog(stack, catalog, findings)
+    if blocks["observability"] is not None and all_services_parsed and not platform_stack:
+        rules.check_collector_room(
+            {name: services.get(name, ServiceConfig()) for name in catalog},
+            blocks["observability"],
+            production=environment == "production",
+            findings=findings,
+        )
     if environment == "production" and blocks["cluster"] is not None and all_services_parsed:
         # A platform stack runs no service: its service stacks are checked for them.
         rules.check_production(
@@ -163,15 +173,22 @@ def load_settings(
         cluster=blocks["cluster"],
         namespace=namespace,
         record_ttl=discovery.record_ttl,
+        discovery=discovery,
         load_balancer=blocks["loadBalancer"],
         deployment=blocks["deployment"],
         logs=blocks["logs"],
         alerts=blocks["alerts"],
+        observability=blocks["observability"],
         teardown=blocks["teardown"],
         role="platform" if platform_stack else "all-in-one",
         services=tuple(
             merge(
-                catalog[name], services.get(name, ServiceConfig()), catalog, namespace, environment
+                catalog[name],
+                services.get(name, ServiceConfig()),
+                catalog,
+                namespace,
+                environment,
+                per_request_timeout_seconds=discovery.per_request_timeout_seconds,
             )
             for name in callers_first(catalog)
         ),
@@ -261,7 +278,20 @@ def _load_service_stack(
         if parsed is None:
             continue
         services[key] = parsed
-        rules.check_service(key, parsed, catalog[key], findings)
+        rules.check_service(
+            key,
+            parsed,
+            catalog[key],
+            findings,
+            service_connect=contract.discovery.mode == "serviceConnect",
+        )
+    if not issues:
+        rules.check_collector_room(
+            services,
+            contract.observability,
+            production=contract.environment == "production",
+            findings=findings,
+        )
     if contract.environment == "production" and not issues:
         rules.check_production(
             services, {name: catalog[name] for name in services}, contract.cluster, findings
@@ -277,13 +307,22 @@ def _load_service_stack(
         cluster=contract.cluster,
         namespace=contract.namespace,
         record_ttl=DiscoveryConfig().record_ttl,
+        discovery=contract.discovery,
         load_balancer=LoadBalancerConfig(),
         deployment=contract.deployment,
         logs=contract.logs,
+        observability=contract.observability,
         role="service",
         platform=contract,
         services=tuple(
-            merge(catalog[name], services[name], catalog, contract.namespace, contract.environment)
+            merge(
+                catalog[name],
+                services[name],
+                catalog,
+                contract.namespace,
+                contract.environment,
+                per_request_timeout_seconds=contract.discovery.per_request_timeout_seconds,
+            )
             for name in callers_first(catalog)
             if name in services
         ),
@@ -347,6 +386,7 @@ def _check_blocks(
     if blocks["discovery"] is not None:
         namespace = blocks["discovery"].namespace or namespace
         rules.check_namespace(namespace, stack, findings)
+        rules.check_discovery(blocks["discovery"], namespace, catalog, findings)
     if blocks["logs"] is not None:
         rules.check_logs(blocks["logs"], findings)
     if blocks["alerts"] is not None:

@@ -53,9 +53,11 @@ from config.schema import (
     AlertsConfig,
     ClusterConfig,
     DeploymentConfig,
+    DiscoveryConfig,
     LoadBalancerConfig,
     LogsConfig,
     NetworkConfig,
+    ObservabilityConfig,
     ServiceConfig,
     TeardownConfig,
 )
@@ -89,14 +91,31 @@ def _nearest_at_least(value: int, allowed: Sequence[int]) -> int:
 # --- one service's config ----------------------------------------------------------------------
 
 
-def check_service(key: str, svc: ServiceConfig, spec: ServiceSpec, findings: Findings) -> None:
+def check_service(
+    key: str,
+    svc: ServiceConfig,
+    spec: ServiceSpec,
+    findings: Findings,
+    *,
+    service_connect: bool | None = False,
+) -> None:
+    """`service_connect`: the environment's discovery mode is serviceConnect; None when the
+    discovery block did not parse, which leaves out the rules that depend on it."""
     base = f"services.{key}"
     _check_image(base, svc, spec, findings)
     _check_size(base, svc, findings)
     _check_band(base, svc, spec, findings)
     _check_variables(base, svc, findings)
-    _check_rollout(base, svc, spec, findings)
-    _check_alarms(base, svc, spec, findings)
+    _check_rollout(base, svc, spec, findings, service_connect=service_connect)
+    _check_alarms(base, svc, spec, findings, service_connect=service_connect)
+    if service_connect is False and "per_request_timeout_seconds" in svc.model_fields_set:
+        findings.error(
+            f"{base}.perRequestTimeoutSeconds",
+            f"{svc.per_request_timeout_seconds} applies to ECS Service Connect, and the "
+            f"environment's discovery.mode is {show('cloudMapDns')} (allowed: discovery.mode "
+            "serviceConnect, or remove it)",
+            rm_command(f"{base}.perRequestTimeoutSeconds"),
+        )
 
 
 # The release alarms fire after this many one-minute periods breach.
@@ -104,9 +123,19 @@ ALARM_WINDOW_MINUTES = 3
 _CANARY_KEYS = ("canary_percent", "canary_bake_time_minutes")
 _LINEAR_KEYS = ("step_percent", "step_bake_time_minutes")
 _ROUTED_ALARM_KEYS = ("http5xx_percent", "unhealthy_hosts", "latency_p99_ms")
+# What Service Connect measures of a service's requests: its 5xx responses and response time,
+# not the health of its targets (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/available-metrics.html).
+_SERVICE_CONNECT_ALARM_KEYS = ("http5xx_percent", "latency_p99_ms")
 
 
-def _check_rollout(base: str, svc: ServiceConfig, spec: ServiceSpec, findings: Findings) -> None:
+def _check_rollout(
+    base: str,
+    svc: ServiceConfig,
+    spec: ServiceSpec,
+    findings: Findings,
+    *,
+    service_connect: bool | None,
+) -> None:
     deployment = svc.deployment
     path = f"{base}.deployment"
     strategy = deployment.strategy
@@ -138,14 +167,16 @@ def _check_rollout(base: str, svc: ServiceConfig, spec: ServiceSpec, findings: F
             )
         return
     if not spec.routes:
-        findings.error(
-            f"{path}.strategy",
-            f"{show(strategy)} shifts traffic between two target groups at the load balancer, "
-            f"and {spec.name} has no route (allowed: rolling; a traffic-shifting strategy needs "
-            "the service behind the ALB, through a route in its spec, or on ECS Service "
-            "Connect, which this program does not offer yet)",
-            set_command(f"{path}.strategy", "rolling"),
-        )
+        # Under Service Connect ECS shifts the service's Service Connect traffic instead.
+        if service_connect is False:
+            findings.error(
+                f"{path}.strategy",
+                f"{show(strategy)} shifts traffic between two target groups at the load "
+                f"balancer, and {spec.name} has no route (allowed: rolling; a traffic-shifting "
+                "strategy needs the service behind the ALB, through a route in its spec, or on "
+                "ECS Service Connect: discovery.mode serviceConnect)",
+                set_command(f"{path}.strategy", "rolling"),
+            )
     elif len(spec.routes) != 1:
         findings.error(
             f"{path}.strategy",
@@ -173,17 +204,28 @@ def _check_rollout(base: str, svc: ServiceConfig, spec: ServiceSpec, findings: F
             )
 
 
-def _check_alarms(base: str, svc: ServiceConfig, spec: ServiceSpec, findings: Findings) -> None:
-    if spec.routes:
+def _check_alarms(
+    base: str,
+    svc: ServiceConfig,
+    spec: ServiceSpec,
+    findings: Findings,
+    *,
+    service_connect: bool | None,
+) -> None:
+    if spec.routes or service_connect is None:
         return
-    for key in sorted(svc.alarms.model_fields_set & set(_ROUTED_ALARM_KEYS)):
+    measured = _SERVICE_CONNECT_ALARM_KEYS if service_connect else ()
+    for key in sorted(svc.alarms.model_fields_set & set(_ROUTED_ALARM_KEYS) - set(measured)):
         alias = type(svc.alarms).model_fields[key].alias or to_camel(key)
-        findings.error(
-            f"{base}.alarms.{alias}",
-            f"watches the load balancer's target group, and {spec.name} has no route (allowed "
-            "here: rollback, cpuPercent, memoryPercent)",
-            rm_command(f"{base}.alarms.{alias}"),
+        message = (
+            f"watches the load balancer's targets, and {spec.name} has no route; Service "
+            "Connect reports requests, 5xx responses and response times, not target health "
+            "(allowed here: rollback, cpuPercent, memoryPercent, http5xxPercent, latencyP99Ms)"
+            if service_connect
+            else f"watches the load balancer's target group, and {spec.name} has no route "
+            "(allowed here: rollback, cpuPercent, memoryPercent)"
         )
+        findings.error(f"{base}.alarms.{alias}", message, rm_command(f"{base}.alarms.{alias}"))
 
 
 def _check_image(base: str, svc: ServiceConfig, spec: ServiceSpec, findings: Findings) -> None:
@@ -500,6 +542,54 @@ def check_namespace(namespace: str, stack: str, findings: Findings) -> None:
             "discovery.namespace",
             f"{show(namespace)} is not a valid DNS name (allowed: {DNS_NAME_RULE})",
             set_command("discovery.namespace", f"{stack}.internal"),
+        )
+
+
+# A Service Connect client alias's dnsName: up to 127 characters
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ecs-service-serviceconnectclientalias.html).
+SERVICE_CONNECT_ALIAS_MAX = 127
+
+
+def check_discovery(
+    discovery: DiscoveryConfig,
+    namespace: str,
+    catalog: Mapping[str, ServiceSpec],
+    findings: Findings,
+) -> None:
+    """Service Connect's own keys, and whether every caller URL fits a client alias."""
+    if discovery.mode != "serviceConnect":
+        if "per_request_timeout_seconds" in discovery.model_fields_set:
+            findings.error(
+                "discovery.perRequestTimeoutSeconds",
+                f"{discovery.per_request_timeout_seconds} applies to ECS Service Connect, and "
+                f"discovery.mode is {show(discovery.mode)} (allowed: discovery.mode "
+                "serviceConnect, or remove it)",
+                rm_command("discovery.perRequestTimeoutSeconds"),
+            )
+        return
+    if "record_ttl" in discovery.model_fields_set:
+        findings.error(
+            "discovery.recordTtl",
+            f"{discovery.record_ttl} is the TTL of Cloud Map DNS records, and under "
+            "serviceConnect ECS registers the services without them (allowed: remove it, or "
+            "discovery.mode cloudMapDns)",
+            rm_command("discovery.recordTtl"),
+        )
+    if not is_dns_name(namespace) or not catalog:
+        return
+    # Callers keep their URLs: each service's alias is `<discovery name>.<namespace>`.
+    room = SERVICE_CONNECT_ALIAS_MAX - len(namespace) - 1
+    too_long = sorted(spec.name for spec in catalog.values() if len(spec.discovery_name) > room)
+    if too_long:
+        left = "no room" if room < 1 else f"{room} characters"
+        need = "" if room < 1 else f"; {', '.join(too_long)} need more"
+        findings.error(
+            "discovery.namespace",
+            f"{show(namespace)} leaves {left} for the discovery name in a Service Connect client "
+            f"alias, <discovery name>.<namespace>, which keeps the callers' URLs{need} (allowed: "
+            f"aliases of up to {SERVICE_CONNECT_ALIAS_MAX} characters; the namespace cannot "
+            "change after the first deploy, so keep Cloud Map DNS)",
+            set_command("discovery.mode", "cloudMapDns"),
         )
 
 
@@ -904,6 +994,42 @@ def _check_load_balancer_capacity(catalog: Mapping[str, ServiceSpec], findings: 
             f"group ({QUOTA_NOTE}; allowed: at most {SECURITY_GROUP_RULES_DEFAULT_QUOTA})",
             "drop routes in services/",
         )
+
+
+def check_collector_room(
+    services: Mapping[str, ServiceConfig],
+    observability: ObservabilityConfig,
+    *,
+    production: bool,
+    findings: Findings,
+) -> None:
+    """With tracing on, each task's collector takes its CPU and memory out of the task's; the
+    application keeps at least as much of each as the collector."""
+    if not (production if observability.tracing is None else observability.tracing):
+        return
+    shares = (
+        ("cpu", "collectorCpu", observability.collector_cpu, "CPU units"),
+        ("memory", "collectorMemory", observability.collector_memory, "MiB"),
+    )
+    for name in sorted(services):
+        svc = services[name]
+        if svc.cpu not in FARGATE_MEMORY_BY_CPU:
+            continue  # already reported as a bad size
+        for key, collector_key, collector, unit in shares:
+            size: int = getattr(svc, key)
+            if size - collector >= collector:
+                continue
+            allowed = (
+                tuple(FARGATE_MEMORY_BY_CPU) if key == "cpu" else FARGATE_MEMORY_BY_CPU[svc.cpu]
+            )
+            findings.error(
+                f"services.{name}.{key}",
+                f"{size} leaves the application {size - collector} {unit} beside the trace "
+                f"collector's {collector} (observability.{collector_key}) (allowed: at least "
+                f"{2 * collector}, so that the application keeps as much as the collector, or a "
+                f"smaller observability.{collector_key}, or observability.tracing false)",
+                set_command(f"services.{name}.{key}", _nearest_at_least(2 * collector, allowed)),
+            )
 
 
 def check_production(

@@ -27,6 +27,7 @@ from config.limits import (
 ScalarText = Annotated[str, BeforeValidator(scalar_text)]
 
 Environment = Literal["development", "production"]
+DiscoveryMode = Literal["cloudMapDns", "serviceConnect"]
 
 
 class Block(BaseModel):
@@ -71,10 +72,27 @@ class ClusterConfig(Block):
     )
 
 
+# ECS Service Connect timeouts: 0..2147483647 seconds, 0 turning the timeout off
+# (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TimeoutConfiguration.html).
+# The default is the project's: longer than the callers' own timeouts in services/ (2-3 s),
+# so that a caller's timeout answers first and the proxy's only ends what nothing else does.
+TIMEOUT_SECONDS_MAX = 2147483647
+PER_REQUEST_TIMEOUT_DEFAULT = 10
+
+
 class DiscoveryConfig(Block):
     namespace: str | None = None
     """Defaults to `<stack>.internal`."""
     record_ttl: int = Field(default=10, ge=0, le=2147483647)
+    mode: DiscoveryMode = "cloudMapDns"
+    """How services reach each other: Cloud Map DNS records in the namespace, or ECS Service
+    Connect (a proxy in every task, request metrics, traffic-shifting releases) on the same
+    namespace. Callers' URLs are the same in both."""
+    per_request_timeout_seconds: int = Field(
+        default=PER_REQUEST_TIMEOUT_DEFAULT, ge=0, le=TIMEOUT_SECONDS_MAX
+    )
+    """serviceConnect: how long a caller's proxy waits for a service's complete response; 0
+    turns the timeout off. Per service: services.<name>.perRequestTimeoutSeconds."""
 
 
 class LoadBalancerConfig(Block):
@@ -120,9 +138,47 @@ class LogsConfig(Block):
     """Encrypt the log groups with a customer-managed KMS key the stack creates."""
 
 
+class ObservabilityConfig(Block):
+    tracing: bool | None = None
+    """OpenTelemetry traces from every task to AWS X-Ray, through a collector sidecar.
+    Defaults to on in production, off elsewhere."""
+    sampling_ratio: float = Field(default=0.05, ge=0, le=1)
+    """The share of new traces recorded; a call inside a recorded trace is always recorded.
+    The default is the rate of X-Ray's own default sampling rule (5%)."""
+    collector_cpu: int = Field(default=64, ge=1, le=1024)
+    """CPU units of the collector, carved out of each task's."""
+    collector_memory: int = Field(default=128, ge=16, le=2048)
+    """MiB of the collector (its hard limit), carved out of each task's."""
+    manage_transaction_search: bool = True
+    """Turn on CloudWatch Transaction Search for the account and region (X-Ray's OTLP endpoint
+    needs it). One stack per account and region manages it; the others set false."""
+
+
 class AlertsConfig(Block):
     emails: tuple[str, ...] = ()
     """Addresses subscribed to the environment's alarm topic; each must confirm by email."""
+
+
+class CostConfig(Block):
+    """Usage the cost estimate assumes for this stack; an unset key takes its value from
+    offline/cost_assumptions.yaml, which documents each one."""
+
+    requests_per_month: float | None = Field(default=None, ge=0)
+    kb_per_request: float | None = Field(default=None, ge=0)
+    requests_per_connection: float | None = Field(default=None, gt=0)
+    connection_seconds: float | None = Field(default=None, ge=0)
+    log_gb_per_task_month: float | None = Field(default=None, ge=0)
+    log_storage_ratio: float | None = Field(default=None, ge=0)
+    nat_gb_per_month: float | None = Field(default=None, ge=0)
+    flow_log_gb_per_month: float | None = Field(default=None, ge=0)
+    waf_log_gb_per_month: float | None = Field(default=None, ge=0)
+    access_log_gb_per_month: float | None = Field(default=None, ge=0)
+    table_reads_per_month: float | None = Field(default=None, ge=0)
+    table_writes_per_month: float | None = Field(default=None, ge=0)
+    table_gb: float | None = Field(default=None, ge=0)
+    image_gb: float | None = Field(default=None, ge=0)
+    container_insights_metrics_per_cluster: float | None = Field(default=None, ge=0)
+    container_insights_metrics_per_service: float | None = Field(default=None, ge=0)
 
 
 class TeardownConfig(Block):
@@ -189,6 +245,8 @@ class ServiceConfig(Block):
     """The task's CPU architecture (ARM64: Graviton), and the platform its image is built for."""
     alarms: ServiceAlarmsConfig = ServiceAlarmsConfig()
     deployment: ServiceDeploymentConfig = ServiceDeploymentConfig()
+    per_request_timeout_seconds: int | None = Field(default=None, ge=0, le=TIMEOUT_SECONDS_MAX)
+    """serviceConnect: discovery.perRequestTimeoutSeconds for requests to this service."""
 
 
 # Top-level keys under the `microservices:` namespace and the model of each block.
@@ -201,6 +259,8 @@ BLOCKS: Mapping[str, type[Block]] = MappingProxyType(
         "deployment": DeploymentConfig,
         "logs": LogsConfig,
         "alerts": AlertsConfig,
+        "observability": ObservabilityConfig,
+        "cost": CostConfig,
     }
 )
 # Blocks that are absent unless set, each with its model.

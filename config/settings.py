@@ -10,14 +10,18 @@ from typing import Literal
 from config.calls import callers_of
 from config.contract import PlatformContract
 from config.schema import (
+    PER_REQUEST_TIMEOUT_DEFAULT,
     AlertsConfig,
     AutoscalingConfig,
     ClusterConfig,
     DeploymentConfig,
+    DiscoveryConfig,
+    DiscoveryMode,
     Environment,
     LoadBalancerConfig,
     LogsConfig,
     NetworkConfig,
+    ObservabilityConfig,
     ServiceConfig,
     TeardownConfig,
 )
@@ -160,6 +164,8 @@ class ServiceSettings:
     """Build the image from this directory of the project (unless config names an image)."""
     cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
     table: bool = False
+    per_request_timeout_seconds: int = PER_REQUEST_TIMEOUT_DEFAULT
+    """Service Connect: how long a caller's proxy waits for this service's response."""
 
     @property
     def name(self) -> str:
@@ -186,8 +192,11 @@ class StackSettings:
     services: tuple[ServiceSettings, ...]
     """Ordered so that every service comes after all of its callers."""
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
     teardown: TeardownConfig | None = None
     """Set before `pulumi destroy`: deletion protection off, and the logs' fate chosen."""
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    """How services reach each other (mode), and Service Connect's default timeout."""
     role: Literal["all-in-one", "platform", "service"] = "all-in-one"
     """all-in-one runs everything; a platform stack declares what services share and every
     service's endpoint; a service stack runs the services it lists on its platform."""
@@ -199,6 +208,20 @@ class StackSettings:
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def discovery_mode(self) -> DiscoveryMode:
+        return self.discovery.mode
+
+    @property
+    def service_connect(self) -> bool:
+        return self.discovery.mode == "serviceConnect"
+
+    @property
+    def tracing(self) -> bool:
+        """Every task runs a collector and its application exports traces to X-Ray."""
+        configured = self.observability.tracing
+        return self.production if configured is None else configured
 
     @property
     def logs_on_destroy(self) -> Literal["fail", "keep", "delete"]:
@@ -229,7 +252,11 @@ def merge(
     catalog: Mapping[str, ServiceSpec],
     namespace: str,
     environment: str = "development",
+    *,
+    per_request_timeout_seconds: int = PER_REQUEST_TIMEOUT_DEFAULT,
 ) -> ServiceSettings:
+    """`per_request_timeout_seconds`: the environment's (discovery.perRequestTimeoutSeconds),
+    under the service's own."""
     callee_urls = {
         catalog[callee].url_variable: url(catalog[callee], namespace) for callee in spec.calls
     }
@@ -264,4 +291,9 @@ def merge(
         build=spec.build if config.image is None else None,
         cpu_architecture=config.cpu_architecture,
         table=spec.table,
+        per_request_timeout_seconds=(
+            config.per_request_timeout_seconds
+            if config.per_request_timeout_seconds is not None
+            else per_request_timeout_seconds
+        ),
     )

@@ -1,8 +1,9 @@
 """The offline tools' command line:
-`python -m offline preview | diff | graph | affected | deploy-policy`.
+`python -m offline preview | diff | graph | cost | affected | deploy-policy`.
 
 Exit codes: 0 success (for `diff`: no changes), 1 `diff` found changes, 2 a user error (bad
-config, unknown stack, unreadable document, missing Graphviz), as diff(1) does. `affected`
+config, unknown stack, unreadable document, missing Graphviz, a region with no price file),
+as diff(1) does. `affected`
 (the stacks a change between two git revisions affects) exits 0 or 2 (bad revision, no git
 checkout).
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pulumi
 
-from offline import document
+from offline import cost, document
 from offline.affected import add_affected_parser, run_affected
 from offline.deploy_policy import add_deploy_policy_parser, run_deploy_policy
 from offline.diff import diff, format_markdown, format_text
@@ -56,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("--stack", default="dev", help="stack name (default: dev)")
     graph.add_argument("--format", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
     graph.add_argument("-o", "--output", type=Path, help="write to this file, not stdout")
+
+    estimate = commands.add_parser("cost", help="the estimated monthly cost, line by line")
+    estimate.add_argument("--stack", default="dev", help="stack name (default: dev)")
+    estimate.add_argument("--json", action="store_true", help="the JSON document instead")
 
     add_affected_parser(commands)
     add_deploy_policy_parser(commands)
@@ -102,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
         rendering = _render_stack(args.stack, project_dir)
         sys.stdout.write(document.dumps(rendering) if args.json else preview_text(rendering))
         return EXIT_OK
+    if args.command == "cost":
+        estimated = cost.estimate(_render_stack(args.stack, project_dir))
+        sys.stdout.write(cost.dumps(estimated) if args.json else cost.to_text(estimated))
+        return EXIT_OK
     if args.command == "diff":
         base, base_label = _side(args.base, project_dir)
         head, head_label = _side(args.head, project_dir)
@@ -123,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return run(args)
-    except (UserError, StackFileError, GraphvizError) as error:
+    except (UserError, StackFileError, GraphvizError, cost.CostError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
 

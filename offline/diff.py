@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from config.immutable import IMMUTABLE_KEYS, ImmutableKey
-from offline import replacements
+from offline import cost, replacements, rollout
 from offline.harness import UNKNOWN, RecordedResource, Rendering
 from offline.replacements import Identity
 
@@ -130,6 +130,10 @@ class ResourceDiff:
     across_stacks: bool = False
     head_resources: Mapping[str, RecordedResource] = field(default_factory=dict)
     """The head's resources by URN."""
+    cost: cost.CostChange | None = None
+    rollout: tuple[rollout.RolloutChange, ...] = ()
+    """Estimated release and rollback times that change (`offline.rollout`)."""
+    """The estimated monthly cost of each side (`offline.cost`)."""
 
     @property
     def empty(self) -> bool:
@@ -324,6 +328,8 @@ def diff(base: Rendering, head: Rendering) -> ResourceDiff:
         immutable=tuple(immutable),
         across_stacks=across_stacks,
         head_resources={r.urn: r for r in head.resources},
+        cost=cost.compare(base, head),
+        rollout=rollout.compare(base, head),
     )
 
 
@@ -604,10 +610,23 @@ def _legend(result: ResourceDiff) -> list[str]:
     return lines
 
 
+def _cost_lines(result: ResourceDiff, bullet: str) -> list[str]:
+    """The cost change, and by category what moved it; nothing when the cost is unchanged."""
+    change = result.cost
+    if change is None or (change.error is None and not change.by_category):
+        return []
+    return [
+        cost.change_text(change),
+        *(f"{bullet}{line}" for line in cost.change_categories(change)),
+        "",
+    ]
+
+
 def format_text(result: ResourceDiff, base_label: str, head_label: str) -> str:
     if result.empty:
-        return f"{base_label} → {head_label}: no changes\n"
-    lines = [f"{base_label} → {head_label}: {_summary(result)}", ""]
+        unchanged = f"{base_label} → {head_label}: no changes"
+        return "\n".join([unchanged, *_cost_lines(result, "    ")]) + "\n"
+    lines = [f"{base_label} → {head_label}: {_summary(result)}", "", *_cost_lines(result, "    ")]
     if result.config:
         lines.append("Stack config:")
         for config in result.config:
@@ -624,6 +643,7 @@ def format_text(result: ResourceDiff, base_label: str, head_label: str) -> str:
                 f"must never change after the first deploy: {warning.key.reason}"
             )
         lines.append("")
+    lines += rollout.change_text(result.rollout)
     for resource in result.added:
         lines.append(f"+ {resource.type}  {_display_name(result, resource, result.head)}")
         lines += [f"      ! {c.message}" for c in result.conflicts_of(resource)]
@@ -652,8 +672,8 @@ def _cell(text: str) -> str:
 def format_markdown(result: ResourceDiff, base_label: str, head_label: str) -> str:
     title = f"### Offline diff: `{base_label}` → `{head_label}`"
     if result.empty:
-        return f"{title}\n\nNo changes.\n"
-    lines = [title, "", f"**{_summary(result)}**", ""]
+        return "\n".join([title, "", "No changes.", *_cost_lines(result, "- ")]) + "\n"
+    lines = [title, "", f"**{_summary(result)}**", "", *_cost_lines(result, "- ")]
     if result.config:
         lines += ["#### Stack config", "", "| key | property | before | after |"]
         lines.append("|---|---|---|---|")
@@ -673,6 +693,7 @@ def format_markdown(result: ResourceDiff, base_label: str, head_label: str) -> s
                 f"{warning.key.reason}"
             )
         lines.append("")
+    lines += rollout.change_markdown(result.rollout)
     if result.conflicts:
         lines += ["#### Will conflict", "", "| resource | conflict | source |", "|---|---|---|"]
         for conflict in result.conflicts:

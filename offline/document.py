@@ -15,7 +15,11 @@ from typing import Any
 from offline.harness import RecordedResource, Rendering
 from offline.report import service_rows
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
+"""A pull request compares against a document its base branch saved, perhaps with an older
+version of this tool: version 1 has no config and no retainOnDelete, versions 1 and 2 no
+release estimates (derived rows, recomputed from the resources anyway)."""
 SCHEMA_PATH = Path(__file__).with_name("preview.schema.json")
 
 
@@ -50,11 +54,17 @@ def to_document(rendering: Rendering) -> dict[str, Any]:
         "outputs": rendering.outputs,
         "warnings": list(rendering.warnings),
         # Derived from the resources, for readers that want the services without them.
-        "services": [
-            {key: list(value) if isinstance(value, tuple) else value for key, value in row.items()}
-            for row in map(dataclasses.asdict, service_rows(rendering))
-        ],
+        "services": [_plain(dataclasses.asdict(row)) for row in service_rows(rendering)],
     }
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, at any depth (a row's release estimate holds tuples too)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def dumps(rendering: Rendering) -> str:
@@ -63,15 +73,14 @@ def dumps(rendering: Rendering) -> str:
 
 def from_document(document: dict[str, Any]) -> Rendering:
     version = document.get("schemaVersion")
-    # Version 1 (no config, no retainOnDelete) is still read, so that a pull request can be
-    # compared with a base branch that saved its document before version 2.
-    if version == 1:
-        document = {**document, "config": {}}
-    elif version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
+        readable = ", ".join(map(str, READABLE_VERSIONS))
         raise DocumentError(
-            f"schemaVersion {version!r} is not supported (this tool reads {SCHEMA_VERSION}); "
+            f"schemaVersion {version!r} is not supported (this tool reads {readable}); "
             "save the document again with this version's `python -m offline preview --json`"
         )
+    if version == 1:
+        document = {**document, "config": {}}
     try:
         resources = [
             RecordedResource(

@@ -1,5 +1,8 @@
 """The architecture as a graph: internet -> ALB -> routed services -> the services they call.
 
+A call's edge names the DNS name and port the caller uses: a Cloud Map DNS record, or under
+ECS Service Connect the callee's client alias.
+
 Derived from the recorded resources (listeners, listener rules, security-group rules), so the
 picture shows what the program creates. Mermaid renders on GitHub; DOT goes through Graphviz
 for SVG or PNG.
@@ -84,11 +87,16 @@ def architecture(rendering: Rendering) -> Architecture:
                     Edge(source=ALB, target=_node_id(row.ecs_name), label=", ".join(row.routes))
                 )
             elif caller in dns_by_service:
+                # Under Service Connect a caller's proxy serves the callee at its client alias.
                 edges.append(
                     Edge(
                         source=_node_id(caller),
                         target=_node_id(row.ecs_name),
-                        label=f"{row.dns_name}:{row.port}",
+                        label=(
+                            f"Service Connect {row.client_alias}"
+                            if row.client_alias is not None
+                            else f"{row.dns_name}:{row.port}"
+                        ),
                     )
                 )
     return Architecture(nodes=tuple(nodes), edges=tuple(edges))

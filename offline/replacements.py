@@ -264,6 +264,24 @@ _RULES: tuple[ReplacementRule, ...] = (
         source=TF + "cloudwatch/dashboard.go: dashboard_name ForceNew",
     ),
     _rule(
+        "aws:cloudwatch/logResourcePolicy:LogResourcePolicy",
+        ("policyName", "resourceArn"),
+        identities=(
+            Identity(
+                paths=("policyName",),
+                what="account-level Logs resource policy name (PutResourcePolicy creates or "
+                "overwrites it)",
+                source=TF + "logs/resource_policy.go (d.SetId(name))",
+            ),
+        ),
+        source=TF + "logs/resource_policy.go: policy_name, resource_arn ForceNew",
+    ),
+    _rule(
+        "aws:xray/traceSegmentDestination:TraceSegmentDestination",
+        source=TF + "xray/trace_segment_destination.go: no RequiresReplace (a singleton of the "
+        "account and region, updated in place; delete is a no-op)",
+    ),
+    _rule(
         "aws:sns/topic:Topic",
         ("name", "namePrefix", "fifoTopic"),
         source=TF + "sns/topic.go: name, name_prefix, fifo_topic ForceNew",

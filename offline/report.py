@@ -10,7 +10,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from offline import cost
 from offline.harness import STACK_TYPE, RecordedResource, Rendering, is_reference
+from offline.rollout import RolloutEstimate, duration, service_estimate, span
 
 ECS_SERVICE_COMPONENT = "microservices:ecs_service:EcsService"
 ENDPOINT_COMPONENT = "microservices:endpoint:ServiceEndpoint"
@@ -72,6 +74,11 @@ class ServiceRow:
     """How many alarms watch the service, and how many of them roll a release back."""
     image: str = "-"
     """`built from <directory>` for an image `pulumi up` builds, else the image reference."""
+    rollout: RolloutEstimate | None = None
+    """Estimated release, rollback and scale-out times (offline.rollout); None for an
+    endpoint whose service runs in another stack."""
+    client_alias: str | None = None
+    """Under Service Connect, the `<dns name>:<port>` its callers' proxies serve it at."""
 
 
 def _child(rendering: Rendering, parent: RecordedResource, type_: str) -> list[RecordedResource]:
@@ -101,6 +108,51 @@ def _image_of(rendering: Rendering, runtime: RecordedResource) -> str:
     return "-"
 
 
+SERVICE_CONNECT = "serviceConnect"
+CLOUD_MAP_DNS = "cloudMapDns"
+
+
+def _client_alias(ecs: dict[str, Any]) -> str | None:
+    """`<dns name>:<port>` of an ECS service's Service Connect endpoint, if it has one."""
+    configuration = ecs.get("serviceConnectConfiguration") or {}
+    if not configuration.get("enabled"):
+        return None
+    for service in configuration.get("services") or []:
+        for alias in service.get("clientAlias") or []:
+            return f"{alias['dnsName']}:{alias['port']}"
+    return None
+
+
+def discovery_mode(rendering: Rendering) -> str:
+    """`discovery.mode` as the stack renders it: its ECS services' Service Connect settings,
+    or a platform stack's contract."""
+    if any(
+        (service.inputs.get("serviceConnectConfiguration") or {}).get("enabled")
+        for service in rendering.of_type("aws:ecs/service:Service")
+    ):
+        return SERVICE_CONNECT
+    contract = rendering.outputs.get("platform")
+    if isinstance(contract, dict):
+        return str((contract.get("discovery") or {}).get("mode", CLOUD_MAP_DNS))
+    return CLOUD_MAP_DNS
+
+
+def discovery_lines(rendering: Rendering) -> list[str]:
+    mode = discovery_mode(rendering)
+    namespaces = sorted(
+        str(r.inputs.get("name"))
+        for r in rendering.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace")
+    )
+    where = f" in {', '.join(namespaces)}" if namespaces else ""
+    how = (
+        f"ECS Service Connect{where}: callers reach each service at its client alias, through "
+        "the proxies ECS adds to every task"
+        if mode == SERVICE_CONNECT
+        else f"Cloud Map DNS records{where}: callers resolve each service's name"
+    )
+    return [f"Service discovery: {mode} ({how})", ""]
+
+
 def service_rows(rendering: Rendering) -> list[ServiceRow]:
     """One row per service, from its endpoint and its runtime: both in an all-in-one stack,
     only endpoints in a platform stack, only runtimes in a service stack."""
@@ -112,6 +164,7 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
 
     endpoints = {c.name: c for c in rendering.of_type(ENDPOINT_COMPONENT)}
     runtimes = {c.name: c for c in rendering.of_type(ECS_SERVICE_COMPONENT)}
+    service_connect = discovery_mode(rendering) == SERVICE_CONNECT
     # Security group id -> the service whose endpoint owns it, or the load balancer.
     group_owner: dict[str, str] = {}
     for sg in rendering.of_type("aws:ec2/securityGroup:SecurityGroup"):
@@ -124,6 +177,7 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
     for component_name in sorted({*endpoints, *runtimes}):
         endpoint, runtime = endpoints.get(component_name), runtimes.get(component_name)
         name, port, size, count, strategy, alarms, image = ("-",) * 7
+        estimate: RolloutEstimate | None = None
         if runtime is not None:
             (ecs_service,) = _child(rendering, runtime, "aws:ecs/service:Service")
             ecs = ecs_service.inputs
@@ -134,6 +188,7 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
             rollback = (ecs.get("alarms") or {}).get("alarmNames") or []
             alarms = f"{len(watching)} ({len(rollback)} roll back)"
             image = _image_of(rendering, runtime)
+            estimate = service_estimate(rendering, ecs_service)
             for task in _child(rendering, runtime, "aws:ecs/taskDefinition:TaskDefinition"):
                 containers = json.loads(task.inputs["containerDefinitions"])
                 port = ",".join(
@@ -178,6 +233,11 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
             )
         elif runtime is not None:
             dns = "(platform stack)"
+        alias = _client_alias(ecs) if runtime is not None else None
+        if alias is not None:
+            dns = alias.rsplit(":", 1)[0]
+        elif endpoint is not None and runtime is None and dns == "-" and service_connect:
+            dns = "(service stack)"
         rows.append(
             ServiceRow(
                 ecs_name=name,
@@ -190,6 +250,8 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
                 strategy=strategy,
                 alarms=alarms,
                 image=image,
+                rollout=estimate,
+                client_alias=alias,
             )
         )
     return sorted(rows, key=lambda row: row.ecs_name)
@@ -231,6 +293,57 @@ def service_table_lines(rendering: Rendering) -> list[str]:
     return [line(header), line(tuple("-" * w for w in widths)), *(line(row) for row in rows)]
 
 
+def release_table_lines(rendering: Rendering) -> list[str]:
+    """Each service's estimated release, rollback and scale-out (docs/rollout.md)."""
+    header = (
+        "ECS service",
+        "strategy",
+        "release live / done",
+        "rollback live / done",
+        "started at once",
+        "scale out",
+    )
+    rows = []
+    for row in service_rows(rendering):
+        estimate = row.rollout
+        if estimate is None:
+            continue
+        batches = f" ({estimate.batches} batches)" if estimate.batches > 1 else ""
+        scaled = (
+            f"{'≥' if estimate.lower_bound else ''}{duration(estimate.scale_out_seconds)} "
+            f"({estimate.scale_out_activities} step"
+            f"{'' if estimate.scale_out_activities == 1 else 's'})"
+            if estimate.scale_out_activities is not None
+            else ("never" if estimate.autoscaled else "(fixed count)")
+        )
+        rows.append(
+            (
+                row.ecs_name,
+                estimate.strategy,
+                span(
+                    estimate.release_live_seconds,
+                    estimate.release_done_seconds,
+                    estimate.lower_bound,
+                ),
+                span(
+                    estimate.rollback_live_seconds,
+                    estimate.rollback_done_seconds,
+                    estimate.lower_bound,
+                ),
+                f"{estimate.tasks_per_batch} of {estimate.tasks}{batches}",
+                scaled,
+            )
+        )
+    if not rows:
+        return []
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return " " + "  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(cells)).rstrip()
+
+    return [line(header), line(tuple("-" * w for w in widths)), *(line(row) for row in rows)]
+
+
 def describe(value: Any) -> str:
     """An output value for people: anything built from a reference is known after deploy."""
     if is_reference(value) and value.count("${") == 1:
@@ -258,6 +371,25 @@ def output_lines(rendering: Rendering) -> list[str]:
     return lines
 
 
+def cost_line(rendering: Rendering) -> str:
+    """The estimated monthly cost range in one line (`offline cost` has the lines)."""
+    try:
+        return cost.summary_line(cost.estimate(rendering))
+    except cost.CostError as error:
+        return f"Estimated monthly cost: not available ({error})"
+
+
+def _release_section(rendering: Rendering) -> list[str]:
+    table = release_table_lines(rendering)
+    if not table:
+        return []
+    return [
+        "Releases (estimated from the settings above; model and assumptions: docs/rollout.md):",
+        *table,
+        "",
+    ]
+
+
 def preview_text(rendering: Rendering) -> str:
     sections = [
         f"Previewing stack '{rendering.stack}' of project '{rendering.project}' "
@@ -268,8 +400,12 @@ def preview_text(rendering: Rendering) -> str:
         "Resources by type:",
         *count_lines(rendering),
         "",
+        *discovery_lines(rendering),
         "Services:",
         *service_table_lines(rendering),
+        "",
+        *_release_section(rendering),
+        cost_line(rendering),
         "",
         "Outputs:",
         *output_lines(rendering),

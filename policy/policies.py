@@ -217,6 +217,19 @@ def _containers_log(props: Mapping[str, Any]) -> Iterable[str]:
             yield f"container '{container.get('name')}' has no logConfiguration.logDriver"
 
 
+def _service_connect_logs(props: Mapping[str, Any]) -> Iterable[str]:
+    # ECS adds the Service Connect proxy to each task; its logs are set on the service, since
+    # the task definition does not list it.
+    configuration = props.get("serviceConnectConfiguration") or {}
+    if configuration.get("enabled") is True and not (
+        configuration.get("logConfiguration") or {}
+    ).get("logDriver"):
+        yield (
+            "Service Connect is on and its proxy has no logConfiguration.logDriver: set "
+            "serviceConnectConfiguration.logConfiguration"
+        )
+
+
 def _container_insights(props: Mapping[str, Any]) -> Iterable[str]:
     settings = {s.get("name"): s.get("value") for s in props.get("settings") or []}
     if settings.get("containerInsights") not in ("enabled", "enhanced"):
@@ -449,8 +462,9 @@ CONTROLS: tuple[Control, ...] = (
         ),
         how=(
             "Every service keeps the circuit breaker with rollback; its release alarms (5xx "
-            "rate, unhealthy targets, p99 latency; running tasks for a service without a route) "
-            "are in its `alarms` block with rollback, on by default in production "
+            "rate, unhealthy targets, p99 latency; for a service without a route, its callers' "
+            "5xx rate and p99 latency under Service Connect, else running tasks) are in its "
+            "`alarms` block with rollback, on by default in production "
             "(`services.<name>.alarms.rollback`)."
         ),
         scope="production",
@@ -520,6 +534,20 @@ CONTROLS: tuple[Control, ...] = (
         on_unknown="deny",
         types=(TASK_DEFINITION,),
         check=_containers_log,
+    ),
+    Control(
+        name="ecs-service-connect-logs",
+        ids="project",
+        description="The Service Connect proxy that ECS adds to a service's tasks logs too.",
+        how=(
+            "Under `discovery.mode: serviceConnect` each service's "
+            "`serviceConnectConfiguration.logConfiguration` sends its proxy's logs to the "
+            "service's log group (`awslogs`, stream prefix `service-connect`)."
+        ),
+        scope="all",
+        on_unknown="deny",
+        types=(ECS_SERVICE,),
+        check=_service_connect_logs,
     ),
     Control(
         name="ecs-container-insights",

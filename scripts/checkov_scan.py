@@ -64,6 +64,7 @@ TERRAFORM_TYPES: dict[str, str] = {
     "aws:cloudwatch/dashboard:Dashboard": "aws_cloudwatch_dashboard",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "aws_cloudwatch_metric_alarm",
     "aws:cloudwatch/logGroup:LogGroup": "aws_cloudwatch_log_group",
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "aws_cloudwatch_log_resource_policy",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "aws_default_security_group",
     "aws:ec2/flowLog:FlowLog": "aws_flow_log",
     "aws:ec2/securityGroup:SecurityGroup": "aws_security_group",
@@ -104,6 +105,9 @@ TERRAFORM_TYPES: dict[str, str] = {
         "aws_service_discovery_private_dns_namespace"
     ),
     "aws:servicediscovery/service:Service": "aws_service_discovery_service",
+    "aws:xray/traceSegmentDestination:TraceSegmentDestination": (
+        "aws_xray_trace_segment_destination"
+    ),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
         "aws_vpc_security_group_egress_rule"
     ),
@@ -715,8 +719,8 @@ def load_document(stack: str | None, path: Path | None) -> dict[str, Any]:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise ScanError(f"the preview document is not JSON: {error}") from error
-    if not isinstance(document, dict) or document.get("schemaVersion") not in (1, 2):
-        raise ScanError("not an offline preview document of schemaVersion 1 or 2")
+    if not isinstance(document, dict) or document.get("schemaVersion") not in (1, 2, 3):
+        raise ScanError("not an offline preview document of schemaVersion 1, 2 or 3")
     if stack is not None and document.get("stack") != stack:
         raise ScanError(f"the document is of stack {document.get('stack')!r}, not {stack!r}")
     return document

@@ -1,17 +1,22 @@
 """Run the whole system on this machine, on 127.0.0.1 only (`make local`).
 
 Starts a local DynamoDB endpoint (moto's server), creates each data-owning service's table
-(partition key `id`, type S), then user-service, order-service and api-gateway as uvicorn
-processes, each with the environment the dev stack's task definition gives its container:
+(partition key `id`, type S), a stand-in for the OpenTelemetry collector sidecar (an OTLP/HTTP
+receiver that records every span it is sent), then user-service, order-service and api-gateway
+as uvicorn processes, each with the environment the dev stack's task definition gives its
+container:
 - a callee's Cloud Map URL (`http://users.dev.internal:8080`) becomes the callee's local URL;
 - a value known only after a deploy (`${...}`, such as a table's name) becomes its local value,
   and TABLE_NAME is set for a data-owning service whose task does not set it;
 - AWS_ENDPOINT_URL_DYNAMODB points boto3 at the local endpoint, with dummy credentials; no
-  variable of the caller's that starts with AWS_ is passed on, so no real account is reached.
+  variable of the caller's that starts with AWS_ is passed on, so no real account is reached;
+- the OTEL_* variables send every trace (whatever the stack samples) to the local collector.
 Prints `gateway: http://127.0.0.1:<port>` on one line, then waits; Ctrl-C or SIGTERM stops
-everything it started (each process in its own process group, with bounded waits).
+everything it started (each process in its own process group, with bounded waits). The spans
+go to `spans.jsonl` in the log directory, one JSON object a line, and a line each to stderr.
 
-The end-to-end tests (tests/test_e2e.py) start the same system through LocalSystem.
+The end-to-end tests (tests/test_e2e.py, tests/apps/test_tracing_e2e.py) start the same system
+through LocalSystem.
 """
 
 from __future__ import annotations
@@ -26,11 +31,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +55,21 @@ STARTUP_TIMEOUT = 45.0
 STOP_TIMEOUT = 10.0
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 _CLOUD_MAP_URL = re.compile(r"^https?://(?P<name>[a-z0-9-]+)\.[a-z0-9.-]+:\d+(?P<path>/.*)?$")
+OTLP_TRACES_PATH = "/v1/traces"
+"""Where an OTLP/HTTP exporter sends spans, under OTEL_EXPORTER_OTLP_ENDPOINT."""
+MAX_EXPORT_BYTES = 16 * 1024 * 1024
+"""The largest export the collector stand-in reads (decompressed)."""
+LOCAL_TRACING = {
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    # Every trace, whatever ratio the stack samples: a local run is for looking at them.
+    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+    "OTEL_TRACES_SAMPLER_ARG": "1",
+    "OTEL_PROPAGATORS": "tracecontext",
+    "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=local",
+    # Milliseconds between batches (the SDK's default is 5000): spans show up at once.
+    "OTEL_BSP_SCHEDULE_DELAY": "200",
+}
+"""The tracing variables every service gets locally, over those of its task definition."""
 
 
 @dataclass(frozen=True)
@@ -120,8 +143,10 @@ def local_environment(
     urls: Mapping[str, str],
     port: int,
     dynamodb_endpoint: str,
+    otlp_endpoint: str,
 ) -> dict[str, str]:
-    """The variables the service gets locally, from those its task definition gives it."""
+    """The variables the service gets locally, from those its task definition gives it;
+    `otlp_endpoint`: the local collector's base URL."""
     by_discovery_name = {spec.discovery_name: name for name, spec in CATALOG.items()}
     environment: dict[str, str] = {}
     for name, value in rendered.environment.items():
@@ -157,6 +182,11 @@ def local_environment(
         PORT=str(port),
         **DUMMY_CREDENTIALS,
     )
+    # The task's collector sidecar is on the task's own 127.0.0.1:4318; here it is ours.
+    environment.pop("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", None)
+    environment.pop("OTEL_SDK_DISABLED", None)
+    environment.setdefault("OTEL_SERVICE_NAME", app.service)
+    environment.update(LOCAL_TRACING, OTEL_EXPORTER_OTLP_ENDPOINT=otlp_endpoint)
     return environment
 
 
@@ -284,11 +314,202 @@ def create_table(client: Any, name: str) -> None:
     )
 
 
+# --- the collector stand-in ------------------------------------------------------------------
+
+
+def _any_value(value: Any) -> Any:
+    """An OTLP AnyValue as plain JSON."""
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [_any_value(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _any_value(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, kind)
+
+
+def decode_spans(body: bytes) -> list[dict[str, Any]]:
+    """An OTLP/HTTP export request (protobuf `ExportTraceServiceRequest`), one flat dict a span;
+    ids as lower-case hex, `parentSpanId` None for a root span."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    spans: list[dict[str, Any]] = []
+    for resource_spans in request.resource_spans:
+        resource = {kv.key: _any_value(kv.value) for kv in resource_spans.resource.attributes}
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                spans.append(
+                    {
+                        "service": resource.get("service.name"),
+                        "traceId": span.trace_id.hex(),
+                        "spanId": span.span_id.hex(),
+                        "parentSpanId": span.parent_span_id.hex() or None,
+                        "name": span.name,
+                        "kind": Span.SpanKind.Name(span.kind).removeprefix("SPAN_KIND_"),
+                        "status": Status.StatusCode.Name(span.status.code).removeprefix(
+                            "STATUS_CODE_"
+                        ),
+                        "startTimeUnixNano": span.start_time_unix_nano,
+                        "endTimeUnixNano": span.end_time_unix_nano,
+                        "scope": scope_spans.scope.name,
+                        "attributes": {kv.key: _any_value(kv.value) for kv in span.attributes},
+                        "resource": resource,
+                    }
+                )
+    return spans
+
+
+class _ExportError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _export_body(headers: Any, rfile: Any) -> bytes:
+    """The request's body, decompressed; _ExportError for what an OTLP exporter never sends."""
+    content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-protobuf":
+        raise _ExportError(415, "only application/x-protobuf (OTLP/HTTP protobuf)")
+    length = headers.get("Content-Length", "").strip()
+    if not length.isdigit():
+        raise _ExportError(411, "Content-Length is required")
+    if int(length) > MAX_EXPORT_BYTES:
+        raise _ExportError(413, f"over {MAX_EXPORT_BYTES} bytes")
+    body = rfile.read(int(length))
+    encoding = headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise _ExportError(415, f"Content-Encoding {encoding} is not supported")
+    # Bounded: a small compressed body could expand without limit.
+    inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
+    try:
+        plain = inflater.decompress(body, MAX_EXPORT_BYTES)
+    except zlib.error as error:
+        raise _ExportError(400, f"not {encoding}: {error}") from error
+    if inflater.unconsumed_tail:
+        raise _ExportError(413, f"over {MAX_EXPORT_BYTES} bytes decompressed")
+    return plain
+
+
+class SpanCollector:
+    """A stand-in for the collector sidecar: an OTLP/HTTP receiver on 127.0.0.1 (a port of
+    its own choosing) that decodes each export and keeps its spans, in memory and as JSON lines
+    in `path`; with `echo`, also one line a span on stderr."""
+
+    def __init__(self, path: Path, *, echo: bool = False) -> None:
+        self.path = path
+        self.echo = echo
+        self._spans: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL, as OTEL_EXPORTER_OTLP_ENDPOINT takes it."""
+        if self._server is None:
+            raise LocalError("the collector is not running")
+        return f"http://{LOCALHOST}:{self._server.server_address[1]}"
+
+    def start(self) -> SpanCollector:
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                collector._receive(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the services' logs are what the terminal shows
+
+        self._server = ThreadingHTTPServer((LOCALHOST, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="span-collector",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def _receive(self, request: BaseHTTPRequestHandler) -> None:
+        from google.protobuf.message import DecodeError
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceResponse,
+        )
+
+        try:
+            if request.path != OTLP_TRACES_PATH:
+                raise _ExportError(404, f"spans go to {OTLP_TRACES_PATH}")
+            try:
+                spans = decode_spans(_export_body(request.headers, request.rfile))
+            except DecodeError as error:
+                raise _ExportError(400, f"not an ExportTraceServiceRequest: {error}") from error
+        except _ExportError as error:
+            request.close_connection = True
+            self._reply(request, error.status, "text/plain", str(error).encode())
+            return
+        self._record(spans)
+        answer = ExportTraceServiceResponse().SerializeToString()
+        self._reply(request, 200, "application/x-protobuf", answer)
+
+    @staticmethod
+    def _reply(request: BaseHTTPRequestHandler, status: int, kind: str, body: bytes) -> None:
+        request.send_response(status)
+        request.send_header("Content-Type", kind)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    def _record(self, spans: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._spans.extend(spans)
+            with self.path.open("a") as out:
+                for span in spans:
+                    out.write(json.dumps(span, separators=(",", ":")) + "\n")
+        if self.echo:
+            for span in spans:
+                print(
+                    f"span {span['service']} {span['kind']} {span['name']!r} "
+                    f"trace={span['traceId']} span={span['spanId']} "
+                    f"parent={span['parentSpanId'] or '-'}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    def spans(self) -> list[dict[str, Any]]:
+        """Every span received so far, in the order received."""
+        with self._lock:
+            return list(self._spans)
+
+    def stop(self) -> None:
+        """Stop listening; safe to call more than once."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT)
+            self._thread = None
+
+
 # --- the system ------------------------------------------------------------------------------
 
 
 class LocalSystem:
-    """The DynamoDB endpoint and the three services; a context manager that stops them all."""
+    """The DynamoDB endpoint, the collector stand-in and the three services; a context manager
+    that stops them all."""
 
     def __init__(
         self,
@@ -309,6 +530,7 @@ class LocalSystem:
         self.environments: dict[str, dict[str, str]] = {}
         self.dynamodb_endpoint = ""
         self.region = ""
+        self.collector = SpanCollector(self.log_dir / "spans.jsonl", echo=echo)
 
     @property
     def gateway_url(self) -> str:
@@ -322,6 +544,10 @@ class LocalSystem:
 
     def dynamodb(self) -> Any:
         return dynamodb_client(self.dynamodb_endpoint, self.region)
+
+    def spans(self) -> list[dict[str, Any]]:
+        """The spans the services have exported so far (see SpanCollector)."""
+        return self.collector.spans()
 
     def start(self) -> LocalSystem:
         try:
@@ -350,6 +576,7 @@ class LocalSystem:
         self.processes["dynamodb"] = dynamodb
         dynamodb.start()
         self._create_tables(dynamodb, deadline)
+        self.collector.start()
         for service, port in zip(APPS, ports, strict=True):
             app = APPS[service]
             self.environments[service] = local_environment(
@@ -358,6 +585,7 @@ class LocalSystem:
                 urls=self.urls,
                 port=port,
                 dynamodb_endpoint=self.dynamodb_endpoint,
+                otlp_endpoint=self.collector.url,
             )
             self.start_service(service)
         for service in APPS:
@@ -404,9 +632,11 @@ class LocalSystem:
         return [name for name, process in self.processes.items() if not process.running]
 
     def stop(self) -> None:
-        """Stop every process started, callers first; safe to call more than once."""
+        """Stop every process started, callers first, then the collector (the services send
+        their last spans as they stop); safe to call more than once."""
         for name in reversed(list(self.processes)):
             self.processes[name].stop()
+        self.collector.stop()
 
     def __enter__(self) -> LocalSystem:
         return self.start()
@@ -430,6 +660,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         system.start()
         print(f"dynamodb: {system.dynamodb_endpoint} (log: {system.log_dir})", file=sys.stderr)
+        print(
+            f"collector: {system.collector.url} (spans: {system.collector.path})", file=sys.stderr
+        )
         for service in APPS:
             print(f"{service}: {system.urls[service]}", file=sys.stderr)
         print(f"gateway: {system.gateway_url}", flush=True)

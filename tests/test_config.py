@@ -115,15 +115,16 @@ def test_unknown_key() -> None:
     assert problems({"services": {"order-service": {"memroy": 512}}}) == [
         "services.order-service.memroy: unknown key (allowed: alarms, autoscaling, cpu, "
         "cpuArchitecture, deployment, desiredCount, environment, image, imagePreparesTmp, "
-        "memory, secrets, secretsKmsKeyArns, stopTimeout, user; did you mean 'memory'?); "
-        "fix: pulumi config rm --path 'services.order-service.memroy'"
+        "memory, perRequestTimeoutSeconds, secrets, secretsKmsKeyArns, stopTimeout, user; did "
+        "you mean 'memory'?); fix: pulumi config rm --path 'services.order-service.memroy'"
     ]
 
 
 def test_unknown_top_level_key() -> None:
     assert problems({"netwrok": {"availabilityZones": 3}}) == [
-        "netwrok: unknown key (allowed: alerts, cluster, deployment, discovery, environment, "
-        "loadBalancer, logs, network, platform, serviceStacks, services, teardown; did you mean "
+        "netwrok: unknown key (allowed: alerts, cluster, cost, deployment, discovery, "
+        "environment, loadBalancer, logs, network, observability, platform, serviceStacks, "
+        "services, teardown; did you mean "
         "'network'?); "
         "fix: pulumi config rm --path 'netwrok'"
     ]

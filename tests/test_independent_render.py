@@ -400,8 +400,14 @@ def test_tmp_is_prepared_before_the_application_starts(render: Render) -> None:
     # path as a VOLUME owned by its user; otherwise the non-root application can write its
     # /tmp only after a short, non-essential init container has opened it up.
     for name, service in render.ecs_services().items():
-        containers = {c["name"]: c for c in render.containers(service)}
         application = render.container(service)
+        # The task's other containers that touch /tmp (a trace collector, say, does not).
+        containers = {
+            c["name"]: c
+            for c in render.containers(service)
+            if c is application
+            or any(m["containerPath"] == "/tmp" for m in c.get("mountPoints", []))
+        }
         (volume,) = render.task_definition(service).inputs["volumes"]
         assert application["mountPoints"] == [
             {"sourceVolume": volume["name"], "containerPath": "/tmp", "readOnly": False}

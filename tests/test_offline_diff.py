@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from config.immutable import IMMUTABLE_KEYS
+from config.schema import ObservabilityConfig
 from offline import document, replacements
 from offline.__main__ import main
 from offline.diff import (
@@ -119,7 +120,13 @@ def test_task_definition_cpu_change_is_a_replacement(cpu_change: ResourceDiff) -
     assert text.startswith(
         "prod → prod-changed: 0 to add, 0 to remove, 1 to change, 1 to replace, 0 will conflict\n"
     )
-    assert f"+- {TASK}  prod-order-service-task  (replace: cpu)\n      cpu: 512 → 256\n" in text
+    # prod traces: the application's container keeps the task's CPU less the collector's.
+    collector = ObservabilityConfig().collector_cpu
+    assert (
+        f"+- {TASK}  prod-order-service-task  (replace: containerDefinitions[0].cpu, cpu)\n"
+        f"      containerDefinitions[0].cpu: {512 - collector} → {256 - collector}\n"
+        "      cpu: 512 → 256\n"
+    ) in text
     # The service reads the new revision's ARN: an update in place, as `pulumi preview` shows.
     assert (
         f"~ {ECS_SERVICE}  prod-order-service-ecs\n"
@@ -401,8 +408,10 @@ def test_immutable_keys_read_absent_keys_as_their_defaults() -> None:
 def test_no_warnings_between_two_stacks(dev: Rendering, prod: Rendering) -> None:
     result = diff(dev, prod)  # their blocks differ by design
     assert result.immutable == () and result.conflicts == () and result.deploy_changes == {}
-    assert f"+- {TASK}  <stack>-user-service-task  (replace: cpu, memory)" in format_text(
-        result, "dev", "prod"
+    # prod's tasks also gain the trace collector.
+    assert (
+        f"+- {TASK}  <stack>-user-service-task  (replace: containerDefinitions, cpu, memory)"
+        in format_text(result, "dev", "prod")
     )
 
 

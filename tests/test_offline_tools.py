@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from offline import document
+from offline import cost, document
 from offline.__main__ import main
 from offline.diff import diff
 from offline.harness import Rendering, render
@@ -127,10 +127,16 @@ def test_one_config_change_shows_as_one_property(
         document.dumps(render_with("prod", [("services.order-service.autoscaling.maxCount", "12")]))
     )
     assert main(["diff", str(saved), str(changed)]) == 1
+    # Two more tasks at the top of the band: only the high end of the cost moves.
+    spending = cost.compare(document.load(saved), document.load(changed))
+    assert spending.delta.low == 0 and spending.delta.high > 0
     assert capsys.readouterr().out == (
         f"{saved} → {changed}: 0 to add, 0 to remove, 1 to change, 0 to replace, "
         "0 will conflict\n"
         "\n"
+        f"{cost.change_text(spending)}\n"
+        + "".join(f"    {category}\n" for category in cost.change_categories(spending))
+        + "\n"
         "~ aws:appautoscaling/target:Target  prod-order-service-scaling\n"
         "      maxCapacity: 10 → 12\n"
         "\n"

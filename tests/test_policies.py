@@ -312,6 +312,20 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str, dict[str, Any]]
         {"containerDefinitions": UNKNOWN_STRING_VALUE},
     ),
     (
+        "ecs-service-connect-logs",
+        "aws:ecs/service:Service",
+        {
+            "serviceConnectConfiguration": {
+                "enabled": True,
+                "logConfiguration": {"logDriver": "awslogs"},
+            }
+        },
+        {"serviceConnectConfiguration": {"enabled": True}},
+        "Service Connect is on and its proxy has no logConfiguration.logDriver: set "
+        "serviceConnectConfiguration.logConfiguration",
+        {"serviceConnectConfiguration": UNKNOWN_STRING_VALUE},
+    ),
+    (
         "ecs-container-insights",
         "aws:ecs/cluster:Cluster",
         {"settings": [{"name": "containerInsights", "value": "enhanced"}]},

@@ -89,6 +89,12 @@ def stack_environment(stack: str) -> str:
     return read_stack_document(stack).get("microservices:environment", "development")
 
 
+def traces(stack: str) -> bool:
+    """observability.tracing as set, or on in production."""
+    configured = stack_block(stack, "observability").get("tracing")
+    return stack_environment(stack) == "production" if configured is None else configured
+
+
 def strategy_of(stack: str, service: str) -> str:
     return (service_config(stack, service).get("deployment") or {}).get("strategy", "rolling")
 
@@ -117,6 +123,8 @@ def expected_platform_resources(stack: str) -> int:
     if read_stack_document(stack).get("microservices:environment") == "production":
         count += 1  # the alert topic's own key
     count += len(stack_block(stack, "alerts").get("emails", []))  # a subscription each
+    if traces(stack) and stack_block(stack, "observability").get("manageTransactionSearch", True):
+        count += 3  # Transaction Search: its component, the Logs resource policy, the destination
     balancer = stack_block(stack, "loadBalancer")
     ports = 2 if balancer.get("certificateArn") else 1
     # The ALB's group admits each ingress CIDR on each listener port, one rule each.
@@ -149,6 +157,8 @@ def expected_service_resources(stack: str, name: str) -> int:
         # shifts traffic to, one listener rule per route; alarms on 5xx, unhealthy targets
         # and latency.
         count += 4 + len(spec.routes) + 3
+    if traces(stack):
+        count += 1  # the task role's policy for the trace collector
     if strategy_of(stack, name) != "rolling":
         count += 2  # the role ECS shifts traffic with, and its policy
     if band is not None:

@@ -175,6 +175,20 @@ def test_forks_get_the_offline_diff_of_the_affected_stacks_without_credentials()
     assert "secrets." not in yaml.safe_dump(job)
 
 
+def test_pull_request_summary_carries_the_cost_of_each_affected_stack() -> None:
+    script = PULL_REQUEST["jobs"]["offline-diff"]["steps"][-1]["run"]
+    base, no_base = script.split("else", 1)
+    # With a base document, the diff's markdown (its first lines are the cost change); without
+    # one, the stack's own estimate.
+    assert (
+        'offline diff "base-$stack.json" "$stack" --format markdown >> "$GITHUB_STEP_SUMMARY"'
+        in base
+    )
+    assert 'offline cost --stack "$stack"' in no_base
+    assert no_base.index("offline cost") < no_base.index("fi")
+    assert '} >> "$GITHUB_STEP_SUMMARY"' in no_base
+
+
 DEPLOY_JOBS = ("all-in-one-development", "all-in-one-production", "platform", "services")
 BOTH_RESULTS = "(needs.{0}.result == 'success' || needs.{0}.result == 'skipped')"
 

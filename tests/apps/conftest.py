@@ -3,16 +3,28 @@ here as its image imports it, and DynamoDB is moto's in-process mock."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import importlib.util
+import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
+from fastapi import FastAPI
+from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
+from opentelemetry.trace import TracerProvider as AnyTracerProvider
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 APPS = PROJECT / "apps"
@@ -20,6 +32,13 @@ APP_DIRECTORIES = sorted(d for d in APPS.iterdir() if (d / "Dockerfile").is_file
 for _directory in APP_DIRECTORIES:
     if str(_directory) not in sys.path:
         sys.path.insert(0, str(_directory))
+
+# The shared module, identical in each app (test_conventions.py checks it).
+from user_service.http_common import (  # noqa: E402 - importable once sys.path has the apps
+    RequestContext,
+    install_error_handlers,
+    instrument_app,
+)
 
 REGION = "us-east-1"
 
@@ -99,3 +118,107 @@ def load_script(name: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@dataclass
+class Recorded:
+    """A tracer provider of a test's own, and the spans it ended, in the order they ended."""
+
+    provider: TracerProvider
+    exporter: InMemorySpanExporter
+
+    def spans(self) -> list[ReadableSpan]:
+        return list(self.exporter.get_finished_spans())
+
+    def of_kind(self, kind: SpanKind) -> list[ReadableSpan]:
+        return [span for span in self.spans() if span.kind == kind]
+
+
+def trace_id(span: ReadableSpan) -> str:
+    assert span.context is not None
+    return format_trace_id(span.context.trace_id)
+
+
+def span_id(span: ReadableSpan) -> str:
+    assert span.context is not None
+    return format_span_id(span.context.span_id)
+
+
+def parent_id(span: ReadableSpan) -> str | None:
+    return format_span_id(span.parent.span_id) if span.parent is not None else None
+
+
+@pytest.fixture
+def recorded() -> Iterator[Recorded]:
+    """Spans recorded in memory, also botocore's: its instrumentation (process-wide) is bound
+    to this provider for the test, and removed after it."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    botocore = BotocoreInstrumentor()
+    if botocore.is_instrumented_by_opentelemetry:
+        botocore.uninstrument()
+    botocore.instrument(tracer_provider=provider)
+    try:
+        yield Recorded(provider, exporter)
+    finally:
+        botocore.uninstrument()
+        provider.shutdown()
+
+
+@contextlib.contextmanager
+def json_logging(service: str) -> Iterator[None]:
+    """JSON logging as `service` configures it, at INFO; the process's logging restored after.
+    With that app's own copy of the shared module: its request id lives in that copy."""
+    package = {"api-gateway": "api_gateway", "order-service": "order_service"}.get(
+        service, "user_service"
+    )
+    configure = importlib.import_module(f"{package}.http_common").configure_logging
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    names = (service, "uvicorn", "uvicorn.error", "uvicorn.access")
+    saved_loggers = {
+        n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names
+    }
+    access_disabled = logging.getLogger("uvicorn.access").disabled
+    configure(service, "info")
+    try:
+        yield
+    finally:
+        root.handlers, root.level = saved[0], saved[1]
+        for name, (handlers, level) in saved_loggers.items():
+            logging.getLogger(name).handlers = handlers
+            logging.getLogger(name).setLevel(level)
+        logging.getLogger("uvicorn.access").disabled = access_disabled
+
+
+@pytest.fixture
+def logs() -> Iterator[None]:
+    """JSON logging as a service called test-service configures it (see small_app)."""
+    with json_logging("test-service"):
+        yield
+
+
+def small_app(provider: AnyTracerProvider | None = None) -> FastAPI:
+    """A service as create_app makes one; its spans go to `provider` (none: the global one,
+    which makes no spans unless a test sets it)."""
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_middleware(RequestContext, logger=logging.getLogger("test-service"))
+    instrument_app(app, provider)
+
+    @app.get("/hello")
+    def hello() -> dict[str, str]:
+        logging.getLogger("test-service").info("inside")
+        return {"hello": "world"}
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    return app
+
+
+def lines(out: str) -> list[dict[str, Any]]:
+    """JSON log lines, as written to stdout."""
+    return [json.loads(line) for line in out.splitlines() if line.strip()]

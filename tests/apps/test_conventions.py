@@ -1,28 +1,30 @@
 """What every service shares: request ids, JSON logs, config from the environment; and the
-shared module is the same in each app."""
+shared module is the same in each app. (Trace ids and spans: test_tracing.py.)"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.apps.conftest import APP_DIRECTORIES
+from tests.apps.conftest import (
+    APP_DIRECTORIES,
+    Recorded,
+    lines,
+    small_app,
+    span_id,
+    trace_id,
+)
 from user_service import http_common
 from user_service.http_common import (
     ConfigError,
-    RequestContext,
     configure_logging,
     env_port,
     env_seconds,
     env_url,
-    install_error_handlers,
     log_level,
 )
 
@@ -35,53 +37,15 @@ def test_each_app_carries_the_same_shared_module() -> None:
     assert not different, f"apps/*/*/http_common.py differ from user-service's: {different}"
 
 
-@pytest.fixture
-def logs() -> Iterator[None]:
-    """JSON logging as a service configures it; the process's logging restored after."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    names = ("test-service", "uvicorn", "uvicorn.error", "uvicorn.access")
-    saved_loggers = {
-        n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names
-    }
-    access_disabled = logging.getLogger("uvicorn.access").disabled
-    configure_logging("test-service", "info")
-    yield
-    root.handlers, root.level = saved[0], saved[1]
-    for name, (handlers, level) in saved_loggers.items():
-        logging.getLogger(name).handlers = handlers
-        logging.getLogger(name).setLevel(level)
-    logging.getLogger("uvicorn.access").disabled = access_disabled
-
-
-def small_app() -> FastAPI:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.add_middleware(RequestContext, logger=logging.getLogger("test-service"))
-
-    @app.get("/hello")
-    def hello() -> dict[str, str]:
-        logging.getLogger("test-service").info("inside")
-        return {"hello": "world"}
-
-    @app.get("/boom")
-    def boom() -> None:
-        raise RuntimeError("boom")
-
-    return app
-
-
-def lines(out: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
 def test_one_json_line_per_request_with_its_ids(
-    logs: None, capsys: pytest.CaptureFixture[str]
+    logs: None, capsys: pytest.CaptureFixture[str], recorded: Recorded
 ) -> None:
-    client = TestClient(small_app())
-    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
-    response = client.get("/hello", headers={"X-Request-Id": "abc-1", "X-Amzn-Trace-Id": trace})
+    client = TestClient(small_app(recorded.provider))
+    amzn = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+    response = client.get("/hello", headers={"X-Request-Id": "abc-1", "X-Amzn-Trace-Id": amzn})
     assert response.headers["x-request-id"] == "abc-1"
+    (server,) = recorded.spans()
+    assert response.headers["x-trace-id"] == trace_id(server)
     inside, request = lines(capsys.readouterr().out)
     assert inside["message"] == "inside"
     assert inside["requestId"] == "abc-1"
@@ -89,7 +53,9 @@ def test_one_json_line_per_request_with_its_ids(
     assert request["service"] == "test-service"
     assert request["level"] == "INFO"
     assert request["requestId"] == "abc-1"
-    assert request["traceId"] == trace
+    for line in (inside, request):
+        assert (line["traceId"], line["spanId"]) == (trace_id(server), span_id(server))
+        assert line["amznTraceId"] == amzn
     assert (request["method"], request["path"], request["status"]) == ("GET", "/hello", 200)
     assert request["durationMs"] >= 0
     assert request["time"].endswith("+00:00")

@@ -1,9 +1,23 @@
 """scripts/local.py's environments: the dev task's variables, with local values for what only a
-deploy knows (the real processes are started by tests/test_e2e.py)."""
+deploy knows (the real processes are started by tests/test_e2e.py); its collector stand-in."""
 
 from __future__ import annotations
 
+import gzip
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanKind
 
 from tests.apps.conftest import load_script
 
@@ -15,12 +29,18 @@ URLS = {
     "api-gateway": "http://127.0.0.1:5003",
 }
 ENDPOINT = "http://127.0.0.1:5000"
+COLLECTOR = "http://127.0.0.1:4999"
 
 
 def environment_of(service: str, rendered: dict[str, str]) -> dict[str, str]:
     container = local.RenderedContainer(environment=rendered, region="eu-west-1")
     return local.local_environment(
-        local.APPS[service], container, urls=URLS, port=6000, dynamodb_endpoint=ENDPOINT
+        local.APPS[service],
+        container,
+        urls=URLS,
+        port=6000,
+        dynamodb_endpoint=ENDPOINT,
+        otlp_endpoint=COLLECTOR,
     )
 
 
@@ -88,7 +108,138 @@ def test_a_callee_without_an_app_is_left_out(capsys: pytest.CaptureFixture[str])
         environment={"USER_SERVICE_URL": "http://users.dev.internal:8080"}, region="eu-west-1"
     )
     env = local.local_environment(
-        local.APPS["order-service"], container, urls=urls, port=6000, dynamodb_endpoint=ENDPOINT
+        local.APPS["order-service"],
+        container,
+        urls=urls,
+        port=6000,
+        dynamodb_endpoint=ENDPOINT,
+        otlp_endpoint=COLLECTOR,
     )
     assert "USER_SERVICE_URL" not in env
     assert "USER_SERVICE_URL left out" in capsys.readouterr().err
+
+
+def test_spans_go_to_the_local_collector_every_trace_of_them() -> None:
+    env = environment_of("order-service", {})
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == COLLECTOR
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    assert env["OTEL_SERVICE_NAME"] == "order-service"
+    assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    assert env["OTEL_TRACES_SAMPLER_ARG"] == "1"
+    assert env["OTEL_PROPAGATORS"] == "tracecontext"
+    assert env["OTEL_RESOURCE_ATTRIBUTES"] == "deployment.environment=local"
+
+
+def test_the_tasks_tracing_variables_give_way_to_local_ones() -> None:
+    env = environment_of(
+        "user-service",
+        {
+            "OTEL_SERVICE_NAME": "users",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces",
+            "OTEL_TRACES_SAMPLER_ARG": "0.05",
+            "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=dev",
+        },
+    )
+    assert env["OTEL_SERVICE_NAME"] == "users"  # the task's name for it is kept
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == COLLECTOR
+    assert "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" not in env
+    assert env["OTEL_TRACES_SAMPLER_ARG"] == "1"
+    assert env["OTEL_RESOURCE_ATTRIBUTES"] == "deployment.environment=local"
+
+
+# --- the collector stand-in ------------------------------------------------------------------
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[Any]:
+    running = local.SpanCollector(tmp_path / "spans.jsonl").start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def export_two_spans(url: str, **exporter: Any) -> tuple[str, str, str]:
+    """A server span and its client child, sent as an app sends them; their trace, server and
+    client span ids."""
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "test-service"}), shutdown_on_exit=False
+    )
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=url + "/v1/traces", timeout=5, **exporter))
+    )
+    tracer = provider.get_tracer("test")
+    with (
+        tracer.start_as_current_span("GET /x", kind=SpanKind.SERVER) as server,
+        tracer.start_as_current_span("GET", kind=SpanKind.CLIENT) as client,
+    ):
+        client.set_attribute("http.request.method", "GET")
+    provider.shutdown()
+    return (
+        format(server.get_span_context().trace_id, "032x"),
+        format(server.get_span_context().span_id, "016x"),
+        format(client.get_span_context().span_id, "016x"),
+    )
+
+
+@pytest.mark.parametrize("compression", [None, "gzip"])
+def test_the_collector_records_what_an_otlp_exporter_sends(
+    collector: Any, compression: str | None
+) -> None:
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
+    extra = {"compression": Compression.Gzip} if compression else {}
+    trace, server, client = export_two_spans(collector.url, **extra)
+    recorded = collector.spans()
+    assert [(s["name"], s["kind"]) for s in recorded] == [("GET", "CLIENT"), ("GET /x", "SERVER")]
+    by_name = {s["name"]: s for s in recorded}
+    assert {s["traceId"] for s in recorded} == {trace}
+    assert (by_name["GET /x"]["spanId"], by_name["GET /x"]["parentSpanId"]) == (server, None)
+    assert (by_name["GET"]["spanId"], by_name["GET"]["parentSpanId"]) == (client, server)
+    assert by_name["GET"]["attributes"]["http.request.method"] == "GET"
+    assert {s["service"] for s in recorded} == {"test-service"}
+    written = [json.loads(line) for line in collector.path.read_text().splitlines()]
+    assert written == recorded
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "status"),
+    [
+        ("/v1/traces", b"\xff\xff\xff", {"Content-Type": "application/x-protobuf"}, 400),
+        ("/v1/traces", b"{}", {"Content-Type": "application/json"}, 415),
+        ("/v1/metrics", b"", {"Content-Type": "application/x-protobuf"}, 404),
+        (
+            "/v1/traces",
+            gzip.compress(b"\0" * (local.MAX_EXPORT_BYTES + 1)),
+            {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+            413,
+        ),
+    ],
+    ids=["not-protobuf", "json", "metrics", "gzip-bomb"],
+)
+def test_the_collector_refuses_what_is_not_a_trace_export(
+    collector: Any, path: str, body: bytes, headers: dict[str, str], status: int
+) -> None:
+    assert post(collector.url + path, body, headers) == status
+    assert collector.spans() == []
+
+
+def test_the_collector_stops_listening(tmp_path: Path) -> None:
+    running = local.SpanCollector(tmp_path / "spans.jsonl").start()
+    url = running.url
+    started = time.monotonic()
+    running.stop()
+    running.stop()  # twice is fine
+    assert time.monotonic() - started < 2
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url + "/v1/traces", data=b"", timeout=1)

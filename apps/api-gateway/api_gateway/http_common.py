@@ -1,5 +1,6 @@
-"""The HTTP conventions every service here follows: request ids, JSON logs on stdout, the
-request body limit, error bodies and configuration from the environment.
+"""The HTTP conventions every service here follows: request ids, trace ids and spans
+(OpenTelemetry), JSON logs on stdout, the request body limit, error bodies and configuration
+from the environment.
 
 Each service carries an identical copy of this module, because each image is built from its
 own directory alone; tests/apps/test_conventions.py fails when the copies differ.
@@ -12,7 +13,9 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -23,27 +26,42 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 MAX_BODY_BYTES = 64 * 1024
 """The largest request body any service accepts; a larger one gets 413."""
 DEFAULT_PORT = 8080
 REQUEST_ID_HEADER = "X-Request-Id"
-TRACE_ID_HEADER = "X-Amzn-Trace-Id"
-"""The trace header the load balancer adds; logged and passed on when present."""
+TRACE_ID_HEADER = "X-Trace-Id"
+"""Every response's OpenTelemetry trace id (W3C, 32 hex digits)."""
+AMZN_TRACE_ID_HEADER = "X-Amzn-Trace-Id"
+"""The trace header the load balancer adds; logged (as amznTraceId) and passed on."""
 KEEP_ALIVE_SECONDS = 65
 """Idle keep-alive of the server: longer than the load balancer's 60 s idle timeout, so the
 load balancer, never the service, closes an idle connection (AWS's advice for targets)."""
 GRACEFUL_SHUTDOWN_SECONDS = 20
 """Time given to requests in flight on SIGTERM; below the task's 30 s stop timeout."""
+TRACING_SHUTDOWN_SECONDS = 5.0
+"""Then at most this long to send the spans still queued: 20 + 5 s stays below the task's 30 s
+stop timeout even when the collector does not answer."""
+OTLP_PROTOCOL = "http/protobuf"
+"""The one OTLP protocol the images carry an exporter for."""
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_TRACE_ID = re.compile(r"^[A-Za-z0-9=;._:-]{1,256}$")
+_AMZN_TRACE_ID = re.compile(r"^[A-Za-z0-9=;._:-]{1,256}$")
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
-trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
+amzn_trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "amzn_trace_id", default=None
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -108,7 +126,8 @@ def env_region(environ: Mapping[str, str]) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with the request and trace ids of the request being served."""
+    """One JSON object per line, with the request id and the trace and span ids of the request
+    being served (the current OpenTelemetry span's), and the load balancer's trace header."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -125,9 +144,12 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id is not None:
             entry["requestId"] = request_id
-        trace_id = trace_id_var.get()
-        if trace_id is not None:
-            entry["traceId"] = trace_id
+        ids = current_trace_ids()
+        if ids is not None:
+            entry["traceId"], entry["spanId"] = ids
+        amzn_trace_id = amzn_trace_id_var.get()
+        if amzn_trace_id is not None:
+            entry["amznTraceId"] = amzn_trace_id
         fields = getattr(record, "fields", None)
         if isinstance(fields, Mapping):
             entry.update(fields)
@@ -174,6 +196,101 @@ def configure_logging(service: str, level: str | None) -> logging.Logger:
             "LOG_LEVEL is not a level name; using INFO", extra={"fields": {"LOG_LEVEL": level}}
         )
     return logging.getLogger(service)
+
+
+# --- tracing ---------------------------------------------------------------------------------
+#
+# The OpenTelemetry SDK reads its standard variables from the process environment itself:
+# OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the resource), OTEL_TRACES_SAMPLER(_ARG) (the
+# sampler; parent-based always-on when unset), OTEL_PROPAGATORS (read when opentelemetry is
+# first imported), OTEL_EXPORTER_OTLP_* (where and how the exporter sends) and OTEL_BSP_* (the
+# batch processor's queue). What is decided here is only whether spans are exported at all.
+
+_OTLP_ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+_OTLP_PROTOCOLS = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+
+
+def _env_value(environ: Mapping[str, str], name: str) -> str:
+    return environ.get(name, "").strip()
+
+
+def otlp_export_enabled(environ: Mapping[str, str]) -> bool:
+    """Spans leave the process only when an OTLP endpoint is set, OTEL_SDK_DISABLED is not
+    `true` and OTEL_TRACES_EXPORTER is not `none`. Otherwise spans (and so trace ids for the
+    logs and X-Trace-Id) are still made, and nothing is sent anywhere."""
+    if _env_value(environ, "OTEL_SDK_DISABLED").lower() == "true":
+        return False
+    if _env_value(environ, "OTEL_TRACES_EXPORTER").lower() == "none":
+        return False
+    return any(_env_value(environ, name) for name in _OTLP_ENDPOINTS)
+
+
+def span_exporter(environ: Mapping[str, str]) -> OTLPSpanExporter | None:
+    """The OTLP/HTTP exporter when spans are exported, else None; ConfigError for a setting it
+    cannot honour (the first of each pair that is set is the one the SDK uses)."""
+    if not otlp_export_enabled(environ):
+        return None
+    exporter = _env_value(environ, "OTEL_TRACES_EXPORTER").lower()
+    if exporter not in ("", "otlp"):
+        raise ConfigError(f"OTEL_TRACES_EXPORTER must be otlp or none, not {exporter!r}")
+    endpoint = next(n for n in _OTLP_ENDPOINTS if _env_value(environ, n))
+    parts = urlsplit(_env_value(environ, endpoint))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{endpoint} must be an http(s) URL, not {_env_value(environ, endpoint)!r}"
+        )
+    protocol = next((n for n in _OTLP_PROTOCOLS if _env_value(environ, n)), None)
+    if protocol is not None and _env_value(environ, protocol) != OTLP_PROTOCOL:
+        raise ConfigError(
+            f"{protocol} must be {OTLP_PROTOCOL}, not {_env_value(environ, protocol)!r}"
+        )
+    # Endpoint, headers, timeout and compression: the SDK's own reading of OTEL_EXPORTER_OTLP_*.
+    return OTLPSpanExporter()
+
+
+def tracer_provider(service: str, environ: Mapping[str, str]) -> TracerProvider:
+    """The process's tracer provider. The service name is OTEL_SERVICE_NAME's (or
+    OTEL_RESOURCE_ATTRIBUTES's), else `service`. When spans are exported, they go through a
+    batch processor: ending a span only appends it to a bounded queue (OTEL_BSP_MAX_QUEUE_SIZE,
+    2048 by default; when full, new spans are dropped), and a background thread sends batches
+    with the exporter's timeout, so a collector that is down or slow never delays or fails a
+    request. shutdown_tracing, not an exit hook, ends it: with a bound."""
+    exporter = span_exporter(environ)
+    resource = Resource.create()
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: service}))
+    provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def shutdown_tracing(provider: TracerProvider, timeout: float = TRACING_SHUTDOWN_SECONDS) -> bool:
+    """Send the spans still queued, for at most `timeout` seconds; False if that was not enough.
+    The SDK's own shutdown may wait the exporter's timeout for each batch left (10 s each by
+    default) while the collector does not answer; its threads are daemons, so the process
+    need not wait for them."""
+    worker = threading.Thread(target=provider.shutdown, name="tracing-shutdown", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return not worker.is_alive()
+
+
+def instrument_app(app: FastAPI, provider: trace.TracerProvider | None = None) -> None:
+    """A server span for every request, around all of the app's middleware (so every log line
+    of the request has its ids), continuing the caller's W3C `traceparent` when one is sent.
+    No spans for each ASGI message sent or received: one span per request is enough."""
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=provider, exclude_spans=["receive", "send"]
+    )
+
+
+def current_trace_ids() -> tuple[str, str] | None:
+    """The current span's trace id (32 hex digits) and span id (16), if there is a span."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return trace.format_trace_id(context.trace_id), trace.format_span_id(context.span_id)
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -317,11 +434,13 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
 
 
 class RequestContext:
-    """Outermost middleware of every service:
+    """Outermost middleware of every service's own (inside only the request's server span,
+    see instrument_app):
 
     - takes the request id from `X-Request-Id` (1 to 128 of `A-Z a-z 0-9 . _ : -`) or makes
       one, returns it in the response's `X-Request-Id` and keeps it, with the load balancer's
-      trace id, for every log line written while the request is served;
+      trace header, for every log line written while the request is served;
+    - returns the request's trace id in `X-Trace-Id` (none without a span: OTEL_SDK_DISABLED);
     - reads the whole body before the application runs: more than MAX_BODY_BYTES, announced
       by Content-Length or actually sent, gets 413 and the application never sees the request;
     - writes one JSON log line per request; an unhandled error becomes a 500 with a JSON body.
@@ -338,9 +457,13 @@ class RequestContext:
             return
         started = time.perf_counter()
         request_id = _valid(_header(scope, b"x-request-id"), _REQUEST_ID) or uuid.uuid4().hex
-        trace_id = _valid(_header(scope, b"x-amzn-trace-id"), _TRACE_ID)
-        scope.setdefault("state", {}).update(request_id=request_id, trace_id=trace_id)
-        tokens = request_id_var.set(request_id), trace_id_var.set(trace_id)
+        amzn_trace_id = _valid(_header(scope, b"x-amzn-trace-id"), _AMZN_TRACE_ID)
+        ids = current_trace_ids()
+        trace_id = ids[0] if ids is not None else None
+        scope.setdefault("state", {}).update(
+            request_id=request_id, trace_id=trace_id, amzn_trace_id=amzn_trace_id
+        )
+        tokens = request_id_var.set(request_id), amzn_trace_id_var.set(amzn_trace_id)
         response = {"status": 0, "started": False, "bytes": 0}
 
         async def send_with_id(message: Message) -> None:
@@ -350,9 +473,11 @@ class RequestContext:
                 headers = [
                     (key, value)
                     for key, value in message.get("headers", ())
-                    if key.lower() != b"x-request-id"
+                    if key.lower() not in (b"x-request-id", b"x-trace-id")
                 ]
                 headers.append((b"x-request-id", request_id.encode("ascii")))
+                if trace_id is not None:
+                    headers.append((b"x-trace-id", trace_id.encode("ascii")))
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
                 response["bytes"] += len(message.get("body", b""))
@@ -390,21 +515,26 @@ class RequestContext:
                 },
             )
             request_id_var.reset(tokens[0])
-            trace_id_var.reset(tokens[1])
+            amzn_trace_id_var.reset(tokens[1])
 
     def _too_large(self) -> dict[str, Any]:
         return error_body(413, f"body: the request body is larger than {self.max_body} bytes")
 
 
 def outgoing_headers(request: Request) -> dict[str, str]:
-    """The ids to pass on to a service this one calls."""
+    """The ids to pass on to a service this one calls (the instrumented HTTP client adds the
+    W3C `traceparent` of its own span)."""
     headers = {REQUEST_ID_HEADER: request.state.request_id}
-    if request.state.trace_id:
-        headers[TRACE_ID_HEADER] = request.state.trace_id
+    if request.state.amzn_trace_id:
+        headers[AMZN_TRACE_ID_HEADER] = request.state.amzn_trace_id
     return headers
 
 
 # --- running ---------------------------------------------------------------------------------
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def serve(
@@ -414,26 +544,42 @@ def serve(
     environ: Mapping[str, str] | None = None,
 ) -> int:
     """Read the settings, then serve on PORT (8080) until SIGTERM. HOST (all interfaces by
-    default) is for local runs, which bind 127.0.0.1."""
+    default) is for local runs, which bind 127.0.0.1. The tracer provider is the process's
+    global one (the OTEL_* variables are the process environment's: the SDK reads them there);
+    after the server stops, queued spans get TRACING_SHUTDOWN_SECONDS at most."""
     environ = os.environ if environ is None else environ
     logger = configure_logging(service, environ.get("LOG_LEVEL"))
     try:
         settings = load_settings(environ)
         port = env_port(environ)
+        provider = tracer_provider(service, environ)
     except ConfigError as error:
         logger.error("configuration error", extra={"fields": {"error": str(error)}})
         return 2
+    trace.set_tracer_provider(provider)
+    logger.info("tracing", extra={"fields": {"otlpExport": otlp_export_enabled(environ)}})
+    # Once it has stopped, uvicorn raises the SIGTERM it caught again under the handler it
+    # found; with Python's default one, the process would die there, before the spans still
+    # queued are sent. This one ends it as an exception that `finally` below sees.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     import uvicorn  # only the process that serves needs the server
 
-    uvicorn.run(
-        create_app(settings),
-        # All interfaces: in a Fargate task (awsvpc) that is the task's own network interface.
-        host=environ.get("HOST", "0.0.0.0"),
-        port=port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
+    try:
+        uvicorn.run(
+            create_app(settings),
+            # All interfaces: in a Fargate task (awsvpc) that is the task's own network interface.
+            host=environ.get("HOST", "0.0.0.0"),
+            port=port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
+    finally:
+        if not shutdown_tracing(provider):
+            logger.warning(
+                "queued spans not sent before exit",
+                extra={"fields": {"waitedSeconds": TRACING_SHUTDOWN_SECONDS}},
+            )
     return 0

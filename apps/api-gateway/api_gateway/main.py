@@ -20,15 +20,18 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.trace import TracerProvider
 
 from .http_common import (
+    AMZN_TRACE_ID_HEADER,
     REQUEST_ID_HEADER,
-    TRACE_ID_HEADER,
     RequestContext,
     env_seconds,
     env_url,
     error_response,
     install_error_handlers,
+    instrument_app,
 )
 
 SERVICE = "api-gateway"
@@ -49,11 +52,21 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "x-request-id", "x-amzn-trace-id"}
+# The gateway sets these itself; `traceparent` and `tracestate` are its own client span's (the
+# caller's, when it sent them, is the parent of the gateway's server span).
+NOT_FORWARDED = HOP_BY_HOP | {
+    "host",
+    "content-length",
+    "x-request-id",
+    "x-amzn-trace-id",
+    "traceparent",
+    "tracestate",
+}
 NOT_RETURNED = HOP_BY_HOP | {
     "content-length",
     "content-encoding",  # the body is passed on decoded
     "x-request-id",
+    "x-trace-id",
     "date",
     "server",
 }
@@ -94,22 +107,60 @@ class Settings:
         )
 
 
-def _client(downstream: Downstream, transport: httpx.AsyncBaseTransport | None) -> Any:
-    return httpx.AsyncClient(
+def _client(
+    downstream: Downstream,
+    transport: httpx.AsyncBaseTransport | None,
+    tracer_provider: TracerProvider | None,
+) -> Any:
+    client = httpx.AsyncClient(
         # Waiting for a free connection gets half the time: past that, 503 rather than 504.
         timeout=httpx.Timeout(downstream.timeout, pool=downstream.timeout / 2),
         # Idle connections close well before the services' 65 s keep-alive ends them.
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30),
         transport=transport,
     )
+    # A client span per forwarded request, whose W3C `traceparent` goes with it.
+    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
+    return client
+
+
+# W3C trace context a client sends; the gateway is the edge, so it starts every trace itself.
+CLIENT_TRACE_CONTEXT = (b"traceparent", b"tracestate")
+
+
+class StartTracesAtTheEdge:
+    """Drops a client's `traceparent`/`tracestate` before the server span reads them: a public
+    client must not choose trace ids, nor force a trace to be recorded past the sampling ratio.
+    Wraps the instrumented stack, keeping it reachable through `.app` as ASGI wrappers do (FastAPI
+    looks for the instrumentation there before adding spans of its own)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = [h for h in scope["headers"] if h[0] not in CLIENT_TRACE_CONTEXT]
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
+def _start_traces_at_the_edge(app: FastAPI) -> None:
+    build_instrumented = app.build_middleware_stack
+    app.build_middleware_stack = lambda: StartTracesAtTheEdge(build_instrumented())  # type: ignore[method-assign]
 
 
 def create_app(
-    settings: Settings, *, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+    settings: Settings,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
+    """`tracer_provider`: the global one unless given (tests give their own)."""
     logger = logging.getLogger(SERVICE)
     transports = transports or {}
-    clients = {d.name: _client(d, transports.get(d.name)) for d in settings.downstreams}
+    clients = {
+        d.name: _client(d, transports.get(d.name), tracer_provider) for d in settings.downstreams
+    }
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -120,6 +171,8 @@ def create_app(
     app = FastAPI(title=SERVICE, openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(RequestContext, logger=logger)
+    instrument_app(app, tracer_provider)
+    _start_traces_at_the_edge(app)
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -141,8 +194,8 @@ def create_app(
             if key.decode("latin-1").lower() not in dropped
         ]
         headers.append((REQUEST_ID_HEADER.encode(), request.state.request_id.encode()))
-        if request.state.trace_id:
-            headers.append((TRACE_ID_HEADER.encode(), request.state.trace_id.encode()))
+        if request.state.amzn_trace_id:
+            headers.append((AMZN_TRACE_ID_HEADER.encode(), request.state.amzn_trace_id.encode()))
         body = await request.body()
         client = clients[downstream.name]
         outgoing = client.build_request(request.method, url, headers=headers, content=body)

@@ -19,6 +19,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+from opentelemetry.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
@@ -30,6 +32,7 @@ from .http_common import (
     env_url,
     error_response,
     install_error_handlers,
+    instrument_app,
     outgoing_headers,
 )
 from .store import KeyTakenError, OrderStore, Replay
@@ -73,6 +76,14 @@ def dynamodb_client(region: str) -> Any:
     return boto3.session.Session().client("dynamodb", region_name=region, config=config)
 
 
+def instrument_dynamodb(provider: TracerProvider | None = None) -> None:
+    """A client span for every DynamoDB call, child of the request's span. botocore is patched
+    for the whole process, once: a later call changes nothing."""
+    instrumentor = BotocoreInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=provider)
+
+
 class Item(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -110,14 +121,20 @@ def create_app(
     *,
     dynamodb: Any = None,
     user_transport: httpx.AsyncBaseTransport | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
+    """`tracer_provider`: the global one unless given (tests give their own)."""
     logger = logging.getLogger(SERVICE)
     store = OrderStore(
         dynamodb if dynamodb is not None else dynamodb_client(settings.region),
         settings.table_name,
     )
+    instrument_dynamodb(tracer_provider)
     users = UserDirectory(
-        settings.user_service_url, settings.user_service_timeout, transport=user_transport
+        settings.user_service_url,
+        settings.user_service_timeout,
+        transport=user_transport,
+        tracer_provider=tracer_provider,
     )
 
     @asynccontextmanager
@@ -128,6 +145,7 @@ def create_app(
     app = FastAPI(title=SERVICE, openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(RequestContext, logger=logger)
+    instrument_app(app, tracer_provider)
 
     async def store_unavailable(request: Request, error: Exception) -> JSONResponse:
         code = error.response["Error"]["Code"] if isinstance(error, ClientError) else None

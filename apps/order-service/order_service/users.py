@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 import httpx
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.trace import TracerProvider
 
 
 class UserServiceUnavailableError(Exception):
@@ -20,6 +22,7 @@ class UserDirectory:
         timeout: float,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -31,6 +34,8 @@ class UserDirectory:
             ),
             transport=transport,
         )
+        # A client span per call, whose W3C `traceparent` goes with the request.
+        HTTPXClientInstrumentor.instrument_client(self.client, tracer_provider=tracer_provider)
 
     async def exists(self, user_id: str, headers: Mapping[str, str]) -> bool:
         """True for 200, False for 404; UserServiceUnavailableError for anything else, or for no

@@ -15,6 +15,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+from opentelemetry.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints, field_validator
 
 from .http_common import (
@@ -23,6 +25,7 @@ from .http_common import (
     env_required,
     error_response,
     install_error_handlers,
+    instrument_app,
 )
 
 SERVICE = "user-service"
@@ -52,6 +55,14 @@ def dynamodb_client(region: str) -> Any:
     return boto3.session.Session().client("dynamodb", region_name=region, config=config)
 
 
+def instrument_dynamodb(provider: TracerProvider | None = None) -> None:
+    """A client span for every DynamoDB call, child of the request's span. botocore is patched
+    for the whole process, once: a later call changes nothing."""
+    instrumentor = BotocoreInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=provider)
+
+
 class NewUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -74,14 +85,19 @@ class User(BaseModel):
     email: str
 
 
-def create_app(settings: Settings, *, dynamodb: Any = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, dynamodb: Any = None, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    """`tracer_provider`: the global one unless given (tests give their own)."""
     logger = logging.getLogger(SERVICE)
     table = settings.table_name
     client = dynamodb if dynamodb is not None else dynamodb_client(settings.region)
+    instrument_dynamodb(tracer_provider)
 
     app = FastAPI(title=SERVICE, openapi_url=None, docs_url=None, redoc_url=None)
     install_error_handlers(app)
     app.add_middleware(RequestContext, logger=logger)
+    instrument_app(app, tracer_provider)
 
     async def store_unavailable(request: Request, error: Exception) -> JSONResponse:
         code = error.response["Error"]["Code"] if isinstance(error, ClientError) else None
