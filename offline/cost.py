@@ -798,9 +798,9 @@ def _traces(services: list[_Service], a: Mapping[str, Assumption], out: _Lines) 
     out.add(
         "traces",
         f"{len(ratios)} services",
-        f"million traces recorded (sampling ratio {ratio:g})",
+        f"million traces recorded as spans in Transaction Search (sampling ratio {ratio:g})",
         Range.fixed(a["requestsPerMonth"].value * ratio / 1e6),
-        "xray.millionTracesRecorded",
+        "transactionSearch.millionTraces",
         ["requestsPerMonth"],
     )
 
