@@ -350,14 +350,16 @@ def _service_connect_alarms(
             )
         )
     if args.latency_p99_ms is not None:
-        # As for the load balancer's targets, p99. AWS's table lists Average, Minimum, Maximum,
-        # Sum and Sample Count for this metric: that CloudWatch serves its p99 is not verified.
-        latency = per_caller("TargetResponseTime", "p99", "latency")
+        # The average, not p99 as for the load balancer's targets: AWS lists Average, Minimum,
+        # Maximum, Sum and Sample Count for this metric
+        # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/available-metrics.html),
+        # and a statistic CloudWatch does not serve would leave a release alarm silently OK.
+        latency = per_caller("TargetResponseTime", "Average", "latency")
         alarms.append(
             AlarmDefinition(
-                suffix="latency-p99",
+                suffix="latency-average",
                 description=(
-                    f"{service_name}: 99th percentile response time to its callers at or above "
+                    f"{service_name}: average response time to one of its callers at or above "
                     f"{args.latency_p99_ms} ms (Service Connect)"
                 ),
                 release=True,
@@ -372,7 +374,7 @@ def _service_connect_alarms(
                         {
                             "id": "slowest",
                             "expression": f"MAX([{_ids(latency, True)}])",
-                            "label": "p99 response time (ms)",
+                            "label": "average response time (ms), the slowest caller's",
                             "return_data": True,
                         },
                     ],

@@ -31,15 +31,11 @@ from components.task import (
     task_policy,
 )
 from components.tracing import CollectorArgs, exporter_policy, tracing_environment
+from config.limits import SERVICE_CONNECT_PROXY_MEMORY
 
 SCALE_OUT_COOLDOWN = 60
 SCALE_IN_COOLDOWN = 300
 SERVICE_CONNECT_LOG_PREFIX = "service-connect"
-# Memory left for the Service Connect proxy beside containers with memory limits: AWS asks
-# for a task memory above the sum of the containers' limits and recommends at least 64 MiB for
-# the proxy (AWS's Service Connect guide, "Service Connect proxy" and "considerations":
-# https://github.com/awsdocs/amazon-ecs-developer-guide/blob/49232cf2ab3bbe78781a45fb1a4c4cf7eee8790a/doc_source/service-connect.md).
-SERVICE_CONNECT_PROXY_MEMORY = 64
 # The AWS managed policy for the role ECS uses to shift load balancer traffic.
 LOAD_BALANCER_INFRASTRUCTURE_POLICY = "AmazonECSInfrastructureRolePolicyForLoadBalancers"
 

@@ -41,9 +41,11 @@ OTLP_HTTP_PORT = 4318
 """OTLP over HTTP's default port (the collector's otlp receiver)."""
 COLLECTOR_HEALTH_PORT = 13133
 """The health_check extension's default port, which the image's /healthcheck probes."""
-# X-Ray's OTLP endpoint takes at most 10,000 spans and 5 MB per request
+# X-Ray's OTLP endpoint takes at most 10,000 spans and 5 MB (uncompressed) per request
 # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-OTLPEndpoint.html).
-OTLP_ENDPOINT_MAX_SPANS = 10_000
+# The byte limit binds first: a batch of 1,000 spans stays under it while spans average under
+# 5 KB, which these services' spans (a few attributes each) do by a wide margin.
+BATCH_MAX_SPANS = 1_000
 
 # What an exporter to X-Ray may call. X-Ray's OTLP endpoint authorises a request as
 # xray:PutTraceSegments (https://docs.aws.amazon.com/xray/latest/devguide/xray-opentelemetry-bearer-token.html);
@@ -98,7 +100,11 @@ def collector_config(region: str) -> dict[str, Any]:
                 "limit_percentage": 80,
                 "spike_limit_percentage": 25,
             },
-            "batch": {"timeout": "5s", "send_batch_max_size": OTLP_ENDPOINT_MAX_SPANS},
+            "batch": {
+                "timeout": "5s",
+                "send_batch_size": BATCH_MAX_SPANS,
+                "send_batch_max_size": BATCH_MAX_SPANS,
+            },
         },
         "exporters": {
             "otlphttp": {
@@ -143,7 +149,9 @@ def collector_definition(
         "readonlyRootFilesystem": True,
         "privileged": False,
         "healthCheck": {
-            "command": ["/healthcheck"],
+            # ECS runs a command given as CMD and its arguments, without a shell (the image
+            # has none): https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_HealthCheck.html
+            "command": ["CMD", "/healthcheck"],
             "interval": 30,
             "timeout": 5,
             "retries": 3,

@@ -98,3 +98,10 @@ EXAMPLE_ACCOUNT_ID = "123456789012"
 
 def is_dns_name(name: str) -> bool:
     return len(name) <= 253 and all(DNS_LABEL.match(label) for label in name.split("."))
+
+
+# Memory left for the Service Connect proxy beside containers with memory limits: AWS asks
+# for a task memory above the sum of the containers' limits and recommends at least 64 MiB for
+# the proxy (AWS's Service Connect guide, "Service Connect proxy" and "considerations":
+# https://github.com/awsdocs/amazon-ecs-developer-guide/blob/49232cf2ab3bbe78781a45fb1a4c4cf7eee8790a/doc_source/service-connect.md).
+SERVICE_CONNECT_PROXY_MEMORY = 64

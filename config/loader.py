@@ -153,6 +153,9 @@ def load_settings(
             {name: services.get(name, ServiceConfig()) for name in catalog},
             blocks["observability"],
             production=environment == "production",
+            service_connect=(
+                blocks["discovery"] is not None and blocks["discovery"].mode == "serviceConnect"
+            ),
             findings=findings,
         )
     if environment == "production" and blocks["cluster"] is not None and all_services_parsed:
@@ -290,6 +293,7 @@ def _load_service_stack(
             services,
             contract.observability,
             production=contract.environment == "production",
+            service_connect=contract.discovery.mode == "serviceConnect",
             findings=findings,
         )
     if contract.environment == "production" and not issues:

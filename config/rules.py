@@ -42,6 +42,7 @@ from config.limits import (
     RULE_CONDITION_VALUES_MAX,
     SECRET_ARN,
     SECURITY_GROUP_RULES_DEFAULT_QUOTA,
+    SERVICE_CONNECT_PROXY_MEMORY,
     SUBNET_ID,
     TASK_DEFINITION_MAX_BYTES,
     VPC_ID,
@@ -1001,12 +1002,15 @@ def check_collector_room(
     observability: ObservabilityConfig,
     *,
     production: bool,
+    service_connect: bool = False,
     findings: Findings,
 ) -> None:
-    """With tracing on, each task's collector takes its CPU and memory out of the task's; the
-    application keeps at least as much of each as the collector."""
+    """With tracing on, each task's collector takes its CPU and memory out of the task's (and,
+    under Service Connect, the proxy its memory); the application keeps at least as much of
+    each as the collector."""
     if not (production if observability.tracing is None else observability.tracing):
         return
+    proxy = SERVICE_CONNECT_PROXY_MEMORY if service_connect else 0
     shares = (
         ("cpu", "collectorCpu", observability.collector_cpu, "CPU units"),
         ("memory", "collectorMemory", observability.collector_memory, "MiB"),
@@ -1017,18 +1021,23 @@ def check_collector_room(
             continue  # already reported as a bad size
         for key, collector_key, collector, unit in shares:
             size: int = getattr(svc, key)
-            if size - collector >= collector:
+            reserved = collector + (proxy if key == "memory" else 0)
+            if size - reserved >= collector:
                 continue
             allowed = (
                 tuple(FARGATE_MEMORY_BY_CPU) if key == "cpu" else FARGATE_MEMORY_BY_CPU[svc.cpu]
             )
             findings.error(
                 f"services.{name}.{key}",
-                f"{size} leaves the application {size - collector} {unit} beside the trace "
-                f"collector's {collector} (observability.{collector_key}) (allowed: at least "
-                f"{2 * collector}, so that the application keeps as much as the collector, or a "
-                f"smaller observability.{collector_key}, or observability.tracing false)",
-                set_command(f"services.{name}.{key}", _nearest_at_least(2 * collector, allowed)),
+                f"{size} leaves the application {size - reserved} {unit} beside the trace "
+                f"collector's {collector} (observability.{collector_key})"
+                + (f" and the Service Connect proxy's {proxy}" if reserved != collector else "")
+                + f" (allowed: at least {reserved + collector}, so that the application keeps "
+                f"as much as the collector, or a smaller observability.{collector_key}, or "
+                "observability.tracing false)",
+                set_command(
+                    f"services.{name}.{key}", _nearest_at_least(reserved + collector, allowed)
+                ),
             )
 
 

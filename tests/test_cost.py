@@ -96,7 +96,9 @@ def test_one_task_a_month_on_fargate() -> None:
     assert estimate.total.low == pytest.approx(expected)
     assert estimate.total.high == pytest.approx(expected)
     # With the file's prices: 730 x (0.25 x 0.04048 + 0.5 x 0.004445) = $9.01.
-    assert cost.usd(estimate.total.low) == "$9.01"
+    assert cost.usd(estimate.total.low) == "$9.01", (
+        "the hand-computed figure: redo it when the file's Fargate prices change"
+    )
 
 
 def test_arm64_tasks_take_the_arm_prices() -> None:
@@ -436,7 +438,7 @@ def test_traces_are_the_requests_times_the_sampling_ratio() -> None:
     estimate = cost.estimate(rendering(sampled, ecs_service("api", "t", 1)))
     [traces] = lines_of(estimate, "traces")
     assert traces.quantity == cost.Range.fixed(ASSUMED["requestsPerMonth"] * 0.1 / 1e6)
-    # Spans go to Transaction Search, whose ingestion rate no stored source shows.
+    # Spans go to Transaction Search, whose ingestion rate no source read shows.
     assert not traces.priced
     assert "span ingestion is charged separately" in traces.price.not_priced
 

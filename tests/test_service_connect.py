@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 import naming
-from components.ecs_service import SERVICE_CONNECT_LOG_PREFIX, SERVICE_CONNECT_PROXY_MEMORY
+from components.ecs_service import SERVICE_CONNECT_LOG_PREFIX
 from config import ConfigError, load_settings
+from config.limits import SERVICE_CONNECT_PROXY_MEMORY
 from config.schema import PER_REQUEST_TIMEOUT_DEFAULT
 from config.settings import ALARM_DEFAULTS
 from offline.graph import architecture
@@ -147,11 +148,12 @@ def test_cloud_map_dns_renders_as_before(prod: Rendering, dev: Rendering) -> Non
 
 def test_the_proxy_keeps_memory_beside_the_containers_limits(prod_sc: Rendering) -> None:
     # ECS wants the task's memory above the sum of its containers' limits; the proxy lives there.
+    # prod traces, so its containers have limits (the collector's, and the application's).
     for service in CATALOG:
         task = prod_sc.named(f"prod-{service}-task", "aws:ecs/taskDefinition:TaskDefinition")
         limits = sum(c.get("memory", 0) for c in containers(prod_sc, service))
-        if limits:
-            assert int(task.inputs["memory"]) - limits == SERVICE_CONNECT_PROXY_MEMORY
+        assert limits > 0, service
+        assert int(task.inputs["memory"]) - limits == SERVICE_CONNECT_PROXY_MEMORY
 
 
 def test_services_start_after_the_services_they_call(prod_sc: Rendering) -> None:
@@ -203,7 +205,7 @@ def test_internal_services_get_request_alarms(prod_sc: Rendering, service: str) 
         "memory-high",
         "running-tasks-low",
         "5xx-rate",
-        "latency-p99",
+        "latency-average",
     }
 
     rate = alarms["5xx-rate"]
@@ -244,10 +246,11 @@ def test_internal_services_get_request_alarms(prod_sc: Rendering, service: str) 
     assert rate.inputs["threshold"] == defaults.http5xx_percent
     assert rate.inputs["treatMissingData"] == "notBreaching"
 
-    latency = alarms["latency-p99"]
+    # The average: the statistics AWS lists for Service Connect's response time have no p99.
+    latency = alarms["latency-average"]
     assert sorted(
         (m["metricName"], m["stat"], m["dimensions"]["ServiceName"]) for m in _metrics(latency)
-    ) == [("TargetResponseTime", "p99", caller) for caller in callers]
+    ) == [("TargetResponseTime", "Average", caller) for caller in callers]
     assert {m["dimensions"]["TargetDiscoveryName"] for m in _metrics(latency)} == {discovery}
     # Service Connect reports TargetResponseTime in milliseconds, the load balancer in seconds.
     assert latency.inputs["threshold"] == defaults.latency_p99_ms
@@ -258,7 +261,7 @@ def test_release_alarms_list_the_request_alarms(prod_sc: Rendering, service: str
     alarms = alarms_of(prod_sc, service)
     inputs = ecs_service(prod_sc, service).inputs
     assert sorted(inputs["alarms"]["alarmNames"]) == sorted(
-        alarms[name].inputs["name"] for name in ("5xx-rate", "latency-p99")
+        alarms[name].inputs["name"] for name in ("5xx-rate", "latency-average")
     )
     assert (inputs["alarms"]["enable"], inputs["alarms"]["rollback"]) == (True, True)
 
@@ -277,7 +280,7 @@ def test_dev_watches_internal_requests_without_rolling_back(dev_sc: Rendering) -
     defaults = ALARM_DEFAULTS["development"]
     for service in UNROUTED:
         alarms = alarms_of(dev_sc, service)
-        assert alarms["latency-p99"].inputs["threshold"] == defaults.latency_p99_ms
+        assert alarms["latency-average"].inputs["threshold"] == defaults.latency_p99_ms
         assert "alarms" not in ecs_service(dev_sc, service).inputs
 
 
@@ -318,7 +321,7 @@ def test_service_connect_alarm_keys_are_accepted_for_internal_services() -> None
         ],
     )
     alarms = alarms_of(rendering, "user-service")
-    assert alarms["latency-p99"].inputs["threshold"] == 250
+    assert alarms["latency-average"].inputs["threshold"] == 250
     assert alarms["5xx-rate"].inputs["threshold"] == 1.5
 
 

@@ -19,7 +19,8 @@ from components.tracing import (
     tracing_environment,
 )
 from config import load_settings
-from config.schema import ObservabilityConfig
+from config.limits import FARGATE_MEMORY_BY_CPU, SERVICE_CONNECT_PROXY_MEMORY
+from config.schema import ObservabilityConfig, ServiceConfig
 from offline.harness import Rendering
 from services import CATALOG
 from tests.conftest import containers, environment_of, render_with
@@ -70,6 +71,8 @@ def test_every_task_runs_a_pinned_non_root_non_essential_collector(
     assert sidecar["essential"] is False, "the application keeps serving if the collector stops"
     assert sidecar["user"] not in (None, "0", "root")
     assert sidecar["readonlyRootFilesystem"] is True and sidecar["privileged"] is False
+    # ECS runs CMD and its arguments without a shell; the image has none.
+    assert sidecar["healthCheck"]["command"][0] == "CMD"
     app_logs = application(prod, service)["logConfiguration"]["options"]
     logs = sidecar["logConfiguration"]["options"]
     assert logs["awslogs-group"] == app_logs["awslogs-group"]
@@ -184,23 +187,49 @@ def test_dev_traces_when_asked() -> None:
 # --- validation ------------------------------------------------------------------------------
 
 
+def smallest_memory() -> int:
+    """The memory of a task at the default size (no stack sets a size for it here)."""
+    return ServiceConfig().memory
+
+
 def test_a_task_too_small_for_both_is_refused() -> None:
-    raw = {"observability": {"tracing": True, "collectorMemory": 384}}
+    memory = smallest_memory()
+    collector = memory * 3 // 4  # leaves the application a quarter: less than the collector's
+    raw = {"observability": {"tracing": True, "collectorMemory": collector}}
+    needed = 2 * collector
     assert problems(raw) == [
-        f"services.{name}.memory: 512 leaves the application 128 MiB beside the trace "
-        "collector's 384 (observability.collectorMemory) (allowed: at least 768, so that the "
-        "application keeps as much as the collector, or a smaller "
-        "observability.collectorMemory, or observability.tracing false); fix: pulumi config "
-        f"set --path 'services.{name}.memory' 1024"
+        f"services.{name}.memory: {memory} leaves the application {memory - collector} MiB "
+        f"beside the trace collector's {collector} (observability.collectorMemory) (allowed: "
+        f"at least {needed}, so that the application keeps as much as the collector, or a "
+        "smaller observability.collectorMemory, or observability.tracing false); fix: pulumi "
+        f"config set --path 'services.{name}.memory' "
+        f"{min(m for m in FARGATE_MEMORY_BY_CPU[ServiceConfig().cpu] if m >= needed)}"
         for name in sorted(CATALOG)
     ]
 
 
-def test_a_collector_too_big_is_not_checked_when_tracing_is_off() -> None:
-    settings = load_settings(
-        {"observability": {"collectorMemory": 384}}, stack="dev", region="us-east-1"
+def test_service_connect_s_proxy_counts_against_the_application() -> None:
+    # Half the task for the collector fits alone; beside the proxy's memory it does not.
+    memory = smallest_memory()
+    collector = memory // 2
+    alone = {"observability": {"tracing": True, "collectorMemory": collector}}
+    assert load_settings(alone, stack="dev", region="us-east-1").tracing
+    with_proxy = {**alone, "discovery": {"mode": "serviceConnect"}}
+    messages = problems(with_proxy)
+    assert len(messages) == len(CATALOG)
+    assert all(
+        f"leaves the application {memory - collector - SERVICE_CONNECT_PROXY_MEMORY} MiB beside "
+        f"the trace collector's {collector} (observability.collectorMemory) and the Service "
+        f"Connect proxy's {SERVICE_CONNECT_PROXY_MEMORY}" in message
+        for message in messages
     )
-    assert settings.tracing is False
+
+
+def test_a_collector_too_big_is_not_checked_when_tracing_is_off() -> None:
+    too_big = {"collectorMemory": smallest_memory()}
+    settings = load_settings({"observability": too_big}, stack="dev", region="us-east-1")
+    assert settings.tracing is False  # loaded: no error while nothing runs a collector
+    assert problems({"observability": {**too_big, "tracing": True}})
 
 
 def test_the_sampling_ratio_is_a_share() -> None:
