@@ -1,4 +1,5 @@
-"""Stack-config keys that can never change after a stack's first deploy.
+"""Stack-config keys that can never change after a stack's first deploy, and one whose change
+on a deployed stack is not proven (`discovery.mode`).
 
 Each one feeds a resource input whose change makes the provider replace the resource (a
 `ForceNew` attribute of terraform-provider-aws), and the replacement takes down more than the
@@ -40,6 +41,8 @@ class ImmutableKey:
     source: str
     default: Callable[[str], Any]
     """The value in effect when the key is absent, for a stack name."""
+    consequence: str = "must never change after the first deploy"
+    """What `diff` says of a change to it."""
 
 
 IMMUTABLE_KEYS: tuple[ImmutableKey, ...] = (
@@ -71,6 +74,17 @@ IMMUTABLE_KEYS: tuple[ImmutableKey, ...] = (
         "every service (namespace_id is ForceNew) and new DNS names for every caller",
         source=TF + "servicediscovery/private_dns_namespace.go, servicediscovery/service.go",
         default=lambda stack: f"{stack}.internal",
+    ),
+    ImmutableKey(
+        path="discovery.mode",
+        reason="under serviceConnect ECS creates a Cloud Map service for each discovery name, "
+        "and the endpoints' own services of the same names go only after the ECS services are "
+        "updated; whether ECS adopts or refuses them is not documented (docs/service-connect.md)",
+        source="https://docs.aws.amazon.com/AmazonECS/latest/APIReference/"
+        "API_ServiceConnectServiceResource.html",
+        default=_default("discovery", "mode"),
+        consequence="is not proven to switch on a deployed stack; create the environment in "
+        "the mode it keeps",
     ),
 )
 

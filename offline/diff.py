@@ -640,7 +640,7 @@ def format_text(result: ResourceDiff, base_label: str, head_label: str) -> str:
         for warning in result.immutable:
             lines.append(
                 f"! {warning.key.path}: {show_value(warning.old)} → {show_value(warning.new)} "
-                f"must never change after the first deploy: {warning.key.reason}"
+                f"{warning.key.consequence}: {warning.key.reason}"
             )
         lines.append("")
     lines += rollout.change_text(result.rollout)
@@ -689,7 +689,7 @@ def format_markdown(result: ResourceDiff, base_label: str, head_label: str) -> s
         for warning in result.immutable:
             lines.append(
                 f"- ⚠️ {_cell(warning.key.path)}: {_cell(show_value(warning.old))} → "
-                f"{_cell(show_value(warning.new))} must never change after the first deploy: "
+                f"{_cell(show_value(warning.new))} {warning.key.consequence}: "
                 f"{warning.key.reason}"
             )
         lines.append("")

@@ -389,6 +389,21 @@ def test_cidr_block_change_is_warned(cidr_change: ResourceDiff) -> None:
     assert "#### Warnings" in format_markdown(cidr_change, "prod", "head")
 
 
+def test_switching_discovery_mode_is_warned(prod: Rendering) -> None:
+    head = render_with("prod", [("discovery.mode", "serviceConnect")])
+    result = diff(prod, head)
+    [warning] = result.immutable
+    assert (warning.key.path, warning.old, warning.new) == (
+        "discovery.mode",
+        "cloudMapDns",
+        "serviceConnect",
+    )
+    assert (
+        "! discovery.mode: cloudMapDns → serviceConnect is not proven to switch on a deployed "
+        "stack; create the environment in the mode it keeps: under serviceConnect ECS creates"
+    ) in format_text(result, "prod", "head")
+
+
 def test_immutable_keys_read_absent_keys_as_their_defaults() -> None:
     def stack(network: dict[str, Any] | None) -> Rendering:
         config = {} if network is None else {"microservices:network": json.dumps(network)}
