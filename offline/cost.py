@@ -29,7 +29,8 @@ SCHEMA_VERSION = 1
 PRICES_DIR = Path(__file__).with_name("prices")
 ASSUMPTIONS_PATH = Path(__file__).with_name("cost_assumptions.yaml")
 HOURS_PER_MONTH = 730
-"""The month of the AWS Pricing Calculator (https://calculator.aws/): 730 hours."""
+"""The month of the AWS Pricing Calculator: "730 hours in a month, (365 days in a year x 24
+hours in a day / 12 months in year)" (https://aws.amazon.com/calculator/calculator-assumptions/)."""
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 CURRENCY = "USD"
