@@ -35,6 +35,11 @@ COLLECTOR_CONTAINER = "otel-collector"
 # credentials). The tag is the v-prefixed release tag of aws-observability/aws-otel-collector;
 # pinned by tag: no digest for it was found in a source that ties the two together.
 COLLECTOR_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.49.0"
+# Read in the collector's source at tag v0.49.0: cmd/awscollector/Dockerfile (USER_UID=4317,
+# `USER aoc`, /healthcheck), cmd/healthcheck/main.go (probes 127.0.0.1:13133),
+# pkg/config/config_factory.go (AOT_CONFIG_CONTENT), pkg/defaultcomponents/defaults.go (the
+# otlp receiver, memory_limiter and batch processors, otlphttp exporter, sigv4auth and
+# health_check extensions used below).
 COLLECTOR_USER = "4317"
 """The uid the ADOT image's Dockerfile creates for its `aoc` user and runs as."""
 OTLP_HTTP_PORT = 4318
