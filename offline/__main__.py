@@ -3,9 +3,8 @@
 
 Exit codes: 0 success (for `diff`: no changes), 1 `diff` found changes, 2 a user error (bad
 config, unknown stack, unreadable document, missing Graphviz, a region with no price file),
-as diff(1) does. `affected`
-(the stacks a change between two git revisions affects) exits 0 or 2 (bad revision, no git
-checkout).
+as diff(1) does. `affected` (the stacks a change between two git revisions affects) exits 0
+or 2 (bad revision, no git checkout).
 """
 
 from __future__ import annotations
