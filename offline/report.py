@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from components.tracing import COLLECTOR_CONTAINER
 from offline import cost
 from offline.harness import STACK_TYPE, RecordedResource, Rendering, is_reference
 from offline.rollout import RolloutEstimate, duration, service_estimate, span
@@ -151,6 +152,44 @@ def discovery_lines(rendering: Rendering) -> list[str]:
         else f"Cloud Map DNS records{where}: callers resolve each service's name"
     )
     return [f"Service discovery: {mode} ({how})", ""]
+
+
+def tracing_lines(rendering: Rendering) -> list[str]:
+    """Whether the stack's tasks trace: a collector beside the application, the share of new
+    traces recorded, and whether this stack turns on the account's Transaction Search."""
+    tasks = rendering.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    destinations = rendering.of_type("aws:xray/traceSegmentDestination:TraceSegmentDestination")
+    if not tasks and not destinations:
+        return []
+    tracing = []
+    ratios = set()
+    for task in tasks:
+        containers = json.loads(str(task.inputs.get("containerDefinitions") or "[]"))
+        if any(c.get("name") == COLLECTOR_CONTAINER for c in containers):
+            tracing.append(task)
+            ratios |= {
+                v["value"]
+                for c in containers
+                for v in c.get("environment") or ()
+                if v.get("name") == "OTEL_TRACES_SAMPLER_ARG"
+            }
+    search = (
+        "this stack turns on the account's Transaction Search"
+        if destinations
+        else "Transaction Search left to another stack"
+    )
+    if not tracing:
+        state = (
+            "off (observability.tracing)" if tasks else f"in the service stacks' tasks; {search}"
+        )
+        return [f"Tracing: {state}", ""]
+    sampled = ", ".join(f"{float(r) * 100:g}%" for r in sorted(ratios, key=float))
+    return [
+        f"Tracing: on in {len(tracing)} of {len(tasks)} task definitions (an OpenTelemetry "
+        f"collector beside each application, to X-Ray; new traces sampled at {sampled}; "
+        f"{search})",
+        "",
+    ]
 
 
 def service_rows(rendering: Rendering) -> list[ServiceRow]:
@@ -401,6 +440,7 @@ def preview_text(rendering: Rendering) -> str:
         *count_lines(rendering),
         "",
         *discovery_lines(rendering),
+        *tracing_lines(rendering),
         "Services:",
         *service_table_lines(rendering),
         "",

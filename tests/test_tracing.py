@@ -22,6 +22,7 @@ from config import load_settings
 from config.limits import FARGATE_MEMORY_BY_CPU, SERVICE_CONNECT_PROXY_MEMORY
 from config.schema import ObservabilityConfig, ServiceConfig
 from offline.harness import Rendering
+from offline.report import preview_text
 from services import CATALOG
 from tests.conftest import containers, environment_of, render_with
 from tests.test_config import problems, raw_config
@@ -256,3 +257,16 @@ def test_the_collector_pipeline_limits_memory_before_batching() -> None:
         "processors": ["memory_limiter", "batch"],
         "exporters": ["otlphttp"],
     }
+
+
+# --- the preview -----------------------------------------------------------------------------
+
+
+def test_the_preview_says_whether_the_stack_traces(dev: Rendering, prod: Rendering) -> None:
+    assert "Tracing: off (observability.tracing)\n" in preview_text(dev)
+    assert (
+        f"Tracing: on in {len(CATALOG)} of {len(CATALOG)} task definitions (an OpenTelemetry "
+        "collector beside each application, to X-Ray; new traces sampled at "
+        f"{DEFAULTS.sampling_ratio * 100:g}%; this stack turns on the account's Transaction "
+        "Search)\n"
+    ) in preview_text(prod)
