@@ -15,20 +15,17 @@ Dockerfile, no checkov, a Dockerfile checkov did not parse or check).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from checkov_common import ScanError, checkov_report, find_checkov
+
 PROJECT = Path(__file__).resolve().parent.parent
 APPS = PROJECT / "apps"
-SCAN_VENV_CHECKOV = PROJECT / ".venv-scan" / "bin" / "checkov"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -81,10 +78,6 @@ def final_stage(text: str) -> list[tuple[str, str]]:
 ALLOWED_FAILURES: tuple[Allowed, ...] = ()
 
 
-class ScanError(Exception):
-    pass
-
-
 @dataclass(frozen=True)
 class Finding:
     check_id: str
@@ -100,36 +93,11 @@ def dockerfiles(root: Path = APPS) -> list[Path]:
     return found
 
 
-def find_checkov(explicit: str | None) -> str:
-    candidates = [explicit] if explicit else [shutil.which("checkov"), str(SCAN_VENV_CHECKOV)]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return str(Path(candidate).absolute())
-    raise ScanError(
-        f"checkov not found ({explicit or 'PATH, .venv-scan/bin'}): python3 -m venv .venv-scan "
-        "&& .venv-scan/bin/pip install -r scripts/scan-requirements.txt"
-    )
-
-
 def run_checkov(checkov: str, files: Sequence[Path]) -> tuple[list[Finding], dict[Path, int]]:
     """The failed checks, and how many checks ran on each Dockerfile."""
-    command = [checkov, "--framework", "dockerfile", "--output", "json", "--skip-download"]
-    command += ["--soft-fail"]
-    for path in files:
-        command += ["-f", str(path.resolve())]
-    # Run in an empty directory so that no .checkov.yaml of the caller's applies.
+    arguments = [argument for path in files for argument in ("-f", str(path.resolve()))]
     with tempfile.TemporaryDirectory(prefix="checkov-dockerfiles-") as directory:
-        result = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise ScanError(f"checkov exited {result.returncode}: {result.stderr.strip()[-500:]}")
-    try:
-        output = json.loads(result.stdout)
-    except json.JSONDecodeError as error:
-        raise ScanError(f"checkov printed no JSON report: {result.stdout[:200]!r}") from error
-    reports = output if isinstance(output, list) else [output]
-    report = next((r for r in reports if r.get("check_type") == "dockerfile"), None)
-    if report is None:
-        raise ScanError("checkov reported nothing for the dockerfile framework")
+        report = checkov_report(checkov, arguments, "dockerfile", Path(directory))
     if report["summary"]["parsing_errors"]:
         raise ScanError(f"checkov could not parse {report['summary']['parsing_errors']} file(s)")
     counts = {path.resolve(): 0 for path in files}

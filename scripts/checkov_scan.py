@@ -38,9 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,9 +47,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checkov_common import ScanError, checkov_report, find_checkov
+
 PROJECT = Path(__file__).resolve().parent.parent
 PROVIDER = "registry.terraform.io/hashicorp/aws"
-SCAN_VENV_CHECKOV = PROJECT / ".venv-scan" / "bin" / "checkov"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -698,10 +697,6 @@ def terraform_plan(document: Mapping[str, Any], conversion: Conversion) -> dict[
 # --- running -----------------------------------------------------------------------------------
 
 
-class ScanError(Exception):
-    """The scan could not run: one line, exit code 2."""
-
-
 def load_document(stack: str | None, path: Path | None) -> dict[str, Any]:
     if path is not None:
         try:
@@ -724,17 +719,6 @@ def load_document(stack: str | None, path: Path | None) -> dict[str, Any]:
     if stack is not None and document.get("stack") != stack:
         raise ScanError(f"the document is of stack {document.get('stack')!r}, not {stack!r}")
     return document
-
-
-def find_checkov(explicit: str | None) -> str:
-    candidates = [explicit] if explicit else [shutil.which("checkov"), str(SCAN_VENV_CHECKOV)]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return str(Path(candidate).absolute())  # checkov runs in a temporary directory
-    raise ScanError(
-        f"checkov not found ({explicit or 'PATH, .venv-scan/bin'}): python3 -m venv .venv-scan "
-        "&& .venv-scan/bin/pip install checkov"
-    )
 
 
 def checkov_version(checkov: str) -> str:
@@ -763,29 +747,7 @@ def run_checkov(checkov: str, plan: Mapping[str, Any], keep: Path | None) -> Rep
         plan_path.write_text(json.dumps(plan, indent=2, sort_keys=True))
         if keep is not None:
             keep.write_text(plan_path.read_text())
-        command = [
-            checkov,
-            "-f",
-            str(plan_path),
-            "--framework",
-            "terraform_plan",
-            "--output",
-            "json",
-            "--skip-download",
-            "--soft-fail",
-        ]
-        # Run in the temporary directory so that no .checkov.yaml of the caller's applies.
-        result = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise ScanError(f"checkov exited {result.returncode}: {result.stderr.strip()[-500:]}")
-    try:
-        output = json.loads(result.stdout)
-    except json.JSONDecodeError as error:
-        raise ScanError(f"checkov printed no JSON report: {result.stdout[:200]!r}") from error
-    reports = output if isinstance(output, list) else [output]
-    report = next((r for r in reports if r.get("check_type") == "terraform_plan"), None)
-    if report is None:
-        raise ScanError("checkov reported nothing for the terraform_plan framework")
+        report = checkov_report(checkov, ["-f", str(plan_path)], "terraform_plan", Path(directory))
     summary = report["summary"]
     failed = [
         Finding(str(c["check_id"]), str(c["check_name"]), str(c["resource"]))
