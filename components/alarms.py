@@ -158,40 +158,28 @@ def alarm_definitions(
         "evaluation_periods": EVALUATION_PERIODS,
         "datapoints_to_alarm": EVALUATION_PERIODS,
     }
+    # No data: no tasks to be busy, nothing to report.
     alarms = [
         AlarmDefinition(
-            suffix="cpu-high",
-            description=f"{service_name}: average CPU at or above {args.cpu_percent}%",
+            suffix=f"{kind}-high",
+            description=f"{service_name}: average {label} at or above {threshold}%",
             release=False,
             inputs={
                 **common,
                 "namespace": "AWS/ECS",
-                "metric_name": "CPUUtilization",
+                "metric_name": metric,
                 "dimensions": service,
                 "statistic": "Average",
                 "period": PERIOD_SECONDS,
                 "comparison_operator": "GreaterThanOrEqualToThreshold",
-                "threshold": args.cpu_percent,
-                # No data: no tasks to be busy, nothing to report.
+                "threshold": threshold,
                 "treat_missing_data": "notBreaching",
             },
-        ),
-        AlarmDefinition(
-            suffix="memory-high",
-            description=f"{service_name}: average memory at or above {args.memory_percent}%",
-            release=False,
-            inputs={
-                **common,
-                "namespace": "AWS/ECS",
-                "metric_name": "MemoryUtilization",
-                "dimensions": service,
-                "statistic": "Average",
-                "period": PERIOD_SECONDS,
-                "comparison_operator": "GreaterThanOrEqualToThreshold",
-                "threshold": args.memory_percent,
-                "treat_missing_data": "notBreaching",
-            },
-        ),
+        )
+        for kind, label, metric, threshold in (
+            ("cpu", "CPU", "CPUUtilization", args.cpu_percent),
+            ("memory", "memory", "MemoryUtilization", args.memory_percent),
+        )
     ]
     routed = bool(args.target_group_arn_suffixes) and args.load_balancer_arn_suffix is not None
     requests_watched = routed or watches_service_connect_requests(args)
