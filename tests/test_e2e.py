@@ -18,9 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.apps.conftest import load_script
-
-local = load_script("local")
+from tests.apps.conftest import running_local_system
 
 REQUEST_TIMEOUT = 10.0
 CONCURRENT_ORDERS = 100
@@ -29,13 +27,8 @@ AT_A_TIME = 20
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    running = local.LocalSystem(log_dir=tmp_path_factory.mktemp("local-system"))
-    try:
-        running.start()
+    with running_local_system(tmp_path_factory.mktemp("local-system")) as running:
         yield running
-    finally:
-        running.stop()
-    assert not [p.name for p in running.processes.values() if p.running]
 
 
 @pytest.fixture(scope="module")

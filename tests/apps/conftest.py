@@ -120,6 +120,19 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
+@contextlib.contextmanager
+def running_local_system(log_dir: Path) -> Iterator[Any]:
+    """`make local`'s system (scripts/local.py), started; every process is stopped afterwards,
+    whatever the tests did."""
+    running = load_script("local").LocalSystem(log_dir=log_dir)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+    assert not [p.name for p in running.processes.values() if p.running]
+
+
 @dataclass
 class Recorded:
     """A tracer provider of a test's own, and the spans it ended, in the order they ended."""

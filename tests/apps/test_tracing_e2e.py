@@ -15,14 +15,14 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.apps.conftest import load_script
+from tests.apps.conftest import load_script, running_local_system
 from user_service.http_common import TRACING_SHUTDOWN_SECONDS
 
 local = load_script("local")
@@ -36,13 +36,42 @@ SERVICES = ("api-gateway", "order-service", "user-service")
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    running = local.LocalSystem(log_dir=tmp_path_factory.mktemp("local-system"))
-    try:
-        running.start()
+    with running_local_system(tmp_path_factory.mktemp("local-system")) as running:
         yield running
-    finally:
-        running.stop()
-    assert not [p.name for p in running.processes.values() if p.running]
+
+
+def start_lone_gateway(
+    tmp_path: Path, ports: Sequence[int], tracing: Mapping[str, str]
+) -> tuple[Any, str]:
+    """The gateway alone, on the first of `ports`, its two downstreams on the others (where
+    nothing listens), with these OTEL_* variables; started, healthy, logging to
+    tmp_path/api-gateway.log. The caller stops it."""
+    port, users, orders = ports
+    app = local.APPS["api-gateway"]
+    environment = local._process_environment(
+        {
+            "HOST": local.LOCALHOST,
+            "PORT": str(port),
+            "USER_SERVICE_URL": f"http://127.0.0.1:{users}",
+            "ORDER_SERVICE_URL": f"http://127.0.0.1:{orders}",
+            **tracing,
+        }
+    )
+    process = local.Process(
+        app.service,
+        [sys.executable, "-m", app.package],
+        env=environment,
+        cwd=app.directory,
+        log=tmp_path / "api-gateway.log",
+    )
+    process.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        local._wait_for_health(process, url, time.monotonic() + 30)
+    except BaseException:
+        process.stop()
+        raise
+    return process, url
 
 
 def is_dynamodb(span: dict[str, Any]) -> bool:
@@ -157,31 +186,18 @@ def test_one_request_is_one_trace_across_the_three_services(system: Any) -> None
 
 
 def test_a_service_keeps_answering_while_its_collector_is_down(tmp_path: Path) -> None:
-    collector, port, users, orders = local.free_ports(4)  # none of them listening but `port`
-    url = f"http://127.0.0.1:{port}"
-    app = local.APPS["api-gateway"]
-    environment = local._process_environment(
+    collector, *ports = local.free_ports(4)  # none of them listening but the gateway's
+    process, url = start_lone_gateway(
+        tmp_path,
+        ports,
         {
-            "HOST": local.LOCALHOST,
-            "PORT": str(port),
-            "USER_SERVICE_URL": f"http://127.0.0.1:{users}",
-            "ORDER_SERVICE_URL": f"http://127.0.0.1:{orders}",
-            "OTEL_SERVICE_NAME": app.service,
+            "OTEL_SERVICE_NAME": "api-gateway",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector}",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_BSP_SCHEDULE_DELAY": "20",  # batches go out while the requests run
-        }
+        },
     )
-    process = local.Process(
-        app.service,
-        [sys.executable, "-m", app.package],
-        env=environment,
-        cwd=app.directory,
-        log=tmp_path / "api-gateway.log",
-    )
-    process.start()
     try:
-        local._wait_for_health(process, url, time.monotonic() + 30)
         durations = []
         with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT) as client:
             for number in range(40):
@@ -216,29 +232,15 @@ def test_a_service_keeps_answering_while_its_collector_is_down(tmp_path: Path) -
 
 def test_spans_still_queued_when_a_service_stops_are_sent(tmp_path: Path) -> None:
     collector = local.SpanCollector(tmp_path / "spans.jsonl").start()
-    port, users, orders = local.free_ports(3)
-    url = f"http://127.0.0.1:{port}"
-    app = local.APPS["api-gateway"]
-    environment = local._process_environment(
+    process, url = start_lone_gateway(
+        tmp_path,
+        local.free_ports(3),
         {
-            "HOST": local.LOCALHOST,
-            "PORT": str(port),
-            "USER_SERVICE_URL": f"http://127.0.0.1:{users}",
-            "ORDER_SERVICE_URL": f"http://127.0.0.1:{orders}",
             "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
             "OTEL_BSP_SCHEDULE_DELAY": "600000",  # no batch goes out on its own in this test
-        }
+        },
     )
-    process = local.Process(
-        app.service,
-        [sys.executable, "-m", app.package],
-        env=environment,
-        cwd=app.directory,
-        log=tmp_path / "api-gateway.log",
-    )
-    process.start()
     try:
-        local._wait_for_health(process, url, time.monotonic() + 30)
         answer = httpx.get(f"{url}/users/u1", timeout=REQUEST_TIMEOUT)
         assert answer.status_code == 502
         assert collector.spans() == []
