@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.apps.conftest import running_local_system
+from tests.apps.conftest import items, running_local_system
 
 REQUEST_TIMEOUT = 10.0
 CONCURRENT_ORDERS = 100
@@ -54,16 +54,7 @@ def logged_requests(system: Any, service: str, request_id: str) -> list[dict[str
 
 def orders_table(system: Any) -> list[dict[str, Any]]:
     """Every item in order-service's table (orders and idempotency keys)."""
-    client = system.dynamodb()
-    found: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": system.table("order-service"), "ConsistentRead": True}
-    for _ in range(1000):
-        page = client.scan(**kwargs)
-        found.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    raise AssertionError("the scan did not end")
+    return items(system.dynamodb(), system.table("order-service"))
 
 
 def orders_of(system: Any, user_id: str) -> list[str]:

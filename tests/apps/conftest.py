@@ -77,12 +77,8 @@ def dynamodb(_mocked_dynamodb: Any, aws: None) -> Iterator[Any]:
 
 
 def create_table(client: Any, name: str) -> None:
-    client.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    """The table as `make local` creates it, which is the stack's (scripts/local.py)."""
+    load_script("local").create_table(client, name)
 
 
 def items(client: Any, table: str) -> list[dict[str, Any]]:
