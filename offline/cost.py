@@ -24,6 +24,7 @@ import yaml
 
 from config.schema import CostConfig
 from offline.harness import RecordedResource, Rendering
+from offline.table import table_lines
 
 SCHEMA_VERSION = 1
 PRICES_DIR = Path(__file__).with_name("prices")
@@ -895,20 +896,13 @@ def to_text(estimate: Estimate) -> str:
                 _assumption_text(estimate, line.assumptions) or "-",
             )
         )
-    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
-
-    def render_row(cells: Sequence[str]) -> str:
-        return " " + "  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(cells)).rstrip()
-
     lines = [
         f"Estimated monthly cost of stack '{estimate.stack}' ({estimate.region}, {CURRENCY}, "
         f"{HOURS_PER_MONTH} hours a month, prices as of {estimate.prices_as_of})",
         "low: every autoscaled service at its minimum, fixed services at their count; "
         "high: every autoscaled service at its maximum",
         "",
-        render_row(header),
-        render_row(tuple("-" * w for w in widths)),
-        *(render_row(row) for row in rows),
+        *table_lines(header, rows),
         "",
         f" Total: {show_range(estimate.total)} a month",
     ]

@@ -14,6 +14,7 @@ from components.tracing import COLLECTOR_CONTAINER
 from offline import cost
 from offline.harness import STACK_TYPE, RecordedResource, Rendering, is_reference
 from offline.rollout import RolloutEstimate, duration, service_estimate, span
+from offline.table import table_lines
 
 ECS_SERVICE_COMPONENT = "microservices:ecs_service:EcsService"
 ENDPOINT_COMPONENT = "microservices:endpoint:ServiceEndpoint"
@@ -324,12 +325,7 @@ def service_table_lines(rendering: Rendering) -> list[str]:
         )
         for r in service_rows(rendering)
     ]
-    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return " " + "  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(cells)).rstrip()
-
-    return [line(header), line(tuple("-" * w for w in widths)), *(line(row) for row in rows)]
+    return table_lines(header, rows)
 
 
 def release_table_lines(rendering: Rendering) -> list[str]:
@@ -375,12 +371,7 @@ def release_table_lines(rendering: Rendering) -> list[str]:
         )
     if not rows:
         return []
-    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return " " + "  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(cells)).rstrip()
-
-    return [line(header), line(tuple("-" * w for w in widths)), *(line(row) for row in rows)]
+    return table_lines(header, rows)
 
 
 def describe(value: Any) -> str:
