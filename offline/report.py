@@ -7,6 +7,7 @@ show what the program actually registers.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -297,7 +298,7 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
     return sorted(rows, key=lambda row: row.ecs_name)
 
 
-def service_table_lines(rendering: Rendering) -> list[str]:
+def service_table_lines(services: Sequence[ServiceRow]) -> list[str]:
     header = (
         "ECS service",
         "DNS name",
@@ -323,12 +324,12 @@ def service_table_lines(rendering: Rendering) -> list[str]:
             ", ".join(r.routes) or "-",
             ", ".join(r.callers) or "-",
         )
-        for r in service_rows(rendering)
+        for r in services
     ]
     return table_lines(header, rows)
 
 
-def release_table_lines(rendering: Rendering) -> list[str]:
+def release_table_lines(services: Sequence[ServiceRow]) -> list[str]:
     """Each service's estimated release, rollback and scale-out (docs/rollout.md)."""
     header = (
         "ECS service",
@@ -339,7 +340,7 @@ def release_table_lines(rendering: Rendering) -> list[str]:
         "scale out",
     )
     rows = []
-    for row in service_rows(rendering):
+    for row in services:
         estimate = row.rollout
         if estimate is None:
             continue
@@ -409,8 +410,8 @@ def cost_line(rendering: Rendering) -> str:
         return f"Estimated monthly cost: not available ({error})"
 
 
-def _release_section(rendering: Rendering) -> list[str]:
-    table = release_table_lines(rendering)
+def _release_section(services: Sequence[ServiceRow]) -> list[str]:
+    table = release_table_lines(services)
     if not table:
         return []
     return [
@@ -421,6 +422,7 @@ def _release_section(rendering: Rendering) -> list[str]:
 
 
 def preview_text(rendering: Rendering) -> str:
+    services = service_rows(rendering)  # both tables read them
     sections = [
         f"Previewing stack '{rendering.stack}' of project '{rendering.project}' "
         "(offline: Pulumi mock runtime, no AWS calls)",
@@ -433,9 +435,9 @@ def preview_text(rendering: Rendering) -> str:
         *discovery_lines(rendering),
         *tracing_lines(rendering),
         "Services:",
-        *service_table_lines(rendering),
+        *service_table_lines(services),
         "",
-        *_release_section(rendering),
+        *_release_section(services),
         cost_line(rendering),
         "",
         "Outputs:",
