@@ -1,10 +1,10 @@
 """A service's CloudWatch alarms, as plain definitions.
 
 Every service: CPU and memory utilisation high, and running tasks below its minimum. A
-routed service also: its targets' 5xx rate, unhealthy targets, and the 99th percentile of
-its targets' response time, over every target group it serves from (two during a
-traffic-shifting release). A service without a route, on ECS Service Connect: the 5xx rate and
-the 99th percentile of the response time its callers see through their proxies. The alarms
+routed service also: the 5xx rate of each target group it serves from (two during a
+traffic-shifting release) and of the load balancer itself, unhealthy targets, and the 99th
+percentile of its targets' response time. A service without a route, on ECS Service Connect:
+the 5xx rate and the response time its callers see through their proxies. The alarms
 that mean "this release is bad" are marked `release`: the ECS service watches them during a
 deployment and rolls back when one fires.
 
@@ -150,6 +150,82 @@ def _error_rate_alarm(
     )
 
 
+def _routed_error_rate_alarm(
+    args: ServiceAlarmArgs, service_name: str, common: dict[str, Any]
+) -> AlarmDefinition:
+    """The worst 5xx rate among the service's target groups, and the load balancer's own.
+
+    Each target group is judged on its own: summing a canary's errors with the main group's
+    before dividing dilutes them by the canary's share (a 10% canary failing 40% of its
+    requests is 4% overall, under a 5% threshold). The load balancer's own 5xx (502, 503, 504
+    when targets reset, time out or are missing) are not target responses, so a canary whose
+    tasks crash would show none of them in HTTPCode_Target_5XX_Count. AWS reports them for the
+    whole load balancer only (dimensions LoadBalancer, and AvailabilityZone; no TargetGroup:
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html),
+    so they are rated against all of its requests, every routed service's."""
+    errors = _per_target_group(args, "HTTPCode_Target_5XX_Count", "Sum", "errors")
+    requests = _per_target_group(args, "RequestCount", "Sum", "requests")
+    load_balancer = {"LoadBalancer": args.load_balancer_arn_suffix}
+    own_errors = {
+        "id": "elberrors",
+        **_metric("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", load_balancer, "Sum"),
+    }
+    all_requests = {
+        "id": "elbrequests",
+        **_metric("AWS/ApplicationELB", "RequestCount", load_balancer, "Sum"),
+    }
+    # Reported only while requests flow: no requests, no errors.
+    rates = [
+        {
+            "id": f"rate{index}",
+            "expression": (
+                f"IF(FILL({r['id']}, 0) > 0, 100 * FILL({e['id']}, 0) / FILL({r['id']}, 1), 0)"
+            ),
+            "return_data": False,
+        }
+        for index, (e, r) in enumerate(zip(errors, requests, strict=True))
+    ]
+    # RequestCount counts the requests the load balancer sent to a target, and a response it
+    # makes itself may have none: its errors are rated against both.
+    rates.append(
+        {
+            "id": "elbrate",
+            "expression": (
+                "IF(FILL(elberrors, 0) > 0, 100 * FILL(elberrors, 0) / "
+                "(FILL(elbrequests, 0) + FILL(elberrors, 0)), 0)"
+            ),
+            "return_data": False,
+        }
+    )
+    return AlarmDefinition(
+        suffix="5xx-rate",
+        description=(
+            f"{service_name}: 5xx responses at or above {args.http5xx_percent}% of the requests "
+            "of one of its target groups, or the load balancer's own 5xx of all its requests"
+        ),
+        release=True,
+        inputs={
+            **common,
+            "comparison_operator": "GreaterThanOrEqualToThreshold",
+            "threshold": args.http5xx_percent,
+            "treat_missing_data": "notBreaching",
+            "metric_queries": [
+                *errors,
+                *requests,
+                own_errors,
+                all_requests,
+                *rates,
+                {
+                    "id": "rate",
+                    "expression": f"MAX([{', '.join(r['id'] for r in rates)}])",
+                    "label": "5xx % of requests, the worst target group's or the load balancer's",
+                    "return_data": True,
+                },
+            ],
+        },
+    )
+
+
 def alarm_definitions(
     args: ServiceAlarmArgs, *, cluster_name: pulumi.Input[str], service_name: str
 ) -> list[AlarmDefinition]:
@@ -208,18 +284,7 @@ def alarm_definitions(
     if not routed:
         return alarms + _service_connect_alarms(args, cluster_name, service_name, common)
     if args.http5xx_percent is not None:
-        errors = _per_target_group(args, "HTTPCode_Target_5XX_Count", "Sum", "errors")
-        requests = _per_target_group(args, "RequestCount", "Sum", "requests")
-        alarms.append(
-            _error_rate_alarm(
-                f"{service_name}: target 5xx responses at or above {args.http5xx_percent}% "
-                "of requests",
-                args.http5xx_percent,
-                common,
-                errors,
-                requests,
-            )
-        )
+        alarms.append(_routed_error_rate_alarm(args, service_name, common))
     if args.unhealthy_hosts is not None:
         unhealthy = _per_target_group(args, "UnHealthyHostCount", "Maximum", "unhealthy")
         alarms.append(

@@ -21,7 +21,7 @@ from components.alarms import ServiceAlarmArgs, alarm_definitions
 from components.cluster import CapacityProviderShare, strategy_inputs
 from components.security_documents import infrastructure_trust_policy
 from components.service_image import ServiceImage, ServiceImageArgs
-from components.service_table import ServiceTable, ServiceTableArgs, table_policy_document
+from components.service_table import ServiceTable, ServiceTableArgs
 from components.task import (
     TMP_VOLUME,
     Container,
@@ -522,11 +522,11 @@ class EcsService(pulumi.ComponentResource):
             )
 
         if table is not None:
-            # The application's own table: its items, nothing else.
+            # The application's own table: its items and its key, nothing else.
             aws.iam.RolePolicy(
                 f"{name}-table-policy",
                 role=task_role.id,
-                policy=table_policy_document(table.table_arn),
+                policy=table.access_policy(args.region),
                 opts=child,
             )
 

@@ -36,6 +36,13 @@ def context_hash(directory: Path) -> str:
     return digest.hexdigest()
 
 
+def image_tag(content_hash: str, cpu_architecture: str) -> str:
+    """The tag of an image: its platform and a hash of its build context. Tags are immutable,
+    so everything that changes the image is in the tag: the same code built for another
+    architecture is another image, and must not be pushed to a tag that exists already."""
+    return f"{PLATFORMS[cpu_architecture].removeprefix('linux/')}-{content_hash[:16]}"
+
+
 def lifecycle_policy(keep: int) -> dict[str, object]:
     """Expire all but the newest `keep` images (ECR lifecycle policy parameters:
     https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html)."""
@@ -103,8 +110,8 @@ class ServiceImage(pulumi.ComponentResource):
             repository_url=repository.repository_url,
             context=args.context,
             platform=PLATFORMS[args.cpu_architecture],
-            # Immutable tags: a new tag for every change of the context.
-            image_tag=args.context_hash[:16],
+            # Immutable tags: a new tag for every change of what goes into the image.
+            image_tag=image_tag(args.context_hash, args.cpu_architecture),
             opts=child,
         )
         self.image_uri = image.image_uri

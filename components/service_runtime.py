@@ -71,10 +71,17 @@ ECS_STRATEGIES = {
 }
 
 
-def capacity_strategy(settings: StackSettings) -> tuple[CapacityProviderShare, ...]:
+def capacity_strategy(
+    settings: StackSettings, service: ServiceSettings | None = None
+) -> tuple[CapacityProviderShare, ...]:
+    """The cluster's default strategy, or the one `service` runs on (no Spot for ARM64)."""
+    shares = (
+        settings.cluster.capacity_providers
+        if service is None
+        else settings.capacity_providers_for(service)
+    )
     return tuple(
-        CapacityProviderShare(provider=p.provider, weight=p.weight, base=p.base)
-        for p in settings.cluster.capacity_providers
+        CapacityProviderShare(provider=p.provider, weight=p.weight, base=p.base) for p in shares
     )
 
 
@@ -204,7 +211,7 @@ def runtime_args(
             ),
         ),
         desired_count=service.desired_count,
-        capacity_provider_strategy=capacity_strategy(settings),
+        capacity_provider_strategy=capacity_strategy(settings, service),
         deployment=DeploymentArgs(
             minimum_healthy_percent=deployment.minimum_healthy_percent,
             maximum_percent=deployment.maximum_percent,

@@ -2,7 +2,8 @@
 
 On-demand capacity, a string partition key `id`; in production point-in-time recovery,
 deletion protection and a customer-managed key of its own. The application reaches it with
-the item-level actions its task role gets on this table's ARN alone.
+the item-level actions its task role gets on this table's ARN alone and, for a table under its
+own key, the use of that key through DynamoDB alone (`access_policy`).
 """
 
 from __future__ import annotations
@@ -28,18 +29,45 @@ ITEM_ACTIONS = (
 )
 
 
-def table_policy(table_arn: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+# For a table under a customer managed key, DynamoDB calls KMS on behalf of the principal that
+# reads or writes, so that principal needs these on the key (AWS: "How Amazon DynamoDB uses AWS
+# KMS", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html;
+# aws-cdk grants the same through its TableGrants, packages/aws-cdk-lib/aws-dynamodb/lib/perms.ts).
+# Without them the deploy succeeds (`/health` never reads the table) and every data call fails.
+KEY_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+)
+
+
+def table_policy(table_arn: str, *, key_arn: str | None = None, region: str = "") -> dict[str, Any]:
+    """Everything a task role needs to use one table: its items and, when the table has a key
+    of its own, that key, and only as DynamoDB in this region uses it (kms:ViaService)."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OwnTableItems",
+            "Effect": "Allow",
+            "Action": list(ITEM_ACTIONS),
+            "Resource": table_arn,
+        }
+    ]
+    if key_arn is not None:
+        if not region:
+            raise ValueError("a table key's grant names the region DynamoDB uses it in")
+        statements.append(
             {
-                "Sid": "OwnTableItems",
+                "Sid": "OwnTableKeyThroughDynamoDB",
                 "Effect": "Allow",
-                "Action": list(ITEM_ACTIONS),
-                "Resource": table_arn,
+                "Action": list(KEY_ACTIONS),
+                "Resource": key_arn,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}
+                },
             }
-        ],
-    }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +86,8 @@ class ServiceTableArgs:
 class ServiceTable(pulumi.ComponentResource):
     table_name: pulumi.Output[str]
     table_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str] | None
+    """The table's own key; None under the AWS owned key."""
 
     def __init__(
         self, name: str, args: ServiceTableArgs, opts: pulumi.ResourceOptions | None = None
@@ -65,6 +95,7 @@ class ServiceTable(pulumi.ComponentResource):
         super().__init__("microservices:service_table:ServiceTable", name, None, opts)
         kept = pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_delete)
         encryption: dict[str, Any] = {"enabled": False}  # AWS owned key, at rest all the same
+        self.key_arn = None
         if args.production:
             key = aws.kms.Key(
                 f"{name}-key",
@@ -81,6 +112,7 @@ class ServiceTable(pulumi.ComponentResource):
                 opts=kept,
             )
             encryption = {"enabled": True, "kms_key_arn": key.arn}
+            self.key_arn = key.arn
         table = aws.dynamodb.Table(
             f"{name}-table",
             billing_mode="PAY_PER_REQUEST",
@@ -93,8 +125,12 @@ class ServiceTable(pulumi.ComponentResource):
         )
         self.table_name = table.name
         self.table_arn = table.arn
-        self.register_outputs({"tableName": self.table_name, "tableArn": self.table_arn})
+        self.register_outputs(
+            {"tableName": self.table_name, "tableArn": self.table_arn, "keyArn": self.key_arn}
+        )
 
-
-def table_policy_document(table_arn: pulumi.Input[str]) -> pulumi.Output[str]:
-    return pulumi.Output.from_input(table_arn).apply(lambda arn: json.dumps(table_policy(arn)))
+    def access_policy(self, region: str) -> pulumi.Output[str]:
+        """The task role's policy for this table: its items and, if it has one, its key."""
+        return pulumi.Output.all(self.table_arn, self.key_arn).apply(
+            lambda values: json.dumps(table_policy(values[0], key_arn=values[1], region=region))
+        )

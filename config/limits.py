@@ -46,6 +46,11 @@ HEALTH_CHECK_THRESHOLD = (2, 10)
 # Fargate Spot: a task gets a two-minute warning (SIGTERM) before an interruption stops it.
 FARGATE_SPOT_WARNING_SECONDS = 120
 
+# Fargate Spot runs x86 Linux tasks only: "Linux tasks with the ARM64 architecture don't
+# support the Fargate Spot capacity provider."
+# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html)
+SPOT_ARCHITECTURES = frozenset({"X86_64"})
+
 # ECS: on Fargate a container's stopTimeout is at most 120 s (default 30 s).
 FARGATE_STOP_TIMEOUT_MAX = 120
 

@@ -158,6 +158,8 @@ def load_settings(
             ),
             findings=findings,
         )
+    if blocks["cluster"] is not None and not platform_stack:
+        rules.check_architecture_capacity(services, blocks["cluster"], findings)
     if environment == "production" and blocks["cluster"] is not None and all_services_parsed:
         # A platform stack runs no service: its service stacks are checked for them.
         rules.check_production(
@@ -296,6 +298,8 @@ def _load_service_stack(
             service_connect=contract.discovery.mode == "serviceConnect",
             findings=findings,
         )
+    if not issues:
+        rules.check_architecture_capacity(services, contract.cluster, findings)
     if contract.environment == "production" and not issues:
         rules.check_production(
             services, {name: catalog[name] for name in services}, contract.cluster, findings
@@ -394,7 +398,7 @@ def _check_blocks(
     if blocks["logs"] is not None:
         rules.check_logs(blocks["logs"], findings)
     if blocks["alerts"] is not None:
-        rules.check_alerts(blocks["alerts"], findings)
+        rules.check_alerts(blocks["alerts"], findings, production=environment == "production")
     if blocks["deployment"] is not None:
         rules.check_deployment(
             blocks["deployment"],

@@ -43,6 +43,7 @@ from config.limits import (
     SECRET_ARN,
     SECURITY_GROUP_RULES_DEFAULT_QUOTA,
     SERVICE_CONNECT_PROXY_MEMORY,
+    SPOT_ARCHITECTURES,
     SUBNET_ID,
     TASK_DEFINITION_MAX_BYTES,
     VPC_ID,
@@ -597,7 +598,15 @@ def check_discovery(
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def check_alerts(alerts: AlertsConfig, findings: Findings) -> None:
+def check_alerts(alerts: AlertsConfig, findings: Findings, *, production: bool = False) -> None:
+    if production and not alerts.emails:
+        findings.warn(
+            "alerts.emails",
+            "is empty in production: the alarms notify a topic nobody subscribes to, so they "
+            "act only through the release rollbacks they trigger (allowed: addresses that "
+            "confirm AWS's subscription email)",
+            set_command("alerts.emails[0]", "ops@<your-domain>"),
+        )
     for index, email in enumerate(alerts.emails):
         path = f"alerts.emails[{index}]"
         if not EMAIL.match(email):
@@ -675,6 +684,33 @@ def check_draining(
             "has between its interruption warning and its stop, so draining would be cut off "
             f"(allowed: <= {FARGATE_SPOT_WARNING_SECONDS} with FARGATE_SPOT capacity)",
             set_command("deployment.deregistrationDelay", FARGATE_SPOT_WARNING_SECONDS),
+        )
+
+
+def check_architecture_capacity(
+    services: Mapping[str, ServiceConfig], cluster: ClusterConfig, findings: Findings
+) -> None:
+    """A service whose CPU architecture Fargate Spot does not run keeps to FARGATE: valid, but
+    it costs the on-demand price and the cluster's Spot share does not apply to it."""
+    spot = [
+        index
+        for index, share in enumerate(cluster.capacity_providers)
+        if share.provider == "FARGATE_SPOT" and (share.weight > 0 or share.base > 0)
+    ]
+    if not spot:
+        return
+    for name in sorted(services):
+        architecture = services[name].cpu_architecture
+        if architecture in SPOT_ARCHITECTURES:
+            continue
+        findings.warn(
+            f"services.{name}.cpuArchitecture",
+            f'{show(architecture)} does not run on Fargate Spot (AWS: "Linux tasks with the '
+            f"ARM64 architecture don't support the Fargate Spot capacity provider\"), so {name} "
+            f"runs on FARGATE only, at the on-demand price, whatever "
+            f"cluster.capacityProviders[{spot[0]}] (FARGATE_SPOT) asks "
+            "(allowed: ARM64 on FARGATE, or X86_64 to use Spot)",
+            set_command(f"services.{name}.cpuArchitecture", "X86_64"),
         )
 
 

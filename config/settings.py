@@ -9,10 +9,12 @@ from typing import Literal
 
 from config.calls import callers_of
 from config.contract import PlatformContract
+from config.limits import SPOT_ARCHITECTURES
 from config.schema import (
     PER_REQUEST_TIMEOUT_DEFAULT,
     AlertsConfig,
     AutoscalingConfig,
+    CapacityProviderConfig,
     ClusterConfig,
     DeploymentConfig,
     DiscoveryConfig,
@@ -240,6 +242,28 @@ class StackSettings:
 
     def service(self, name: str) -> ServiceSettings:
         return next(s for s in self.services if s.name == name)
+
+    def capacity_providers_for(
+        self, service: ServiceSettings
+    ) -> tuple[CapacityProviderConfig, ...]:
+        """The cluster's strategy as this service can use it (no Spot for ARM64)."""
+        return capacity_for(self.cluster.capacity_providers, service.cpu_architecture)
+
+
+def capacity_for(
+    strategy: tuple[CapacityProviderConfig, ...], architecture: str
+) -> tuple[CapacityProviderConfig, ...]:
+    """The capacity provider strategy a service of this CPU architecture runs on: the
+    cluster's, but on FARGATE alone where Fargate Spot does not run the architecture. The
+    on-demand share keeps its base (or takes Spot's); a strategy of Spot alone becomes
+    FARGATE with weight 1."""
+    if architecture in SPOT_ARCHITECTURES or all(p.provider == "FARGATE" for p in strategy):
+        return strategy
+    on_demand = next((p for p in strategy if p.provider == "FARGATE"), None)
+    base = max(p.base for p in strategy)
+    if on_demand is not None and on_demand.weight > 0:
+        return (on_demand.model_copy(update={"base": base}),)
+    return (CapacityProviderConfig(provider="FARGATE", base=base, weight=1),)
 
 
 def url(spec: ServiceSpec, namespace: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 import components.service_runtime
 import config.rules
 from components.service_image import context_hash
-from components.service_table import ITEM_ACTIONS
+from components.service_table import ITEM_ACTIONS, KEY_ACTIONS
 from offline.harness import Rendering
 from offline.stackfile import PROJECT_DIR, config_set_path, read_stack_document
 from services import CATALOG
@@ -52,7 +52,7 @@ def test_prod_builds_into_an_immutable_scanned_repository(builds_and_owns_a_tabl
     image = rendering.named(f"prod-{SERVICE}-image-image").inputs
     assert image["context"] == f"apps/{SERVICE}"
     assert image["platform"] == "linux/arm64"
-    assert image["imageTag"] == context_hash(builds_and_owns_a_table)[:16]
+    assert image["imageTag"] == f"arm64-{context_hash(builds_and_owns_a_table)[:16]}"
     task = rendering.named(f"prod-{SERVICE}-task").inputs
     assert task["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
     # The task runs the pushed digest, so a code change rolls out exactly this service.
@@ -125,9 +125,18 @@ def test_prod_table_is_recoverable_protected_and_under_its_own_key(
             "Effect": "Allow",
             "Action": list(ITEM_ACTIONS),
             "Resource": f"${{prod-{SERVICE}-data-table.arn}}",
-        }
+        },
+        # DynamoDB uses the table's key on the caller's behalf: without this every data call
+        # fails while /health passes.
+        {
+            "Sid": "OwnTableKeyThroughDynamoDB",
+            "Effect": "Allow",
+            "Action": list(KEY_ACTIONS),
+            "Resource": f"${{prod-{SERVICE}-data-key.arn}}",
+            "Condition": {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}},
+        },
     ]
-    assert not any(a.endswith(":*") or a == "*" for a in ITEM_ACTIONS)
+    assert not any(a.endswith(":*") or a == "*" for a in ITEM_ACTIONS + KEY_ACTIONS)
     assert rendered_violations(rendering).get("dynamodb-own-table-only") is None
 
 
@@ -199,5 +208,5 @@ def test_no_task_role_reaches_another_services_table() -> None:
     )
     assert [message for message, _ in run_stack("dynamodb-own-table-only", reaching)] == [
         "the task role of prod-order-service reaches prod-user-service-data-table, another "
-        "service's table: give each service's role its own table only"
+        "service's table: give each service's role its own table and key only"
     ]
