@@ -10,15 +10,8 @@ from typing import Any
 
 import pytest
 
-from config.schema import DeploymentConfig, ServiceConfig
-from config.settings import rollout as rollout_settings
-from offline import document
-from offline.diff import diff, format_markdown, format_text
-from offline.harness import Rendering
-from offline.report import preview_text
-from offline.rollout import (
+from components.release_time import (
     ASSUMPTIONS,
-    ECS_SERVICE,
     NO_LOAD_BALANCER_WAIT_SECONDS,
     Assumptions,
     RolloutEstimate,
@@ -27,14 +20,17 @@ from offline.rollout import (
     ServiceSettings,
     TargetGroupSettings,
     Timeline,
-    duration,
     estimate,
-    estimates,
     rolling_timeline,
     scale_out,
-    settings_of,
-    span,
 )
+from config.schema import DeploymentConfig, ServiceConfig
+from config.settings import rollout as rollout_settings
+from offline import document
+from offline.diff import diff, format_markdown, format_text
+from offline.harness import Rendering
+from offline.report import preview_text
+from offline.rollout import ECS_SERVICE, duration, estimates, settings_of, span
 from offline.stackfile import config_rm_path, read_stack_document
 from services import CATALOG
 from tests.conftest import render_document, render_with

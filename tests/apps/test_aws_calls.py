@@ -1,0 +1,181 @@
+"""Every AWS call the applications make, against what their production task roles allow.
+
+The local system runs with a recorder (tests/aws_calls/sitecustomize.py) that writes each
+botocore call of each application: its service, operation and parameters. Each call becomes the
+IAM requests AWS authorises for it, and, for a table under its own KMS key, the KMS request
+DynamoDB makes with the caller's permissions. Each request is evaluated (tests/iam_eval.py)
+against the identity policies the rendered production stack attaches to that service's task
+role. A request that no statement allows fails the test and names the action.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from offline.harness import Rendering
+from tests.apps.conftest import running_local_system
+from tests.iam_eval import Request, decide
+
+RECORDER = Path(__file__).resolve().parent.parent / "aws_calls"
+ACCOUNT = "123456789012"
+
+# DynamoDB operations -> the IAM action each one is authorised as, per item for the
+# transactions (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/api-permissions-reference.html).
+SINGLE_ACTIONS = {
+    "GetItem": "dynamodb:GetItem",
+    "PutItem": "dynamodb:PutItem",
+    "UpdateItem": "dynamodb:UpdateItem",
+    "DeleteItem": "dynamodb:DeleteItem",
+    "Query": "dynamodb:Query",
+    "Scan": "dynamodb:Scan",
+    "DescribeTable": "dynamodb:DescribeTable",
+}
+TRANSACT_WRITE_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+# For a table under a customer managed key, DynamoDB asks KMS to decrypt the table key with
+# the caller's credentials, through DynamoDB (https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html).
+ON_BEHALF_KMS_ACTIONS = ("kms:Decrypt",)
+
+
+def iam_requests(call: Mapping[str, Any], region: str) -> list[tuple[str, str]]:
+    """(IAM action, table name) for one recorded call; an operation not mapped here fails."""
+    service, operation, params = call["service"], call["operation"], call["params"]
+    if service != "dynamodb":
+        raise AssertionError(
+            f"{call['process']} called {service}:{operation}, which this test does not map"
+        )
+    if operation in SINGLE_ACTIONS:
+        return [(SINGLE_ACTIONS[operation], params["TableName"])]
+    if operation == "TransactWriteItems":
+        found = []
+        for item in params["TransactItems"]:
+            ((kind, body),) = item.items()
+            found.append((TRANSACT_WRITE_ACTIONS[kind], body["TableName"]))
+        return found
+    if operation == "TransactGetItems":
+        return [("dynamodb:GetItem", item["Get"]["TableName"]) for item in params["TransactItems"]]
+    raise AssertionError(
+        f"{call['process']} called dynamodb:{operation}, which this test does not map"
+    )
+
+
+def table_arn(region: str, name: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"
+
+
+def key_arn(region: str, owner: str) -> str:
+    return f"arn:aws:kms:{region}:{ACCOUNT}:key/{owner}"
+
+
+def concrete(document: Any, names: Mapping[str, str]) -> Any:
+    """A rendered document with `${resource.attribute}` references replaced by real ARNs."""
+    text = json.dumps(document)
+    for reference, value in names.items():
+        text = text.replace(reference, value)
+    leftover = re.findall(r"\$\{[^}]+\}", text)
+    assert not [r for r in leftover if ".arn}" in r], f"unresolved ARNs: {leftover}"
+    return json.loads(text)
+
+
+def task_role_documents(prod: Rendering, service: str, names: Mapping[str, str]) -> list[Any]:
+    role = f"${{prod-{service}-task-role.id}}"
+    return [
+        concrete(json.loads(policy.inputs["policy"]), names)
+        for policy in prod.of_type("aws:iam/rolePolicy:RolePolicy")
+        if policy.inputs.get("role") == role
+    ]
+
+
+def recorded_calls(directory: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for path in sorted(directory.glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+
+
+@pytest.fixture(scope="module")
+def calls(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[list[dict[str, Any]], dict[str, str]]]:
+    """The local system driven through every data path, and the calls it recorded, with each
+    service's local table name."""
+    directory = tmp_path_factory.mktemp("aws-calls")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("RECORD_AWS_CALLS_DIR", str(directory))
+        monkeypatch.setenv("PYTHONPATH", str(RECORDER))
+        with running_local_system(tmp_path_factory.mktemp("local")) as system:
+            with httpx.Client(base_url=system.gateway_url, timeout=10) as client:
+                user = client.post("/users", json={"name": "Ada", "email": "ada@example.com"})
+                assert user.status_code == 201, user.text
+                user_id = user.json()["id"]
+                assert client.get(f"/users/{user_id}").status_code == 200
+                order = client.post(
+                    "/orders", json={"userId": user_id, "items": [{"sku": "a", "quantity": 1}]}
+                )
+                assert order.status_code == 201, order.text
+                keyed = {"Idempotency-Key": "aws-calls-1"}
+                body = {"userId": user_id, "items": [{"sku": "b", "quantity": 2}]}
+                first = client.post("/orders", json=body, headers=keyed)
+                again = client.post("/orders", json=body, headers=keyed)
+                assert first.status_code == 201 and again.json()["id"] == first.json()["id"]
+                assert client.get(f"/orders/{order.json()['id']}").status_code == 200
+                assert client.get("/orders/does-not-exist").status_code == 404
+            tables = {
+                service: system.table(service) for service in ("user-service", "order-service")
+            }
+    yield recorded_calls(directory), tables
+
+
+def test_the_recorder_saw_each_data_service_call_dynamodb(
+    calls: tuple[list[dict[str, Any]], dict[str, str]],
+) -> None:
+    recorded, tables = calls
+    assert {c["process"] for c in recorded} == set(tables)
+    operations = {c["operation"] for c in recorded}
+    assert {"PutItem", "GetItem", "TransactWriteItems"} <= operations
+
+
+def test_every_call_is_allowed_by_the_production_task_role(
+    calls: tuple[list[dict[str, Any]], dict[str, str]], prod: Rendering
+) -> None:
+    recorded, tables = calls
+    region = prod.config["aws:region"]
+    names: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    for table in prod.of_type("aws:dynamodb/table:Table"):
+        owner = table.name.removeprefix("prod-").removesuffix("-data-table")
+        names[f"${{{table.name}.arn}}"] = table_arn(region, tables[owner])
+        key = table.inputs["serverSideEncryption"].get("kmsKeyArn")
+        if key:
+            keys[tables[owner]] = key_arn(region, owner)
+            names[key] = keys[tables[owner]]
+    refused: list[str] = []
+    for call in recorded:
+        documents = task_role_documents(prod, call["process"], names)
+        for action, table in iam_requests(call, region):
+            requests = [Request(action=action, resource=table_arn(region, table))]
+            if table in keys:
+                via = {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}
+                requests += [
+                    Request(action=kms, resource=keys[table], context=via)
+                    for kms in ON_BEHALF_KMS_ACTIONS
+                ]
+            for request in requests:
+                decision = decide(documents, request)
+                if decision != "allowed":
+                    refused.append(f"{call['process']}: {request} is {decision}")
+    assert keys, "prod puts a table under its own key"
+    assert not refused, "\n".join(sorted(set(refused)))
