@@ -9,6 +9,7 @@ takes those as plain inputs.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -17,6 +18,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
+from components import release_time
 from components.alarms import ServiceAlarmArgs, alarm_definitions
 from components.cluster import CapacityProviderShare, strategy_inputs
 from components.security_documents import infrastructure_trust_policy
@@ -35,6 +37,18 @@ from config.limits import SERVICE_CONNECT_PROXY_MEMORY
 
 SCALE_OUT_COOLDOWN = 60
 SCALE_IN_COOLDOWN = 300
+# The provider waits 20 minutes by default for an ECS service's create and update
+# (terraform-provider-aws internal/service/ecs/service.go, `Timeouts`), and with
+# wait_for_steady_state its wait lasts until the service deployment is SUCCESSFUL (bake time
+# included) or has rolled back. A release longer than that fails `pulumi up` while ECS carries
+# on, so each service waits for its own estimate (components/release_time.py) instead:
+# the release at the most tasks it may run, then its rollback (a release that fails at its end
+# rolls back before the deployment is over), plus half again and five minutes. The half covers
+# the model's assumed task start (AWS publishes none) and the five minutes ECS's scheduling and
+# the provider's polling. Never under the provider's own default.
+PROVIDER_DEFAULT_WAIT_MINUTES = 20
+RELEASE_WAIT_FACTOR = 1.5
+RELEASE_WAIT_SLACK_SECONDS = 300
 SERVICE_CONNECT_LOG_PREFIX = "service-connect"
 # The AWS managed policy for the role ECS uses to shift load balancer traffic.
 LOAD_BALANCER_INFRASTRUCTURE_POLICY = "AmazonECSInfrastructureRolePolicyForLoadBalancers"
@@ -85,6 +99,11 @@ class TargetGroupArgs:
     production_listener_rule_arn: pulumi.Input[str] | None = None
     """The rule whose weights ECS shifts between the two groups in a traffic-shifting
     release; needed, with the alternate group, by every strategy but rolling."""
+    health_check_interval: int = release_time.DEFAULT_HEALTH_CHECK_INTERVAL_SECONDS
+    healthy_threshold: int = release_time.DEFAULT_HEALTHY_THRESHOLD
+    unhealthy_threshold: int = release_time.DEFAULT_UNHEALTHY_THRESHOLD
+    deregistration_delay: int = release_time.DEFAULT_DEREGISTRATION_DELAY_SECONDS
+    """The groups' settings that time a release (how long pulumi up waits for one)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -238,10 +257,16 @@ def service_connect_configuration(sc: ServiceConnectArgs, region: str) -> dict[s
     }
 
 
-def deployment_configuration(rollout: RolloutArgs) -> dict[str, Any] | None:
-    """The service's deploymentConfiguration; none for a rolling update, ECS's default."""
+def deployment_configuration(rollout: RolloutArgs) -> dict[str, Any]:
+    """The service's deploymentConfiguration, sent for every strategy, rolling included.
+
+    The provider keeps the block's old value when it is left out (Optional and Computed in
+    terraform-provider-aws internal/service/ecs/service.go), so a service leaving canary must
+    say ROLLING. The bake time and the canary and linear settings are sent only with the
+    strategies that use them (ECS takes them for those); left out, they keep their old values,
+    which no other strategy reads (offline/sticky.py lists them)."""
     if not rollout.shifts_traffic:
-        return None
+        return {"strategy": rollout.strategy}
     configuration: dict[str, Any] = {
         "strategy": rollout.strategy,
         # The provider takes the minutes as strings.
@@ -260,6 +285,103 @@ def deployment_configuration(rollout: RolloutArgs) -> dict[str, Any] | None:
     return configuration
 
 
+def deployment_alarms(
+    release_alarms: Sequence[pulumi.Input[str]],
+    other_alarms: Sequence[pulumi.Input[str]],
+    *,
+    rollback: bool,
+) -> dict[str, Any] | None:
+    """The service's alarms block, sent whatever the choice: the provider sends nothing when
+    the block is left out (a missing block's diff is suppressed), so ECS would keep rolling
+    back after rollback was turned off. `alarm_names` is required, so a service without
+    release alarms names its others, watched by nothing."""
+    watching = bool(release_alarms) and rollback
+    names = list(release_alarms) or list(other_alarms)
+    if not names:
+        return None
+    return {"alarm_names": names, "enable": watching, "rollback": watching}
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveGroups:
+    serving_arn: pulumi.Output[str]
+    """The group the production rule sends traffic to: the service registers there."""
+    standby_arn: pulumi.Output[str] | None
+    """The other group, which a traffic-shifting release fills."""
+    serving_suffix: pulumi.Output[str] | None
+
+
+def serving_group(actions: Any, primary: str, alternate: str) -> str:
+    """The group of the two that a rule's forward action gives the most weight (the primary on
+    a tie, or for a rule not read); a rule forwards all of it to one group after any finished
+    release."""
+    weights = {primary: 0, alternate: 0}
+    for action in actions or []:
+        for forward in _get(action, "forwards") or []:
+            for group in _get(forward, "target_groups") or []:
+                arn, weight = _get(group, "arn"), _get(group, "weight")
+                if arn in weights and isinstance(weight, int | float):
+                    weights[arn] += weight
+    return alternate if weights[alternate] > weights[primary] else primary
+
+
+def _get(value: Any, key: str) -> Any:
+    """A field of an invoke result, as an object or as a plain mapping."""
+    if isinstance(value, Mapping):
+        return value.get(key)
+    return getattr(value, key, None)
+
+
+def release_settings(args: EcsServiceArgs) -> release_time.ServiceSettings:
+    """What the release-time model needs, from the service's own arguments, at the most tasks
+    it may run (a release then takes longest)."""
+    tg = args.target_group
+    rollout = args.rollout
+    band = args.autoscaling
+    container = args.container
+    return release_time.ServiceSettings(
+        strategy=rollout.strategy,
+        desired_count=max(args.desired_count, band.max_count if band is not None else 0),
+        minimum_healthy_percent=args.deployment.minimum_healthy_percent,
+        maximum_percent=args.deployment.maximum_percent,
+        load_balanced=tg is not None,
+        target_group=(
+            release_time.TargetGroupSettings(
+                interval=tg.health_check_interval,
+                healthy_threshold=tg.healthy_threshold,
+                unhealthy_threshold=tg.unhealthy_threshold,
+                deregistration_delay=tg.deregistration_delay,
+            )
+            if tg is not None
+            else None
+        ),
+        health_check_grace_period=args.deployment.health_check_grace_period if tg else 0,
+        stop_timeout=container.stop_timeout if container is not None else 30,
+        bake_time_minutes=rollout.bake_time_minutes or 0,
+        canary_percent=rollout.canary_percent or release_time.DEFAULT_CANARY_PERCENT,
+        canary_bake_minutes=(
+            rollout.canary_bake_time_minutes
+            if rollout.canary_bake_time_minutes is not None
+            else release_time.DEFAULT_CANARY_BAKE_MINUTES
+        ),
+        step_percent=rollout.step_percent or release_time.DEFAULT_STEP_PERCENT,
+        step_bake_minutes=(
+            rollout.step_bake_time_minutes
+            if rollout.step_bake_time_minutes is not None
+            else release_time.DEFAULT_STEP_BAKE_MINUTES
+        ),
+        service_connect=args.service_connect is not None,
+    )
+
+
+def release_wait_minutes(settings: release_time.ServiceSettings) -> int:
+    """How long `pulumi up` waits for one release of the service (see the constants above)."""
+    estimate = release_time.estimate(settings)
+    worst = (estimate.release_done_seconds or 0) + (estimate.rollback_done_seconds or 0)
+    minutes = math.ceil((worst * RELEASE_WAIT_FACTOR + RELEASE_WAIT_SLACK_SECONDS) / 60)
+    return max(PROVIDER_DEFAULT_WAIT_MINUTES, minutes)
+
+
 class EcsService(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     service_arn: pulumi.Output[str]
@@ -267,6 +389,8 @@ class EcsService(pulumi.ComponentResource):
     task_role_arn: pulumi.Output[str] | None
     release_alarm_names: list[pulumi.Output[str]]
     """The alarms that roll a deployment back."""
+    release_wait_minutes: int
+    """How long `pulumi up` waits for the service to create or release."""
 
     def __init__(
         self, name: str, args: EcsServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -274,6 +398,7 @@ class EcsService(pulumi.ComponentResource):
         super().__init__("microservices:ecs_service:EcsService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         port = args.container_port
+        self.release_wait_minutes = release_wait_minutes(release_settings(args))
         self._role_attachments: list[pulumi.Resource] = []
 
         # --- task definition --------------------------------------------------------------
@@ -293,7 +418,9 @@ class EcsService(pulumi.ComponentResource):
         deployment = args.deployment
         tg = args.target_group
         rollout = args.rollout
-        release_alarms = self._alarms(name, args) if args.alarms is not None else []
+        release_alarms, other_alarms = (
+            self._alarms(name, args) if args.alarms is not None else ([], [])
+        )
         # ECS shifts a load balancer's traffic with this role; Service Connect traffic needs
         # none.
         infrastructure_role = (
@@ -302,15 +429,16 @@ class EcsService(pulumi.ComponentResource):
             else None
         )
         load_balancer: dict[str, Any] | None = None
-        if tg is not None:
+        groups = self._live_groups(tg) if tg is not None else None
+        if tg is not None and groups is not None:
             load_balancer = {
-                "target_group_arn": tg.target_group_arn,
+                "target_group_arn": groups.serving_arn,
                 "container_name": args.container_name,
                 "container_port": port,
             }
             if infrastructure_role is not None:
                 load_balancer["advanced_configuration"] = {
-                    "alternate_target_group_arn": tg.alternate_target_group_arn,
+                    "alternate_target_group_arn": groups.standby_arn,
                     "production_listener_rule": tg.production_listener_rule_arn,
                     "role_arn": infrastructure_role.arn,
                 }
@@ -345,25 +473,30 @@ class EcsService(pulumi.ComponentResource):
                 if args.service_connect is not None
                 else None
             ),
-            deployment_controller=({"type": "ECS"} if rollout.shifts_traffic else None),
+            # ECS's own controller, said every time: a removed block is not sent, so what was
+            # deployed would stay.
+            deployment_controller={"type": "ECS"},
             deployment_configuration=deployment_configuration(rollout),
             # The alarms that mean "this release is bad" roll the deployment back, as the
             # circuit breaker does for tasks that fail to start. ECS ignores an alarm that is
             # already in ALARM when the deployment starts.
-            alarms=(
-                {
-                    "alarm_names": [alarm.name for alarm in release_alarms],
-                    "enable": True,
-                    "rollback": True,
-                }
-                if release_alarms and args.alarms is not None and args.alarms.rollback
-                else None
+            alarms=deployment_alarms(
+                [alarm.name for alarm in release_alarms],
+                [alarm.name for alarm in other_alarms],
+                rollback=args.alarms is not None and args.alarms.rollback,
             ),
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             wait_for_steady_state=deployment.wait_for_steady_state,
             opts=pulumi.ResourceOptions(
                 parent=self,
+                # A first deployment of a traffic-shifting service is waited on as a release:
+                # AWS documents neither way whether ECS shifts and bakes it, and the provider
+                # waits for the first service deployment on create as on update.
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=f"{self.release_wait_minutes}m",
+                    update=f"{self.release_wait_minutes}m",
+                ),
                 # Tasks fail to start without the agent's permissions, and ECS shifts traffic
                 # only with its role's policy attached. (A target group from a ServiceEndpoint
                 # carries the wait for its listener rules in its ARN.)
@@ -384,11 +517,12 @@ class EcsService(pulumi.ComponentResource):
                 service,
                 request_label=(
                     pulumi.Output.format(
-                        "{0}/{1}", tg.load_balancer_arn_suffix, tg.target_group_arn_suffix
+                        "{0}/{1}", tg.load_balancer_arn_suffix, groups.serving_suffix
                     )
                     if tg is not None
+                    and groups is not None
                     and tg.load_balancer_arn_suffix is not None
-                    and tg.target_group_arn_suffix is not None
+                    and groups.serving_suffix is not None
                     else None
                 ),
                 child=child,
@@ -406,10 +540,54 @@ class EcsService(pulumi.ComponentResource):
             }
         )
 
-    def _alarms(self, name: str, args: EcsServiceArgs) -> list[aws.cloudwatch.MetricAlarm]:
-        """Every alarm of the service; returns the release alarms."""
+    def _live_groups(self, tg: TargetGroupArgs) -> LiveGroups:
+        """Which of the two groups the production rule sends traffic to, read from AWS at each
+        `pulumi up`: the service registers its tasks there, and the other group is the one a
+        traffic-shifting release fills. ECS moves the rule's weights at every such release and
+        the program never moves them back (the rule ignores changes to its actions), so a
+        service that leaves canary, linear or blue/green keeps serving from the group its last
+        release left live, and no request meets an empty group."""
+        if tg.production_listener_rule_arn is None or tg.alternate_target_group_arn is None:
+            return LiveGroups(
+                serving_arn=pulumi.Output.from_input(tg.target_group_arn),
+                standby_arn=None,
+                serving_suffix=(
+                    pulumi.Output.from_input(tg.target_group_arn_suffix)
+                    if tg.target_group_arn_suffix is not None
+                    else None
+                ),
+            )
+        rule = aws.lb.get_listener_rule_output(
+            arn=tg.production_listener_rule_arn, opts=pulumi.InvokeOptions(parent=self)
+        )
+        live = pulumi.Output.all(
+            rule.actions, tg.target_group_arn, tg.alternate_target_group_arn
+        ).apply(lambda values: serving_group(values[0], values[1], values[2]))
+        primary_serves = pulumi.Output.all(live, tg.target_group_arn).apply(
+            lambda values: values[0] == values[1]
+        )
+
+        def pick(primary: pulumi.Input[str] | None, alternate: pulumi.Input[str] | None) -> Any:
+            return pulumi.Output.all(primary_serves, primary, alternate).apply(
+                lambda values: values[1] if values[0] else values[2]
+            )
+
+        return LiveGroups(
+            serving_arn=pick(tg.target_group_arn, tg.alternate_target_group_arn),
+            standby_arn=pick(tg.alternate_target_group_arn, tg.target_group_arn),
+            serving_suffix=(
+                pick(tg.target_group_arn_suffix, tg.alternate_target_group_arn_suffix)
+                if tg.target_group_arn_suffix is not None
+                else None
+            ),
+        )
+
+    def _alarms(
+        self, name: str, args: EcsServiceArgs
+    ) -> tuple[list[aws.cloudwatch.MetricAlarm], list[aws.cloudwatch.MetricAlarm]]:
+        """Every alarm of the service: the release alarms, and the others."""
         assert args.alarms is not None
-        release = []
+        release, other = [], []
         for definition in alarm_definitions(
             args.alarms, cluster_name=args.cluster_name, service_name=args.service_name
         ):
@@ -423,9 +601,8 @@ class EcsService(pulumi.ComponentResource):
                 # Alarm names are unique per account and region.
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
-            if definition.release:
-                release.append(alarm)
-        return release
+            (release if definition.release else other).append(alarm)
+        return release, other
 
     def _infrastructure_role(self, name: str, args: EcsServiceArgs) -> aws.iam.Role:
         """The role ECS assumes to shift listener-rule weights between the two target groups,

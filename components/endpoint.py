@@ -297,6 +297,11 @@ class ServiceEndpoint(pulumi.ComponentResource):
             **target_group_inputs,
             opts=child,
         )
+        # ECS moves the weights of the rule of a service with one route in its
+        # traffic-shifting releases, and the service follows them (EcsService registers where
+        # the rule sends traffic): `pulumi up` must not move them back. The rules of a service
+        # with several routes are the program's alone: only rolling updates reach them.
+        shifted_by_ecs = len(lb.routes) == 1
         rules = [
             aws.lb.ListenerRule(
                 f"{name}-rule-{route.priority}",
@@ -315,10 +320,9 @@ class ServiceEndpoint(pulumi.ComponentResource):
                     }
                 ],
                 conditions=route_conditions(route),
-                # ECS owns the weights from then on: a traffic-shifting release moves them,
-                # and `pulumi up` must not move them back.
                 opts=pulumi.ResourceOptions.merge(
-                    child, pulumi.ResourceOptions(ignore_changes=["actions"])
+                    child,
+                    pulumi.ResourceOptions(ignore_changes=["actions"] if shifted_by_ecs else None),
                 ),
             )
             for route in lb.routes

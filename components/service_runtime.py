@@ -101,12 +101,13 @@ def alarm_args(
     routed = endpoint.target_group_arn_suffix is not None
     # Without a route, Service Connect measures the requests its callers send it.
     through_proxies = settings.service_connect and not routed and bool(service.callers)
-    # During a traffic-shifting release the service serves from both of its groups.
+    # A traffic-shifting release serves from both of a service's groups, and a rolling one from
+    # whichever the last such release left live (EcsService follows the rule): watch both.
     target_groups = [
         suffix
         for suffix in (
             endpoint.target_group_arn_suffix,
-            endpoint.alternate_target_group_arn_suffix if service.rollout.shifts_traffic else None,
+            endpoint.alternate_target_group_arn_suffix,
         )
         if suffix is not None
     ]
@@ -227,6 +228,10 @@ def runtime_args(
                 alternate_target_group_arn=endpoint.alternate_target_group_arn,
                 alternate_target_group_arn_suffix=endpoint.alternate_target_group_arn_suffix,
                 production_listener_rule_arn=endpoint.production_listener_rule_arn,
+                health_check_interval=deployment.health_check_interval,
+                healthy_threshold=deployment.healthy_threshold,
+                unhealthy_threshold=deployment.unhealthy_threshold,
+                deregistration_delay=deployment.deregistration_delay,
             )
             if endpoint.target_group_arn is not None
             else None

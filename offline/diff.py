@@ -229,6 +229,7 @@ def _options(resource: RecordedResource) -> dict[str, Any]:
         "ignoreChanges": list(resource.ignore_changes),
         "deleteBeforeReplace": resource.delete_before_replace,
         "protect": resource.protect,
+        "customTimeouts": dict(resource.custom_timeouts),
     }
 
 

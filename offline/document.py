@@ -47,6 +47,7 @@ def to_document(rendering: Rendering) -> dict[str, Any]:
                     "deleteBeforeReplace": r.delete_before_replace,
                     "protect": r.protect,
                     "retainOnDelete": r.retain_on_delete,
+                    **({"customTimeouts": dict(r.custom_timeouts)} if r.custom_timeouts else {}),
                 },
             }
             for r in sorted(rendering.resources, key=lambda r: r.urn)
@@ -95,6 +96,7 @@ def from_document(document: dict[str, Any]) -> Rendering:
                 delete_before_replace=r["options"]["deleteBeforeReplace"],
                 protect=r["options"]["protect"],
                 retain_on_delete=r["options"].get("retainOnDelete", False),
+                custom_timeouts=dict(r["options"].get("customTimeouts") or {}),
             )
             for r in document["resources"]
         ]

@@ -80,6 +80,8 @@ class RecordedResource:
     protect: bool = False
     retain_on_delete: bool = False
     """`pulumi destroy` leaves the cloud resource in place and only forgets it."""
+    custom_timeouts: Mapping[str, str] = field(default_factory=dict)
+    """The provider's waits the program sets (`create`, `update`, `delete`), e.g. `35m`."""
 
 
 @dataclass(kw_only=True)
@@ -117,6 +119,10 @@ class Rendering:
 
 
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+
+LIVE_LISTENER_RULES: dict[str, list[dict[str, Any]]] = {}
+"""Listener rule ARN -> its actions as AWS would return them (`forwards[].targetGroups[]` with
+`arn` and `weight`), for tests of what the program does with a rule ECS has shifted."""
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -166,6 +172,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "dnsSuffix": reference("aws", "dnsSuffix"),
                 "id": reference("aws", "partition"),
             }, []
+        if args.token == "aws:lb/getListenerRule:getListenerRule":
+            # What ECS did with a rule's weights lives only in AWS. Offline, a rule reads as
+            # it was created, or as a test sets it in LIVE_LISTENER_RULES.
+            arn = str(args.args.get("arn"))
+            return {"arn": arn, "actions": LIVE_LISTENER_RULES.get(arn, [])}, []
         raise NotImplementedError(f"the offline preview does not know the function {args.token}")
 
 
@@ -242,10 +253,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             delete_before_replace=bool(request.deleteBeforeReplace),
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
+            custom_timeouts=_timeouts(request),
         )
         with self._lock:
             self.records.append(record)
         return response
+
+
+def _timeouts(request: Any) -> dict[str, str]:
+    timeouts = request.customTimeouts if request.HasField("customTimeouts") else None
+    if timeouts is None:
+        return {}
+    return {
+        kind: value for kind in ("create", "update", "delete") if (value := getattr(timeouts, kind))
+    }
 
 
 def _plain(value: Any) -> Any:

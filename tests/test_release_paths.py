@@ -5,15 +5,25 @@ alarms reach nobody."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 
+from components import release_time
+from components.ecs_service import (
+    PROVIDER_DEFAULT_WAIT_MINUTES,
+    RELEASE_WAIT_FACTOR,
+    RELEASE_WAIT_SLACK_SECONDS,
+    release_wait_minutes,
+    serving_group,
+)
 from components.service_table import ITEM_ACTIONS, KEY_ACTIONS
-from offline import cost
+from offline import cost, harness, rollout
 from offline.harness import RecordedResource, Rendering
-from tests.conftest import ecs_service, render_with
+from offline.stackfile import config_rm_path, config_set_path, read_stack_document
+from tests.conftest import ecs_service, render_document, render_with
 from tests.metric_math import alarm_value
 from tests.test_policies import _policy_resources, rendered_violations, run_stack
 
@@ -252,3 +262,190 @@ def test_production_without_alert_addresses_says_its_alarms_reach_nobody(prod: R
     assert warning in prod.warnings
     told = render_with("prod", [("alerts.emails[0]", "ops@example.com")])
     assert warning not in told.warnings
+
+
+# --- 2. releases longer than the provider's wait ---------------------------------------------
+
+
+def _at_most_tasks(settings: release_time.ServiceSettings) -> release_time.ServiceSettings:
+    band = settings.scaling
+    most = max(settings.desired_count, band.max_count if band is not None else 0)
+    return dataclasses.replace(settings, desired_count=most)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_service_waits_for_its_release_and_rollback(stack: str, request: Any) -> None:
+    rendering: Rendering = request.getfixturevalue(stack)
+    for service in rendering.of_type("aws:ecs/service:Service"):
+        settings = _at_most_tasks(rollout.settings_of(rendering, service))
+        estimate = release_time.estimate(settings)
+        worst = (estimate.release_done_seconds or 0) + (estimate.rollback_done_seconds or 0)
+        timeouts = service.custom_timeouts
+        assert set(timeouts) == {"create", "update"}, service.name
+        assert timeouts["create"] == timeouts["update"]
+        minutes = int(timeouts["update"].removesuffix("m"))
+        assert minutes * 60 >= worst * RELEASE_WAIT_FACTOR + RELEASE_WAIT_SLACK_SECONDS
+        assert minutes >= PROVIDER_DEFAULT_WAIT_MINUTES
+        # What the component computes from its arguments is what the preview reads back.
+        assert minutes == release_wait_minutes(settings), service.name
+
+
+def test_a_canary_longer_than_the_provider_default_gets_a_longer_wait(prod: Rendering) -> None:
+    shifting = [
+        s
+        for s in prod.of_type("aws:ecs/service:Service")
+        if s.inputs["deploymentConfiguration"]["strategy"] != "ROLLING"
+    ]
+    assert shifting, "prod releases a service with traffic shifting"
+    for service in shifting:
+        estimate = release_time.estimate(_at_most_tasks(rollout.settings_of(prod, service)))
+        assert (estimate.release_done_seconds or 0) > PROVIDER_DEFAULT_WAIT_MINUTES * 60
+        minutes = int(service.custom_timeouts["update"].removesuffix("m"))
+        assert minutes * 60 > (estimate.release_done_seconds or 0)
+
+
+# --- 3. what leaving canary sends ----------------------------------------------------------
+
+
+STRATEGY_VARIANTS = [
+    ("rolling", {"strategy": "ROLLING"}),
+    ("blueGreen", {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": "5"}),
+    ("linear", {"strategy": "LINEAR", "bakeTimeInMinutes": "5"}),
+    ("canary", {"strategy": "CANARY", "bakeTimeInMinutes": "5"}),
+]
+
+
+def _shifting_service(prod: Rendering) -> str:
+    for service in prod.of_type("aws:ecs/service:Service"):
+        if service.inputs["deploymentConfiguration"]["strategy"] != "ROLLING":
+            return str(service.inputs["name"])
+    raise AssertionError("prod releases a service with traffic shifting")
+
+
+@pytest.mark.parametrize(("strategy", "expected"), STRATEGY_VARIANTS)
+def test_every_strategy_is_sent_rolling_included(
+    prod: Rendering, strategy: str, expected: dict[str, Any]
+) -> None:
+    name = _shifting_service(prod)
+    rendering = render_document("prod", _with_strategy(name, strategy))
+    service = ecs_service(rendering, name).inputs
+    sent = service["deploymentConfiguration"]
+    assert {k: v for k, v in sent.items() if k in expected} == expected
+    assert service["deploymentController"] == {"type": "ECS"}
+    assert ("canaryConfiguration" in sent) is (strategy == "canary")
+    assert ("linearConfiguration" in sent) is (strategy == "linear")
+
+
+def _with_strategy(name: str, strategy: str) -> dict[str, Any]:
+    """The prod stack file with `name` released by `strategy` alone (a 5-minute bake)."""
+    document = config_rm_path(read_stack_document("prod"), f"services.{name}.deployment")
+    document = config_set_path(document, f"services.{name}.deployment.strategy", strategy)
+    if strategy != "rolling":
+        document = config_set_path(document, f"services.{name}.deployment.bakeTimeMinutes", "5")
+    return document
+
+
+@pytest.mark.parametrize("rollback", [True, False])
+def test_the_alarms_block_is_sent_with_rollback_on_and_off(prod: Rendering, rollback: bool) -> None:
+    for name in [str(s.inputs["name"]) for s in prod.of_type("aws:ecs/service:Service")]:
+        rendering = render_with(
+            "prod", [(f"services.{name}.alarms.rollback", str(rollback).lower())]
+        )
+        alarms = ecs_service(rendering, name).inputs["alarms"]
+        assert alarms["alarmNames"], name
+        assert alarms["enable"] is rollback and alarms["rollback"] is rollback, name
+
+
+def _rule_sends_all_to(
+    monkeypatch: pytest.MonkeyPatch, rendering: Rendering, service: str, group: str
+) -> None:
+    """AWS's rule of `service` after a release that left all traffic on `group` (tg or alt)."""
+    stack = rendering.stack
+    weights = {"tg": 100 if group == "tg" else 0, "alt": 100 if group == "alt" else 0}
+    rule = next(
+        r.name
+        for r in rendering.of_type("aws:lb/listenerRule:ListenerRule")
+        if r.name.startswith(f"{stack}-{service}-rule-")
+    )
+    monkeypatch.setitem(
+        harness.LIVE_LISTENER_RULES,
+        f"${{{rule}.arn}}",
+        [
+            {
+                "type": "forward",
+                "order": 1,
+                "forwards": [
+                    {
+                        "targetGroups": [
+                            {"arn": f"${{{stack}-{service}-{g}.arn}}", "weight": w}
+                            for g, w in weights.items()
+                        ]
+                    }
+                ],
+            }
+        ],
+    )
+
+
+@pytest.mark.parametrize("strategy", ["rolling", "canary"])
+@pytest.mark.parametrize("live", ["tg", "alt"])
+def test_a_service_registers_where_its_rule_sends_traffic(
+    monkeypatch: pytest.MonkeyPatch, prod: Rendering, strategy: str, live: str
+) -> None:
+    name = _shifting_service(prod)
+    _rule_sends_all_to(monkeypatch, prod, name, live)
+    rendering = render_document("prod", _with_strategy(name, strategy))
+    (balancer,) = ecs_service(rendering, name).inputs["loadBalancers"]
+    other = "tg" if live == "alt" else "alt"
+    assert balancer["targetGroupArn"] == f"${{prod-{name}-{live}.arn}}"
+    if strategy == "rolling":
+        assert "advancedConfiguration" not in balancer
+    else:
+        assert balancer["advancedConfiguration"]["alternateTargetGroupArn"] == (
+            f"${{prod-{name}-{other}.arn}}"
+        )
+    # The rule keeps what ECS made of it: the program never moves its weights.
+    (rule,) = [
+        r
+        for r in rendering.of_type("aws:lb/listenerRule:ListenerRule")
+        if r.name.startswith(f"prod-{name}-rule-")
+    ]
+    assert rule.ignore_changes == ("actions",)
+    # Its alarms watch both groups, whichever serves.
+    alarm = rendering.named(f"prod-{name}-alarm-5xx-rate").inputs
+    watched = {
+        q["metric"]["dimensions"].get("TargetGroup")
+        for q in alarm["metricQueries"]
+        if "metric" in q
+    } - {None}
+    assert watched == {f"${{prod-{name}-tg.arnSuffix}}", f"${{prod-{name}-alt.arnSuffix}}"}
+
+
+def test_requests_per_target_scale_on_the_serving_group(
+    monkeypatch: pytest.MonkeyPatch, dev: Rendering
+) -> None:
+    policies = [
+        p
+        for p in dev.of_type("aws:appautoscaling/policy:Policy")
+        if p.name.endswith("-requests-scaling")
+    ]
+    assert policies, "dev scales a routed service on requests per target"
+    name = policies[0].name.removeprefix("dev-").removesuffix("-requests-scaling")
+    _rule_sends_all_to(monkeypatch, dev, name, "alt")
+    rendering = render_with("dev")
+    label = rendering.named(f"dev-{name}-requests-scaling").inputs[
+        "targetTrackingScalingPolicyConfiguration"
+    ]["predefinedMetricSpecification"]["resourceLabel"]
+    assert label == f"${{dev-ingress-alb.arnSuffix}}/${{dev-{name}-alt.arnSuffix}}"
+
+
+def test_serving_group_reads_the_weights() -> None:
+    def rule(primary: int, alternate: int) -> list[dict[str, Any]]:
+        groups = [{"arn": "p", "weight": primary}, {"arn": "a", "weight": alternate}]
+        return [{"forwards": [{"target_groups": groups}]}]
+
+    assert serving_group(rule(100, 0), "p", "a") == "p"
+    assert serving_group(rule(0, 100), "p", "a") == "a"
+    assert serving_group(rule(10, 90), "p", "a") == "a"  # mid-release: where most goes
+    assert serving_group(rule(50, 50), "p", "a") == "p"
+    assert serving_group([], "p", "a") == "p"  # not read (offline, or before it exists)
