@@ -29,6 +29,8 @@ class AlertTopicArgs:
     account_id: pulumi.Input[str] | None = None
     """Required with encrypt: the key's policy names the account."""
     partition: pulumi.Input[str] = "aws"
+    region: str = ""
+    """Required with encrypt: only this region's alarms may use the key."""
     retain_key_on_delete: bool = False
 
 
@@ -42,8 +44,8 @@ class AlertTopic(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         key_arn = None
         if args.encrypt:
-            if args.account_id is None:
-                raise ValueError("AlertTopicArgs.account_id is required with encrypt")
+            if args.account_id is None or not args.region:
+                raise ValueError("AlertTopicArgs.account_id and region are required with encrypt")
             key = aws.kms.Key(
                 f"{name}-key",
                 description="Encrypts the alarm topic of this stack",
@@ -51,7 +53,9 @@ class AlertTopic(pulumi.ComponentResource):
                 deletion_window_in_days=30,
                 policy=pulumi.Output.all(args.account_id, args.partition).apply(
                     lambda values: json.dumps(
-                        alarm_topic_key_policy(account_id=values[0], partition=values[1])
+                        alarm_topic_key_policy(
+                            account_id=values[0], region=args.region, partition=values[1]
+                        )
                     )
                 ),
                 opts=pulumi.ResourceOptions(

@@ -174,6 +174,7 @@ class Platform(pulumi.ComponentResource):
                 encrypt=settings.production,
                 account_id=account_id,
                 partition=partition,
+                region=settings.region,
                 retain_key_on_delete=settings.logs_on_destroy == "keep",
             ),
             child,

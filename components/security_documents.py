@@ -97,13 +97,17 @@ def flow_logs_policy(
     }
 
 
-def alarm_topic_key_policy(*, account_id: str, partition: str = "aws") -> dict[str, Any]:
+def alarm_topic_key_policy(
+    *, account_id: str, region: str, partition: str = "aws"
+) -> dict[str, Any]:
     """Key policy for the key that encrypts the alarm topic.
 
     CloudWatch publishes alarm notifications to an encrypted topic only if the key lets it
     decrypt and generate data keys; AWS's managed key for SNS cannot be used for that
     (https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns,
-    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). The same SNS page
+    asks for aws:SourceAccount and aws:SourceArn on such a statement against the confused
+    deputy problem, so only this account's alarms, in this region, may use it.
     """
     return {
         "Version": "2012-10-17",
@@ -115,6 +119,12 @@ def alarm_topic_key_policy(*, account_id: str, partition: str = "aws") -> dict[s
                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"
+                    },
+                },
             },
         ],
     }
@@ -123,7 +133,11 @@ def alarm_topic_key_policy(*, account_id: str, partition: str = "aws") -> dict[s
 def infrastructure_trust_policy() -> dict[str, Any]:
     """ECS may assume the role that shifts load balancer traffic in blue/green, linear and
     canary deployments (the trust policy AWS documents for the Amazon ECS infrastructure role
-    for load balancers)."""
+    for load balancers). AWS documents no aws:SourceAccount or aws:SourceArn condition for
+    this trust, on that page or on the infrastructure role's
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AmazonECSInfrastructureRolePolicyForLoadBalancers.html,
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/infrastructure_IAM_role.html),
+    so none is set: a condition ECS does not satisfy would stop every release."""
     return {
         "Version": "2012-10-17",
         "Statement": [

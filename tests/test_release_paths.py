@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
 from components import release_time
 from components.ecs_service import (
@@ -19,13 +20,21 @@ from components.ecs_service import (
     release_wait_minutes,
     serving_group,
 )
+from components.service_image import PLATFORMS
 from components.service_table import ITEM_ACTIONS, KEY_ACTIONS
 from offline import cost, harness, rollout
 from offline.harness import RecordedResource, Rendering
-from offline.stackfile import config_rm_path, config_set_path, read_stack_document
+from offline.stackfile import (
+    PROJECT_DIR,
+    config_rm_path,
+    config_set_path,
+    project_name,
+    read_stack_document,
+)
 from tests.conftest import ecs_service, render_document, render_with
 from tests.metric_math import alarm_value
 from tests.test_policies import _policy_resources, rendered_violations, run_stack
+from tests.test_workflows import load, uses
 
 TABLE = "aws:dynamodb/table:Table"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -449,3 +458,71 @@ def test_serving_group_reads_the_weights() -> None:
     assert serving_group(rule(10, 90), "p", "a") == "a"  # mid-release: where most goes
     assert serving_group(rule(50, 50), "p", "a") == "p"
     assert serving_group([], "p", "a") == "p"  # not read (offline, or before it exists)
+
+
+# --- 11. confused deputy --------------------------------------------------------------------
+
+
+def test_only_this_accounts_alarms_in_this_region_may_use_the_alarm_topic_key(
+    prod: Rendering,
+) -> None:
+    statements = [
+        statement
+        for key in prod.of_type("aws:kms/key:Key")
+        for statement in json.loads(key.inputs["policy"])["Statement"]
+        if (statement.get("Principal") or {}).get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert len(statements) == 1, "prod encrypts its alarm topic with a key of its own"
+    account = "${aws.accountId}"
+    assert statements[0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnLike": {
+            "aws:SourceArn": f"arn:${{aws.partition}}:cloudwatch:{_region(prod)}:{account}:alarm:*"
+        },
+    }
+
+
+def test_the_infrastructure_role_trusts_ecs_as_aws_documents_it(prod: Rendering) -> None:
+    roles = [
+        r for r in prod.of_type("aws:iam/role:Role") if r.name.endswith("-infrastructure-role")
+    ]
+    assert roles, "prod shifts traffic with ECS's infrastructure role"
+    for role in roles:
+        (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        # AWS documents no source conditions for this trust; see infrastructure_trust_policy.
+        assert statement == {
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+
+
+# --- 7. every architecture a stack asks for can be built in CI --------------------------------
+
+
+def _architectures_asked_for() -> set[str]:
+    """Docker platforms of the images every committed stack file builds, beyond the runner's."""
+    found = set()
+    for path in sorted(PROJECT_DIR.glob("Pulumi.*.yaml")):
+        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+        for service in (config.get(f"{project_name()}:services") or {}).values():
+            architecture = (service or {}).get("cpuArchitecture", "X86_64")
+            found.add(PLATFORMS[architecture].removeprefix("linux/"))
+    return found - {"amd64"}
+
+
+@pytest.mark.parametrize("workflow", ["pull-request.yml", "deploy.yml"])
+def test_jobs_that_run_pulumi_can_build_every_architecture(workflow: str) -> None:
+    foreign = _architectures_asked_for()
+    assert foreign, "a committed stack builds for another architecture than the runner's"
+    jobs = load(workflow)["jobs"]
+    running_pulumi = {n: j for n, j in jobs.items() if uses(j, "pulumi/actions")}
+    assert running_pulumi
+    for name, job in running_pulumi.items():
+        actions = [step.get("uses", "").split("@")[0] for step in job["steps"]]
+        qemu = actions.index("docker/setup-qemu-action")
+        assert (
+            qemu < actions.index("docker/setup-buildx-action") < actions.index("pulumi/actions")
+        ), name
+        platforms = set(job["steps"][qemu]["with"]["platforms"].split(","))
+        assert foreign <= platforms, name
