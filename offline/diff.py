@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from config.immutable import IMMUTABLE_KEYS, ImmutableKey
-from offline import cost, replacements, rollout
+from offline import cost, replacements, rollout, sticky
 from offline.harness import UNKNOWN, RecordedResource, Rendering
 from offline.replacements import Identity
 
@@ -45,6 +45,15 @@ class PropertyChange:
     """Nested property path, e.g. `healthCheck.interval` or `containerDefinitions[0].image`."""
     old: Any
     new: Any
+    kind: str = "update"
+    """`update`: AWS gets the new value. `ignored`: under ignoreChanges, Pulumi keeps the
+    deployed value. `kept`: left out, and the provider sends nothing for it, so AWS keeps the
+    old value (offline/sticky.py)."""
+    note: str = ""
+
+    @property
+    def sent(self) -> bool:
+        return self.kind == "update"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,22 +158,36 @@ class ResourceDiff:
         ]
         return sorted([*self.changed, *extra], key=lambda item: (item[0].type, item[0].name))
 
-    def action(self, resource: RecordedResource) -> str:
-        return "+-" if resource.urn in self.replacements else "~"
+    def action(self, resource: RecordedResource, changes: Iterable[PropertyChange] = ()) -> str:
+        if resource.urn in self.replacements:
+            return "+-"
+        changes = tuple(changes)
+        return "=" if changes and self.sends_nothing(resource, changes) else "~"
 
     def conflicts_of(self, resource: RecordedResource) -> list[Conflict]:
         return [c for c in self.conflicts if c.resource.urn == resource.urn]
+
+    def sends_nothing(self, resource: RecordedResource, changes: Iterable[PropertyChange]) -> bool:
+        """Only ignored or left-out inputs differ: `pulumi up` sends AWS nothing for it."""
+        return (
+            resource.urn not in self.replacements
+            and resource.urn not in self.deploy_changes
+            and all(not c.sent for c in changes)
+        )
 
     @property
     def counts(self) -> dict[str, int]:
         touched = self.touched()
         replaced = sum(1 for r, _ in touched if r.urn in self.replacements)
+        unsent = sum(1 for r, c in touched if self.sends_nothing(r, c))
         return {
             "add": len(self.added),
             "remove": len(self.removed),
-            "change": len(touched) - replaced,
+            "change": len(touched) - replaced - unsent,
             "replace": replaced,
             "conflict": len(self.conflicts),
+            "not sent": sum(1 for _, c in touched if any(x.kind == "kept" for x in c)),
+            "ignored": sum(1 for _, c in touched if any(x.kind == "ignored" for x in c)),
         }
 
 
@@ -290,13 +313,14 @@ def diff(base: Rendering, head: Rendering) -> ResourceDiff:
             {**new_inputs[key], "(options)": _options(after[key])},
         )
         if changes:
-            changed.append((after[key], tuple(changes)))
+            changed.append((after[key], classify(after[key], changes, new_inputs[key])))
 
     replaced: dict[str, Replacement] = {}
     by_urn_key = {after[key].urn: key for key in common}
     for resource, changes in changed:
         key = by_urn_key[resource.urn]
-        found = _direct_replacement(resource, changes, old_inputs[key], new_inputs[key])
+        sent = [c for c in changes if c.sent]
+        found = _direct_replacement(resource, sent, old_inputs[key], new_inputs[key])
         if found is not None:
             replaced[resource.urn] = found
 
@@ -332,6 +356,36 @@ def diff(base: Rendering, head: Rendering) -> ResourceDiff:
         cost=cost.compare(base, head),
         rollout=rollout.compare(base, head),
     )
+
+
+def classify(
+    resource: RecordedResource, changes: Iterable[PropertyChange], new_inputs: Mapping[str, Any]
+) -> tuple[PropertyChange, ...]:
+    """Each change as AWS sees it: sent, ignored (Pulumi keeps the deployed value), or not
+    sent because the input is left out and the provider keeps what AWS has."""
+    found = []
+    for change in changes:
+        if change.path.startswith("(options)"):
+            found.append(change)
+        elif any(replacements.under(change.path, i) for i in resource.ignore_changes):
+            found.append(
+                replace(change, kind="ignored", note="ignored: Pulumi keeps the deployed value")
+            )
+        elif change.new is None and (
+            entry := sticky.kept_when_left_out(resource.type, change.path, new_inputs)
+        ):
+            unread = "" if entry.used(new_inputs) else ", which nothing reads any more"
+            found.append(
+                replace(
+                    change,
+                    kind="kept",
+                    note=f"not sent: AWS keeps {show_value(change.old)}{unread} ({entry.why}; "
+                    "send the value to change it)",
+                )
+            )
+        else:
+            found.append(change)
+    return tuple(found)
 
 
 def _direct_replacement(
@@ -590,9 +644,12 @@ def _display_name(result: ResourceDiff, resource: RecordedResource, stack: str) 
 
 def _summary(result: ResourceDiff) -> str:
     counts = result.counts
+    extra = "".join(
+        f", {counts[kind]} with {kind} inputs" for kind in ("not sent", "ignored") if counts[kind]
+    )
     return (
         f"{counts['add']} to add, {counts['remove']} to remove, {counts['change']} to change, "
-        f"{counts['replace']} to replace, {counts['conflict']} will conflict"
+        f"{counts['replace']} to replace, {counts['conflict']} will conflict{extra}"
     )
 
 
@@ -606,6 +663,10 @@ def _replacement_note(result: ResourceDiff, resource: RecordedResource) -> str:
 
 def _legend(result: ResourceDiff) -> list[str]:
     lines = ["~ updates in place, +- replaces (creates the new one, then deletes the old)."]
+    if any(not c.sent for _, changes in result.touched() for c in changes):
+        lines.append(
+            "= sends AWS nothing: only ignored inputs, or inputs left out that AWS keeps (!)."
+        )
     if result.across_stacks:
         lines.append(f"{STACK_MARKER} stands for each side's stack name in names and values.")
     return lines
@@ -652,12 +713,14 @@ def format_text(result: ResourceDiff, base_label: str, head_label: str) -> str:
         lines.append(f"- {resource.type}  {_display_name(result, resource, result.base)}")
     for resource, changes in result.touched():
         lines.append(
-            f"{result.action(resource)} {resource.type}  "
+            f"{result.action(resource, changes)} {resource.type}  "
             f"{_display_name(result, resource, result.head)}{_replacement_note(result, resource)}"
         )
         for change in changes:
+            mark = "    ! " if change.kind == "kept" else "      "
+            note = f"  ({change.note})" if change.note else ""
             lines.append(
-                f"      {change.path}: {show_value(change.old)} → {show_value(change.new)}"
+                f"{mark}{change.path}: {show_value(change.old)} → {show_value(change.new)}{note}"
             )
         for later in result.deploy_changes.get(resource.urn, ()):
             lines.append(f"      {later.path}: {show_value(later.value)} → {AFTER_DEPLOY}")
@@ -721,12 +784,17 @@ def format_markdown(result: ResourceDiff, base_label: str, head_label: str) -> s
             "|---|---|---|---|---|",
         ]
         for resource, changes in touched:
-            action = _cell(result.action(resource))
+            action = _cell(result.action(resource, changes))
             label = f"{resource.type} {_display_name(result, resource, result.head)}"
             replacement = result.replacements.get(resource.urn)
             forcing = set(replacement.forced_by) if replacement else set()
             rows = [
-                (change.path, show_value(change.old), show_value(change.new)) for change in changes
+                (
+                    change.path,
+                    show_value(change.old),
+                    show_value(change.new) + (f" ({change.note})" if change.note else ""),
+                )
+                for change in changes
             ] + [
                 (later.path, show_value(later.value), AFTER_DEPLOY)
                 for later in result.deploy_changes.get(resource.urn, ())

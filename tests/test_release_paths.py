@@ -23,6 +23,7 @@ from components.ecs_service import (
 from components.service_image import PLATFORMS
 from components.service_table import ITEM_ACTIONS, KEY_ACTIONS
 from offline import cost, harness, rollout
+from offline.diff import diff, format_markdown, format_text, show_value
 from offline.harness import RecordedResource, Rendering
 from offline.stackfile import (
     PROJECT_DIR,
@@ -526,3 +527,67 @@ def test_jobs_that_run_pulumi_can_build_every_architecture(workflow: str) -> Non
         ), name
         platforms = set(job["steps"][qemu]["with"]["platforms"].split(","))
         assert foreign <= platforms, name
+
+
+# --- 9. the diff tells what AWS will see ------------------------------------------------------
+
+
+def _with_service_inputs(rendering: Rendering, name: str, **inputs: Any) -> Rendering:
+    """A copy of `rendering` whose ECS service `name` has these inputs (None: left out)."""
+    resources = []
+    for resource in rendering.resources:
+        if resource.type == "aws:ecs/service:Service" and resource.inputs.get("name") == name:
+            changed = {**resource.inputs, **inputs}
+            resource = dataclasses.replace(
+                resource, inputs={k: v for k, v in changed.items() if v is not None}
+            )
+        resources.append(resource)
+    return dataclasses.replace(rendering, resources=resources)
+
+
+def _autoscaled_service(prod: Rendering) -> RecordedResource:
+    return next(
+        s for s in prod.of_type("aws:ecs/service:Service") if "desiredCount" in s.ignore_changes
+    )
+
+
+def test_an_ignored_input_shows_as_ignored_not_as_an_update(prod: Rendering) -> None:
+    service = _autoscaled_service(prod)
+    name = str(service.inputs["name"])
+    count = int(service.inputs["desiredCount"])
+    head = _with_service_inputs(prod, name, desiredCount=count + 2)
+    result = diff(prod, head)
+    text = format_text(result, "prod", "prod-scaled")
+    assert text.startswith(
+        "prod → prod-scaled: 0 to add, 0 to remove, 0 to change, 0 to replace, 0 will conflict, "
+        "1 with ignored inputs\n"
+    )
+    assert (
+        f"= aws:ecs/service:Service  {service.name}\n"
+        f"      desiredCount: {count} → {count + 2}  (ignored: Pulumi keeps the deployed value)\n"
+    ) in text
+    assert "= sends AWS nothing" in text
+    markdown = format_markdown(result, "prod", "prod-scaled")
+    assert "(ignored: Pulumi keeps the deployed value)" in markdown
+
+
+def test_an_input_left_out_that_aws_keeps_never_looks_like_a_clean_update(prod: Rendering) -> None:
+    name = _shifting_service(prod)
+    service = ecs_service(prod, name)
+    configuration = service.inputs["deploymentConfiguration"]
+    head = _with_service_inputs(prod, name, deploymentConfiguration=None)
+    text = format_text(diff(prod, head), "prod", "prod-program-without-it")
+    assert "0 to change" in text and "1 with not sent inputs" in text
+    strategy = configuration["strategy"]
+    shown = show_value(configuration)
+    assert (
+        f"= aws:ecs/service:Service  {service.name}\n"
+        f"    ! deploymentConfiguration: {shown} → (none)  (not sent: AWS keeps {shown} "
+        "(Optional and Computed; send the value to change it))\n"
+    ) in text
+    # Rolling sent, the canary's settings left out: kept, but read by nothing.
+    rolling = _with_service_inputs(prod, name, deploymentConfiguration={"strategy": "ROLLING"})
+    text = format_text(diff(prod, rolling), "prod", "prod-rolling")
+    assert f"deploymentConfiguration.strategy: {strategy} → ROLLING\n" in text
+    assert "which nothing reads any more" in text
+    assert "1 to change" in text
