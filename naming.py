@@ -59,6 +59,17 @@ def alternate_target_group(component: str) -> str:
     return f"{component}-alt"
 
 
+# A Service Connect service's Cloud Map name: the service's own DNS name stays taken by its
+# Cloud Map DNS service, kept in both discovery modes, and names are unique in a namespace.
+SERVICE_CONNECT_NAME_SUFFIX = "-sc"
+
+
+def service_connect_discovery_name(discovery_name: str) -> str:
+    """The name ECS gives the service's Cloud Map service under Service Connect. Callers never
+    see it: they reach the service at its client alias, `<discovery name>.<namespace>`."""
+    return f"{discovery_name}{SERVICE_CONNECT_NAME_SUFFIX}"
+
+
 def cluster_name(project: str, stack: str) -> str:
     """The ECS cluster's physical name."""
     return f"{project}-{stack}"

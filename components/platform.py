@@ -204,16 +204,19 @@ class Platform(pulumi.ComponentResource):
                 ),
             )
             self.endpoints[service.name] = endpoint
-            if args.run_services and not settings.service_connect:
-                self.services[service.name] = EcsService(
-                    component,
-                    runtime_args(settings, service, shared, endpoint_values(endpoint)),
-                    child,
-                )
-        if args.run_services and settings.service_connect:
-            # A Service Connect task resolves only the endpoints that exist when it starts
-            # (AWS's "Deployment order"), so each service starts after the ones it calls.
-            for service in reversed(settings.services):
+        if args.run_services:
+            # Services keep their Cloud Map DNS records in both modes, and a switch of modes
+            # releases them in the order the new mode needs, so no caller loses its callees:
+            # under Service Connect each service after the ones it calls (a task resolves only
+            # the endpoints that exist when it starts: AWS's "Deployment order"), under DNS each
+            # after its callers (a caller leaves Service Connect before its callees do).
+            ordered = (
+                list(reversed(settings.services))
+                if settings.service_connect
+                else list(settings.services)
+            )
+            for service in ordered:
+                waits_for = service.spec.calls if settings.service_connect else service.callers
                 self.services[service.name] = EcsService(
                     naming.service_component(name, service.name),
                     runtime_args(
@@ -221,7 +224,7 @@ class Platform(pulumi.ComponentResource):
                         service,
                         shared,
                         endpoint_values(self.endpoints[service.name]),
-                        start_after=[self.services[callee] for callee in service.spec.calls],
+                        start_after=[self.services[other] for other in waits_for],
                     ),
                     child,
                 )
@@ -328,16 +331,13 @@ class Platform(pulumi.ComponentResource):
             callers={
                 caller: self.endpoints[caller].security_group_id for caller in service.callers
             },
-            # Under Service Connect ECS creates the service's Cloud Map service itself, under
-            # the same name, which must be unique in the namespace.
-            service_discovery=(
-                None
-                if settings.service_connect
-                else ServiceDiscoveryArgs(
-                    namespace_id=self.namespace.namespace_id,
-                    dns_name=spec.discovery_name,
-                    ttl=settings.record_ttl,
-                )
+            # In both modes: under Service Connect, ECS creates another Cloud Map service for
+            # the service (naming.service_connect_discovery_name), and these DNS records keep
+            # answering the callers that have not switched yet.
+            service_discovery=ServiceDiscoveryArgs(
+                namespace_id=self.namespace.namespace_id,
+                dns_name=spec.discovery_name,
+                ttl=settings.record_ttl,
             ),
             listener=(
                 ListenerRoutesArgs(

@@ -129,7 +129,8 @@ def alarm_args(
         target_group_arn_suffixes=tuple(target_groups),
         service_connect=(
             ServiceConnectMetricsArgs(
-                discovery_name=service.spec.discovery_name, callers=service.callers
+                discovery_name=naming.service_connect_discovery_name(service.spec.discovery_name),
+                callers=service.callers,
             )
             if through_proxies
             else None
@@ -284,7 +285,7 @@ def service_connect_args(
     return ServiceConnectArgs(
         namespace=shared.namespace_arn,
         port_name=SERVICE_CONNECT_PORT_NAME,
-        discovery_name=spec.discovery_name,
+        discovery_name=naming.service_connect_discovery_name(spec.discovery_name),
         dns_name=service.dns_name,
         port=spec.container_port,
         per_request_timeout_seconds=service.per_request_timeout_seconds,

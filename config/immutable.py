@@ -1,5 +1,5 @@
 """Stack-config keys that can never change after a stack's first deploy, and one whose change
-on a deployed stack is not proven (`discovery.mode`).
+the diff points out with what it takes (`discovery.mode`).
 
 Each one feeds a resource input whose change makes the provider replace the resource (a
 `ForceNew` attribute of terraform-provider-aws), and the replacement takes down more than the
@@ -77,14 +77,16 @@ IMMUTABLE_KEYS: tuple[ImmutableKey, ...] = (
     ),
     ImmutableKey(
         path="discovery.mode",
-        reason="under serviceConnect ECS creates a Cloud Map service for each discovery name, "
-        "and the endpoints' own services of the same names go only after the ECS services are "
-        "updated; whether ECS adopts or refuses them is not documented (docs/service-connect.md)",
-        source="https://docs.aws.amazon.com/AmazonECS/latest/APIReference/"
-        "API_ServiceConnectServiceResource.html",
+        reason="every service keeps its Cloud Map DNS records, Service Connect registers it "
+        "under another Cloud Map name (<discovery name>-sc: names are unique in a namespace), "
+        "and the services release in the new mode's order: into serviceConnect callees first, "
+        "so a caller's proxy finds them; back to cloudMapDns callers first, so none is left on "
+        "a proxy whose callee has gone. A split environment switches its service stacks in "
+        "that order by hand (docs/service-connect.md)",
+        source="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
+        "service-connect-concepts.html (Deployment order)",
         default=_default("discovery", "mode"),
-        consequence="is not proven to switch on a deployed stack; create the environment in "
-        "the mode it keeps",
+        consequence="switches in one `pulumi up`",
     ),
 )
 

@@ -398,7 +398,7 @@ def _check_blocks(
     if blocks["logs"] is not None:
         rules.check_logs(blocks["logs"], findings)
     if blocks["alerts"] is not None:
-        rules.check_alerts(blocks["alerts"], findings, production=environment == "production")
+        rules.check_alerts(blocks["alerts"], findings)
     if blocks["deployment"] is not None:
         rules.check_deployment(
             blocks["deployment"],

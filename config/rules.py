@@ -569,14 +569,6 @@ def check_discovery(
                 rm_command("discovery.perRequestTimeoutSeconds"),
             )
         return
-    if "record_ttl" in discovery.model_fields_set:
-        findings.error(
-            "discovery.recordTtl",
-            f"{discovery.record_ttl} is the TTL of Cloud Map DNS records, and under "
-            "serviceConnect ECS registers the services without them (allowed: remove it, or "
-            "discovery.mode cloudMapDns)",
-            rm_command("discovery.recordTtl"),
-        )
     if not is_dns_name(namespace) or not catalog:
         return
     # Callers keep their URLs: each service's alias is `<discovery name>.<namespace>`.
@@ -598,15 +590,7 @@ def check_discovery(
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def check_alerts(alerts: AlertsConfig, findings: Findings, *, production: bool = False) -> None:
-    if production and not alerts.emails:
-        findings.warn(
-            "alerts.emails",
-            "is empty in production: the alarms notify a topic nobody subscribes to, so they "
-            "act only through the release rollbacks they trigger (allowed: addresses that "
-            "confirm AWS's subscription email)",
-            set_command("alerts.emails[0]", "ops@<your-domain>"),
-        )
+def check_alerts(alerts: AlertsConfig, findings: Findings) -> None:
     for index, email in enumerate(alerts.emails):
         path = f"alerts.emails[{index}]"
         if not EMAIL.match(email):
@@ -876,11 +860,18 @@ def check_catalog(stack: str, catalog: Mapping[str, ServiceSpec], findings: Find
                 f"{naming.AWS_LB_NAME_MAX} characters)",
                 f"shorten the name of '{spec.name}' in services/, or the stack's name",
             )
-        if "." in spec.discovery_name or not is_dns_name(spec.discovery_name):
+        connect_name = naming.service_connect_discovery_name(spec.discovery_name)
+        if (
+            "." in spec.discovery_name
+            or not is_dns_name(spec.discovery_name)
+            or not is_dns_name(connect_name)
+        ):
+            room = 63 - len(naming.SERVICE_CONNECT_NAME_SUFFIX)
             findings.error(
                 path,
-                f"Cloud Map name {show(spec.discovery_name)} is not a DNS label (allowed: 1..63 "
-                "characters of a-z, 0-9 and '-', not starting or ending with '-')",
+                f"Cloud Map name {show(spec.discovery_name)} is not a DNS label of up to {room} "
+                f"characters, which leaves room for its Service Connect name {show(connect_name)} "
+                "(allowed: a-z, 0-9 and '-', not starting or ending with '-')",
                 spec_fix(spec.name),
             )
         _check_security_group_rules(spec, catalog, findings)

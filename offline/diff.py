@@ -186,6 +186,13 @@ class ResourceDiff:
             "change": len(touched) - replaced - unsent,
             "replace": replaced,
             "conflict": len(self.conflicts),
+        }
+
+    @property
+    def unsent_counts(self) -> dict[str, int]:
+        """Resources with inputs AWS will not get: left out and kept, or ignored."""
+        touched = self.touched()
+        return {
             "not sent": sum(1 for _, c in touched if any(x.kind == "kept" for x in c)),
             "ignored": sum(1 for _, c in touched if any(x.kind == "ignored" for x in c)),
         }
@@ -644,8 +651,9 @@ def _display_name(result: ResourceDiff, resource: RecordedResource, stack: str) 
 
 def _summary(result: ResourceDiff) -> str:
     counts = result.counts
+    unsent = result.unsent_counts
     extra = "".join(
-        f", {counts[kind]} with {kind} inputs" for kind in ("not sent", "ignored") if counts[kind]
+        f", {unsent[kind]} with {kind} inputs" for kind in ("not sent", "ignored") if unsent[kind]
     )
     return (
         f"{counts['add']} to add, {counts['remove']} to remove, {counts['change']} to change, "

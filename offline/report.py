@@ -156,6 +156,29 @@ def discovery_lines(rendering: Rendering) -> list[str]:
     return [f"Service discovery: {mode} ({how})", ""]
 
 
+def alarm_lines(rendering: Rendering) -> list[str]:
+    """Who hears the alarms: the addresses subscribed to the stack's alarm topic, or nobody,
+    when the alarms act only through the release rollbacks they trigger."""
+    alarms = rendering.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    if not alarms:
+        return []
+    if not rendering.of_type("aws:sns/topic:Topic"):
+        return [f"Alarm notifications: {len(alarms)} alarms notify the platform's topic", ""]
+    addresses = rendering.of_type("aws:sns/topicSubscription:TopicSubscription")
+    if not addresses:
+        return [
+            f"Alarm notifications: nobody (alerts.emails is empty): the {len(alarms)} alarms act "
+            "only through the release rollbacks they trigger; to hear them: pulumi config set "
+            "--path 'alerts.emails[0]' ops@<your-domain>",
+            "",
+        ]
+    return [
+        f"Alarm notifications: {len(alarms)} alarms to {len(addresses)} address(es), each "
+        "after it confirms AWS's subscription email",
+        "",
+    ]
+
+
 def tracing_lines(rendering: Rendering) -> list[str]:
     """Whether the stack's tasks trace: a collector beside the application, the share of new
     traces recorded, and whether this stack turns on the account's Transaction Search."""
@@ -226,7 +249,12 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
             ecs_strategy = (ecs.get("deploymentConfiguration") or {}).get("strategy", "ROLLING")
             strategy = STRATEGY_NAMES.get(ecs_strategy, ecs_strategy)
             watching = _child(rendering, runtime, "aws:cloudwatch/metricAlarm:MetricAlarm")
-            rollback = (ecs.get("alarms") or {}).get("alarmNames") or []
+            deployment_alarms = ecs.get("alarms") or {}
+            rollback = (
+                deployment_alarms.get("alarmNames") or []
+                if deployment_alarms.get("rollback")
+                else []
+            )
             alarms = f"{len(watching)} ({len(rollback)} roll back)"
             image = _image_of(rendering, runtime)
             estimate = service_estimate(rendering, ecs_service)
@@ -433,6 +461,7 @@ def preview_text(rendering: Rendering) -> str:
         *count_lines(rendering),
         "",
         *discovery_lines(rendering),
+        *alarm_lines(rendering),
         *tracing_lines(rendering),
         "Services:",
         *service_table_lines(services),

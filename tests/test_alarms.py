@@ -146,7 +146,9 @@ def test_thresholds_come_from_config() -> None:
 
 def test_rollback_can_be_switched_off_with_a_warning_in_production() -> None:
     rendering = render_with("prod", [("services.order-service.alarms.rollback", "false")])
-    assert "alarms" not in ecs_service(rendering, "order-service").inputs
+    # Sent switched off: a block left out would keep ECS rolling back.
+    sent = ecs_service(rendering, "order-service").inputs["alarms"]
+    assert (sent["enable"], sent["rollback"]) == (False, False)
     # Still watched and notified.
     assert alarms_of(rendering, "order-service")
     assert any(
@@ -159,16 +161,21 @@ def test_dev_notifies_without_rolling_back(dev: Rendering) -> None:
     for service in CATALOG:
         assert alarms_of(dev, service)
         inputs = ecs_service(dev, service).inputs
-        assert "alarms" not in inputs
+        assert (inputs["alarms"]["enable"], inputs["alarms"]["rollback"]) == (False, False)
         assert inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
-        assert "deploymentConfiguration" not in inputs  # rolling, ECS's default
+        assert inputs["deploymentConfiguration"] == {"strategy": "ROLLING"}
 
 
 def test_no_running_task_alarm_without_container_insights() -> None:
     rendering = render_with("prod", [("cluster.containerInsights", "disabled")])
     assert "running-tasks-low" not in alarms_of(rendering, "order-service")
-    # Without a route its release alarm was the running-task one: nothing to roll back on.
-    assert "alarms" not in ecs_service(rendering, "order-service").inputs
+    # Without a route its release alarm was the running-task one: nothing to roll back on, so
+    # the block names its other alarms, switched off.
+    sent = ecs_service(rendering, "order-service").inputs["alarms"]
+    assert (sent["enable"], sent["rollback"]) == (False, False)
+    assert sorted(sent["alarmNames"]) == sorted(
+        a.inputs["name"] for a in alarms_of(rendering, "order-service").values()
+    )
     assert any(w.startswith("cluster.containerInsights:") for w in rendering.warnings)
 
 
@@ -274,8 +281,9 @@ def test_routed_endpoints_are_ready_for_any_strategy(prod: Rendering) -> None:
 
 def test_a_rolling_service_gets_no_traffic_shifting(prod: Rendering) -> None:
     inputs = ecs_service(prod, "order-service").inputs
-    assert "deploymentConfiguration" not in inputs
-    assert "deploymentController" not in inputs
+    # Said explicitly: a left-out block would keep whatever was deployed.
+    assert inputs["deploymentConfiguration"] == {"strategy": "ROLLING"}
+    assert inputs["deploymentController"] == {"type": "ECS"}
     assert not [r for r in prod.resources if r.name == "prod-order-service-infrastructure-role"]
 
 

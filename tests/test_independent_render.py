@@ -244,6 +244,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "reverseDnsSuffix": "com.amazonaws",
                 "id": "aws",
             }
+        if args.token == "aws:lb/getListenerRule:getListenerRule":
+            # A rule as created: all traffic on the first group it forwards to.
+            rule = next(r for r in self.resources if r.state.get("arn") == args.args["arn"])
+            return {"arn": args.args["arn"], "actions": _rule_actions(rule.inputs["actions"])}
         # An invoke nobody planned for should fail loudly, not get an empty answer.
         raise NotImplementedError(f"unexpected invoke {args.token}")
 
@@ -277,6 +281,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
             Resource(type=args.typ, name=args.name, id=id_, inputs=inputs, state=state)
         )
         return id_, state
+
+
+def _rule_actions(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A listener rule's actions as the provider's data source returns them: each forward
+    block under `forwards`."""
+    return [
+        {
+            "type": action["type"],
+            "order": action.get("order", 1),
+            "forwards": [action["forward"]] if "forward" in action else [],
+        }
+        for action in actions
+    ]
 
 
 def _cli_config(stack: str) -> dict[str, Any]:

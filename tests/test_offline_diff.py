@@ -399,8 +399,9 @@ def test_switching_discovery_mode_is_warned(prod: Rendering) -> None:
         "serviceConnect",
     )
     assert (
-        "! discovery.mode: cloudMapDns → serviceConnect is not proven to switch on a deployed "
-        "stack; create the environment in the mode it keeps: under serviceConnect ECS creates"
+        "! discovery.mode: cloudMapDns → serviceConnect switches in one `pulumi up`: every "
+        "service keeps its Cloud Map DNS records, Service Connect registers it under another "
+        "Cloud Map name"
     ) in format_text(result, "prod", "head")
 
 

@@ -22,9 +22,11 @@ from components.ecs_service import (
 )
 from components.service_image import PLATFORMS
 from components.service_table import ITEM_ACTIONS, KEY_ACTIONS
+from config.calls import callers_of
 from offline import cost, harness, rollout
 from offline.diff import diff, format_markdown, format_text, show_value
 from offline.harness import RecordedResource, Rendering
+from offline.report import preview_text
 from offline.stackfile import (
     PROJECT_DIR,
     config_rm_path,
@@ -32,6 +34,7 @@ from offline.stackfile import (
     project_name,
     read_stack_document,
 )
+from services import CATALOG
 from tests.conftest import ecs_service, render_document, render_with
 from tests.metric_math import alarm_value
 from tests.test_policies import _policy_resources, rendered_violations, run_stack
@@ -258,20 +261,19 @@ def test_a_diluted_canary_trips_the_5xx_alarm(prod: Rendering, case: str, fires:
 # --- 10. alarms that reach nobody -----------------------------------------------------------
 
 
-def test_production_without_alert_addresses_says_its_alarms_reach_nobody(prod: Rendering) -> None:
-    emails = json.loads(prod.config.get("microservices:alerts", "{}")).get("emails")
-    warning = (
-        "alerts.emails: is empty in production: the alarms notify a topic nobody subscribes to, "
-        "so they act only through the release rollbacks they trigger (allowed: addresses that "
-        "confirm AWS's subscription email); fix: pulumi config set --path 'alerts.emails[0]' "
-        "'ops@<your-domain>'"
+def test_the_preview_says_who_hears_the_alarms(prod: Rendering) -> None:
+    alarms = len(prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
+    subscribed = prod.of_type("aws:sns/topicSubscription:TopicSubscription")
+    nobody = (
+        f"Alarm notifications: nobody (alerts.emails is empty): the {alarms} alarms act only "
+        "through the release rollbacks they trigger; to hear them: pulumi config set --path "
+        "'alerts.emails[0]' ops@<your-domain>\n"
     )
-    if emails:
-        assert warning not in prod.warnings
-        return
-    assert warning in prod.warnings
+    assert (nobody in preview_text(prod)) is not subscribed
     told = render_with("prod", [("alerts.emails[0]", "ops@example.com")])
-    assert warning not in told.warnings
+    text = preview_text(told)
+    assert nobody not in text
+    assert f"Alarm notifications: {alarms} alarms to 1 address(es)" in text
 
 
 # --- 2. releases longer than the provider's wait ---------------------------------------------
@@ -591,3 +593,38 @@ def test_an_input_left_out_that_aws_keeps_never_looks_like_a_clean_update(prod: 
     assert f"deploymentConfiguration.strategy: {strategy} → ROLLING\n" in text
     assert "which nothing reads any more" in text
     assert "1 to change" in text
+
+
+# --- 8. switching discovery mode -----------------------------------------------------------
+
+
+def _waits_for(rendering: Rendering) -> dict[str, set[str]]:
+    """ECS service name -> the ECS services it is created and updated after."""
+    services = {s.urn: str(s.inputs["name"]) for s in rendering.of_type("aws:ecs/service:Service")}
+    return {
+        services[s.urn]: {services[d] for d in s.dependencies if d in services}
+        for s in rendering.of_type("aws:ecs/service:Service")
+    }
+
+
+@pytest.mark.parametrize(
+    ("before", "after"), [("cloudMapDns", "serviceConnect"), ("serviceConnect", "cloudMapDns")]
+)
+def test_switching_discovery_mode_is_one_safe_pulumi_up(before: str, after: str) -> None:
+    base = render_with("prod", [("discovery.mode", before)])
+    head = render_with("prod", [("discovery.mode", after)])
+    result = diff(base, head)
+    # Nothing is held twice, and every service keeps its DNS records throughout.
+    assert result.conflicts == ()
+    registries = {r.urn for r in head.of_type("aws:servicediscovery/service:Service")}
+    assert len(registries) == len(CATALOG)
+    assert not [r for r in result.removed if r.type == "aws:servicediscovery/service:Service"]
+    assert not registries & set(result.replacements)
+    for service in head.of_type("aws:ecs/service:Service"):
+        assert service.inputs["serviceRegistries"]["registryArn"].endswith(".arn}")
+    # The new mode's order: callees first into Service Connect, callers first out of it.
+    waits = _waits_for(head)
+    for name, spec in CATALOG.items():
+        expected = set(spec.calls) if after == "serviceConnect" else set(callers_of(name, CATALOG))
+        assert waits[name] == expected, name
+    assert [w.key.path for w in result.immutable] == ["discovery.mode"]

@@ -102,7 +102,8 @@ def test_every_service_joins_the_namespace(
         "name": endpoint["portName"],
         "appProtocol": "http",
     }
-    assert endpoint["discoveryName"] == spec.discovery_name
+    # Its own Cloud Map name: the DNS name stays with the service's DNS records.
+    assert endpoint["discoveryName"] == naming.service_connect_discovery_name(spec.discovery_name)
     assert endpoint["clientAlias"] == [
         {
             "dnsName": f"{spec.discovery_name}.{namespace.inputs['name']}",
@@ -124,16 +125,26 @@ def test_every_service_joins_the_namespace(
         c["logConfiguration"]["options"]["awslogs-stream-prefix"]
         for c in containers(rendering, service)
     }
-    # ECS registers the tasks itself: no DNS registry of the program's beside it.
-    assert "serviceRegistries" not in ecs_service(rendering, service).inputs
+    # The DNS records stay beside it, for callers that have not switched yet.
+    registry = ecs_service(rendering, service).inputs["serviceRegistries"]["registryArn"]
+    assert registry == f"${{{rendering.stack}-{service}-discovery.arn}}"
 
 
 @pytest.mark.parametrize("stack", ["prod_sc", "dev_sc"])
-def test_ecs_owns_the_cloud_map_services(stack: str, request: pytest.FixtureRequest) -> None:
+def test_services_keep_their_dns_records_beside_service_connect(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
     rendering: Rendering = request.getfixturevalue(stack)
-    # Cloud Map service names are unique in a namespace, and ECS creates one per discovery
-    # name: the endpoints create none.
-    assert rendering.of_type("aws:servicediscovery/service:Service") == []
+    # Cloud Map service names are unique in a namespace: ECS creates one per Service Connect
+    # discovery name, beside the DNS service that keeps answering callers not yet switched.
+    dns = {r.inputs["name"]: r for r in rendering.of_type("aws:servicediscovery/service:Service")}
+    assert sorted(dns) == sorted(spec.discovery_name for spec in CATALOG.values())
+    for service, spec in CATALOG.items():
+        inputs = ecs_service(rendering, service).inputs
+        registry = dns[spec.discovery_name]
+        assert inputs["serviceRegistries"] == {"registryArn": f"${{{registry.name}.arn}}"}
+        (endpoint,) = inputs["serviceConnectConfiguration"]["services"]
+        assert endpoint["discoveryName"] not in dns
     assert len(rendering.of_type(NAMESPACE_TYPE)) == 1
 
 
@@ -198,7 +209,7 @@ def test_internal_services_get_request_alarms(prod_sc: Rendering, service: str) 
     assert callers, f"{service} has no route and no caller: nothing sends it requests"
     defaults = ALARM_DEFAULTS["production"]
     cluster = naming.cluster_name(prod_sc.project, prod_sc.stack)
-    discovery = CATALOG[service].discovery_name
+    discovery = naming.service_connect_discovery_name(CATALOG[service].discovery_name)
     alarms = alarms_of(prod_sc, service)
     assert set(alarms) == {
         "cpu-high",
@@ -281,7 +292,8 @@ def test_dev_watches_internal_requests_without_rolling_back(dev_sc: Rendering) -
     for service in UNROUTED:
         alarms = alarms_of(dev_sc, service)
         assert alarms["latency-average"].inputs["threshold"] == defaults.latency_p99_ms
-        assert "alarms" not in ecs_service(dev_sc, service).inputs
+        sent = ecs_service(dev_sc, service).inputs["alarms"]
+        assert (sent["enable"], sent["rollback"]) == (False, False)
 
 
 def test_a_canary_on_order_service_is_accepted(prod_sc: Rendering) -> None:
@@ -388,7 +400,7 @@ def test_the_split_registers_what_the_all_in_one_stack_registers(sc_project: Spl
     contract = platform.outputs["platform"]
     assert contract["discovery"]["mode"] == "serviceConnect"
     assert contract["namespaceArn"] == f"${{{namespace_of(platform).name}.arn}}"
-    assert all(e["discoveryServiceArn"] is None for e in contract["endpoints"].values())
+    assert all(e["discoveryServiceArn"] for e in contract["endpoints"].values())
     total = registered(platform)
     for stack in sc_project.service_stacks.values():
         total += registered(render(stack, project_dir=sc_project.directory))
@@ -420,14 +432,14 @@ def test_a_service_stack_takes_its_platforms_mode(sc_project: SplitProject) -> N
     ]
 
 
-def test_the_dns_record_ttl_is_refused_under_service_connect() -> None:
-    refused = render_with("dev", [MODE, ("discovery.recordTtl", "30")], check=False)
-    assert refused.resources == []
-    assert str(refused.error).splitlines()[1:] == [
-        "  discovery.recordTtl: 30 is the TTL of Cloud Map DNS records, and under serviceConnect "
-        "ECS registers the services without them (allowed: remove it, or discovery.mode "
-        "cloudMapDns); fix: pulumi config rm --path 'discovery.recordTtl'"
-    ]
+def test_the_dns_record_ttl_applies_under_service_connect_too() -> None:
+    rendering = render_with("dev", [MODE, ("discovery.recordTtl", "30")])
+    ttls = {
+        record["ttl"]
+        for registry in rendering.of_type("aws:servicediscovery/service:Service")
+        for record in registry.inputs["dnsConfig"]["dnsRecords"]
+    }
+    assert ttls == {30}
 
 
 def test_prod_on_service_connect_meets_every_control(prod_sc: Rendering) -> None:
