@@ -46,9 +46,12 @@ HEALTH_CHECK_THRESHOLD = (2, 10)
 # Fargate Spot: a task gets a two-minute warning (SIGTERM) before an interruption stops it.
 FARGATE_SPOT_WARNING_SECONDS = 120
 
-# Fargate Spot runs x86 Linux tasks only: "Linux tasks with the ARM64 architecture don't
-# support the Fargate Spot capacity provider."
-# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html)
+# Fargate Spot and ARM64: AWS's developer guide says "Linux tasks with the ARM64 architecture
+# don't support the Fargate Spot capacity provider"
+# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html),
+# while the API reference's CapacityProviderStrategyItem now says FARGATE_SPOT supports ARM64
+# on platform version 1.4.0; no announcement confirms the change. ARM64 services keep to
+# FARGATE, which both allow: a task that cannot be placed would fail its release.
 SPOT_ARCHITECTURES = frozenset({"X86_64"})
 
 # ECS: on Fargate a container's stopTimeout is at most 120 s (default 30 s).

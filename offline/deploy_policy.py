@@ -122,6 +122,8 @@ RESOURCE_TYPES: Mapping[str, tuple[str, ...]] = {
     "ecs:TagResource": ("service", "task-definition"),
     "ecs:UntagResource": ("service", "task-definition"),
     "ecs:ListTagsForResource": ("service", "task-definition"),
+    # Elastic Load Balancing: reads only
+    "elasticloadbalancing:DescribeRules": (),
     # IAM
     "iam:CreateRole": ("role",),
     "iam:DeleteRole": ("role",),
@@ -287,6 +289,9 @@ class ServiceScope:
     """Its CloudWatch alarms' names."""
     scales: bool = False
     """Whether it has an Application Auto Scaling target."""
+    routed: bool = False
+    """Behind the load balancer: its ECS service reads its production listener rule to register
+    where the rule sends traffic (components/ecs_service.py)."""
     repositories: tuple[str, ...] = ()
     """Logical names of its ECR repositories; Pulumi names each `<logical name>-<7 hex>`."""
     lifecycle_repositories: tuple[str, ...] = ()
@@ -554,6 +559,21 @@ def build_policy(
         # permissions and no condition key of their own, so `*`, held to the region by the
         # global aws:RequestedRegion. The provider describes the task definition after
         # registering it and deregisters the old revision when it replaces one.
+        *(
+            # SAR: DescribeRules has no resource type, so `*`, held to the region. A routed
+            # service reads its production listener rule at every preview and update, to
+            # register where the rule sends traffic.
+            [
+                _statement(
+                    "ReadTheListenerRulesServicesFollow",
+                    ["elasticloadbalancing:DescribeRules"],
+                    "*",
+                    same_region,
+                )
+            ]
+            if any(s.routed for s in services)
+            else []
+        ),
         _statement(
             "TaskDefinitionCallsWithoutResourceLevelPermissions",
             ["ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition"],
@@ -1199,6 +1219,7 @@ def _service_scope(
             )
         ),
         scales=any(r.type == SCALING_TARGET_TYPE for r in members),
+        routed=bool(ecs_service.inputs.get("loadBalancers")),
         **_image_scope(name, members),
         **_table_scope(name, members),
     )

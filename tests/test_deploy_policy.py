@@ -926,3 +926,24 @@ def test_the_documented_example_is_what_the_policy_builds() -> None:
     assert documented_block("prod-order-service --state-bucket acme-pulumi-state") == (
         json.dumps(appended, indent=2) + "\n"
     )
+
+
+def test_a_routed_service_may_read_the_listener_rules_and_nothing_more_of_the_load_balancer(
+    variant: tuple[str, Policies],
+) -> None:
+    _, policies = variant
+    for service, (policy, stack) in policies.items():
+        routed = any(s.routed for s in stack.services)
+        assert routed is bool(CATALOG[service].routes), service
+        grants = [
+            s
+            for s in statements(policy)
+            if any(a.startswith("elasticloadbalancing:") for a in s["Action"])
+        ]
+        if not routed:
+            assert grants == [], service
+            continue
+        (grant,) = grants
+        assert grant["Action"] == ["elasticloadbalancing:DescribeRules"]
+        assert grant["Resource"] == "*"
+        assert grant["Condition"] == {"StringEquals": {"aws:RequestedRegion": stack.region}}
