@@ -320,7 +320,10 @@ def diff(base: Rendering, head: Rendering) -> ResourceDiff:
             {**new_inputs[key], "(options)": _options(after[key])},
         )
         if changes:
-            changed.append((after[key], classify(after[key], changes, new_inputs[key])))
+            # What AWS will see is a question for one stack over time, not for two stacks.
+            if not across_stacks:
+                changes = list(classify(after[key], changes, new_inputs[key]))
+            changed.append((after[key], tuple(changes)))
 
     replaced: dict[str, Replacement] = {}
     by_urn_key = {after[key].urn: key for key in common}

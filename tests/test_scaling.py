@@ -52,11 +52,17 @@ def test_autoscaled_services_leave_desired_count_to_the_scaler(prod: Rendering) 
 def test_desired_count_change_is_ignored_when_autoscaled(dev: Rendering) -> None:
     changed = render_with("dev", [("services.user-service.desiredCount", "2")])
     result = diff(dev, changed)
+    ignored = "ignored: Pulumi keeps the deployed value"
     assert [(r.name, changes) for r, changes in result.changed] == [
-        ("dev-user-service-ecs", (PropertyChange(path="desiredCount", old=1, new=2),))
+        (
+            "dev-user-service-ecs",
+            (PropertyChange(path="desiredCount", old=1, new=2, kind="ignored", note=ignored),),
+        )
     ]
-    # The engine ignores that input: a `pulumi up` never undoes the scaler's count.
+    # The engine ignores that input: a `pulumi up` never undoes the scaler's count, and the
+    # diff counts nothing to change.
     assert ecs_service(changed, "user-service").ignore_changes == ("desiredCount",)
+    assert result.counts["change"] == 0
 
 
 def test_fixed_count_without_autoscaling(dev: Rendering) -> None:
