@@ -429,7 +429,9 @@ class EcsService(pulumi.ComponentResource):
             else None
         )
         load_balancer: dict[str, Any] | None = None
-        groups = self._live_groups(tg) if tg is not None else None
+        groups = (
+            self._live_groups(tg, follow=not rollout.shifts_traffic) if tg is not None else None
+        )
         if tg is not None and groups is not None:
             load_balancer = {
                 "target_group_arn": groups.serving_arn,
@@ -540,17 +542,29 @@ class EcsService(pulumi.ComponentResource):
             }
         )
 
-    def _live_groups(self, tg: TargetGroupArgs) -> LiveGroups:
-        """Which of the two groups the production rule sends traffic to, read from AWS at each
-        `pulumi up`: the service registers its tasks there, and the other group is the one a
-        traffic-shifting release fills. ECS moves the rule's weights at every such release and
-        the program never moves them back (the rule ignores changes to its actions), so a
-        service that leaves canary, linear or blue/green keeps serving from the group its last
-        release left live, and no request meets an empty group."""
-        if tg.production_listener_rule_arn is None or tg.alternate_target_group_arn is None:
+    def _live_groups(self, tg: TargetGroupArgs, *, follow: bool) -> LiveGroups:
+        """The group the service registers into. A rolling service (`follow`) registers where
+        the production rule sends traffic, read from AWS at each `pulumi up`: ECS moves the
+        rule's weights in every traffic-shifting release and the program never moves them back
+        (the rule ignores changes to its actions), so a service that leaves canary, linear or
+        blue/green keeps serving from the group its last release left live, and no request
+        meets an empty group. Nothing moves the weights while it rolls, so its groups stay put
+        from one `pulumi up` to the next. A traffic-shifting service keeps its two groups in
+        their fixed roles and lets ECS pick from the rule at each release: following the rule
+        there would swap them after every release, and the next `pulumi up` would be one more
+        release."""
+        if (
+            not follow
+            or tg.production_listener_rule_arn is None
+            or tg.alternate_target_group_arn is None
+        ):
             return LiveGroups(
                 serving_arn=pulumi.Output.from_input(tg.target_group_arn),
-                standby_arn=None,
+                standby_arn=(
+                    pulumi.Output.from_input(tg.alternate_target_group_arn)
+                    if tg.alternate_target_group_arn is not None
+                    else None
+                ),
                 serving_suffix=(
                     pulumi.Output.from_input(tg.target_group_arn_suffix)
                     if tg.target_group_arn_suffix is not None

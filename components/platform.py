@@ -205,18 +205,26 @@ class Platform(pulumi.ComponentResource):
             )
             self.endpoints[service.name] = endpoint
         if args.run_services:
-            # Services keep their Cloud Map DNS records in both modes, and a switch of modes
-            # releases them in the order the new mode needs, so no caller loses its callees:
-            # under Service Connect each service after the ones it calls (a task resolves only
-            # the endpoints that exist when it starts: AWS's "Deployment order"), under DNS each
-            # after its callers (a caller leaves Service Connect before its callees do).
+            # Services keep their Cloud Map DNS records in both modes. Under Service Connect
+            # each service starts after the ones it calls (a task resolves only the endpoints
+            # that exist when it starts: AWS's "Deployment order"), which also makes a switch
+            # into it safe. The `pulumi up` that leaves it releases callers first
+            # (discovery.leavingServiceConnect), so that no caller is left on a proxy whose
+            # callee has gone; otherwise DNS releases run side by side.
+            leaving = settings.discovery.leaving_service_connect
             ordered = (
                 list(reversed(settings.services))
                 if settings.service_connect
                 else list(settings.services)
             )
             for service in ordered:
-                waits_for = service.spec.calls if settings.service_connect else service.callers
+                waits_for: tuple[str, ...] = (
+                    service.spec.calls
+                    if settings.service_connect
+                    else service.callers
+                    if leaving
+                    else ()
+                )
                 self.services[service.name] = EcsService(
                     naming.service_component(name, service.name),
                     runtime_args(

@@ -79,10 +79,11 @@ IMMUTABLE_KEYS: tuple[ImmutableKey, ...] = (
         path="discovery.mode",
         reason="every service keeps its Cloud Map DNS records, Service Connect registers it "
         "under another Cloud Map name (<discovery name>-sc: names are unique in a namespace), "
-        "and the services release in the new mode's order: into serviceConnect callees first, "
-        "so a caller's proxy finds them; back to cloudMapDns callers first, so none is left on "
-        "a proxy whose callee has gone. A split environment switches its service stacks in "
-        "that order by hand (docs/service-connect.md)",
+        "and into serviceConnect callees release first, so a caller's proxy finds them; back to "
+        "cloudMapDns, set discovery.leavingServiceConnect for that `pulumi up` so that callers "
+        "release first and none is left on a proxy whose callee has gone, then remove it. A "
+        "split environment switches its service stacks in that order by hand "
+        "(docs/service-connect.md)",
         source="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
         "service-connect-concepts.html (Deployment order)",
         default=_default("discovery", "mode"),

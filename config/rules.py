@@ -559,6 +559,22 @@ def check_discovery(
     findings: Findings,
 ) -> None:
     """Service Connect's own keys, and whether every caller URL fits a client alias."""
+    if discovery.leaving_service_connect:
+        if discovery.mode == "serviceConnect":
+            findings.error(
+                "discovery.leavingServiceConnect",
+                "true with discovery.mode serviceConnect: it orders the `pulumi up` that leaves "
+                "Service Connect (allowed: true with discovery.mode cloudMapDns)",
+                rm_command("discovery.leavingServiceConnect"),
+            )
+        else:
+            findings.warn(
+                "discovery.leavingServiceConnect",
+                "true: every service releases after its callers, one after another; once the "
+                "stack has left Service Connect, remove it so that releases run side by side "
+                "again (allowed: true for the switch, then unset)",
+                rm_command("discovery.leavingServiceConnect"),
+            )
     if discovery.mode != "serviceConnect":
         if "per_request_timeout_seconds" in discovery.model_fields_set:
             findings.error(

@@ -93,6 +93,9 @@ class DiscoveryConfig(Block):
     )
     """serviceConnect: how long a caller's proxy waits for a service's complete response; 0
     turns the timeout off. Per service: services.<name>.perRequestTimeoutSeconds."""
+    leaving_service_connect: bool = False
+    """cloudMapDns, for the `pulumi up` that leaves serviceConnect: each service releases after
+    its callers, so that no caller is left on a proxy whose callee has left Service Connect."""
 
 
 class LoadBalancerConfig(Block):

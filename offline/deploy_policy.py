@@ -124,6 +124,7 @@ RESOURCE_TYPES: Mapping[str, tuple[str, ...]] = {
     "ecs:ListTagsForResource": ("service", "task-definition"),
     # Elastic Load Balancing: reads only
     "elasticloadbalancing:DescribeRules": (),
+    "elasticloadbalancing:DescribeTags": (),
     # IAM
     "iam:CreateRole": ("role",),
     "iam:DeleteRole": ("role",),
@@ -560,13 +561,15 @@ def build_policy(
         # global aws:RequestedRegion. The provider describes the task definition after
         # registering it and deregisters the old revision when it replaces one.
         *(
-            # SAR: DescribeRules has no resource type, so `*`, held to the region. A routed
-            # service reads its production listener rule at every preview and update, to
-            # register where the rule sends traffic.
+            # SAR: DescribeRules and DescribeTags have no resource type, so `*`, held to the
+            # region. A routed service reads its production listener rule at every preview and
+            # update, to register where the rule sends traffic; the provider's listener rule
+            # data source reads the rule's tags too (internal/service/elbv2/
+            # listener_rule_data_source.go, Read).
             [
                 _statement(
                     "ReadTheListenerRulesServicesFollow",
-                    ["elasticloadbalancing:DescribeRules"],
+                    ["elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags"],
                     "*",
                     same_region,
                 )

@@ -87,7 +87,7 @@ STICKY: Mapping[str, tuple[StickyInput, ...]] = {
         _ecs("serviceConnectConfiguration.namespace"),
         _ecs("serviceConnectConfiguration.logConfiguration.options"),
         _ecs("serviceConnectConfiguration.services.discoveryName"),
-        _ecs("serviceConnectConfiguration.services.clientAliases.dnsName"),
+        _ecs("serviceConnectConfiguration.services.clientAlias.dnsName"),
         _ecs("alarms", why=_MISSING_BLOCK),
         _ecs("deploymentController", why=_MISSING_BLOCK),
         _ecs("deploymentCircuitBreaker", why=_MISSING_BLOCK),

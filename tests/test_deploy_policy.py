@@ -944,6 +944,9 @@ def test_a_routed_service_may_read_the_listener_rules_and_nothing_more_of_the_lo
             assert grants == [], service
             continue
         (grant,) = grants
-        assert grant["Action"] == ["elasticloadbalancing:DescribeRules"]
+        assert grant["Action"] == [
+            "elasticloadbalancing:DescribeRules",
+            "elasticloadbalancing:DescribeTags",
+        ]
         assert grant["Resource"] == "*"
         assert grant["Condition"] == {"StringEquals": {"aws:RequestedRegion": stack.region}}

@@ -408,13 +408,15 @@ def test_a_service_registers_where_its_rule_sends_traffic(
     _rule_sends_all_to(monkeypatch, prod, name, live)
     rendering = render_document("prod", _with_strategy(name, strategy))
     (balancer,) = ecs_service(rendering, name).inputs["loadBalancers"]
-    other = "tg" if live == "alt" else "alt"
-    assert balancer["targetGroupArn"] == f"${{prod-{name}-{live}.arn}}"
     if strategy == "rolling":
+        # Rolling: where the rule sends traffic, which nothing moves while it rolls.
+        assert balancer["targetGroupArn"] == f"${{prod-{name}-{live}.arn}}"
         assert "advancedConfiguration" not in balancer
     else:
+        # Traffic shifting: the groups keep their roles, and ECS picks from the rule.
+        assert balancer["targetGroupArn"] == f"${{prod-{name}-tg.arn}}"
         assert balancer["advancedConfiguration"]["alternateTargetGroupArn"] == (
-            f"${{prod-{name}-{other}.arn}}"
+            f"${{prod-{name}-alt.arn}}"
         )
     # The rule keeps what ECS made of it: the program never moves its weights.
     (rule,) = [
@@ -431,6 +433,23 @@ def test_a_service_registers_where_its_rule_sends_traffic(
         if "metric" in q
     } - {None}
     assert watched == {f"${{prod-{name}-tg.arnSuffix}}", f"${{prod-{name}-alt.arnSuffix}}"}
+
+
+@pytest.mark.parametrize("strategy", ["rolling", "canary"])
+def test_a_release_that_moves_the_rule_leaves_the_next_pulumi_up_with_nothing_to_send(
+    monkeypatch: pytest.MonkeyPatch, prod: Rendering, strategy: str
+) -> None:
+    """Render, let a release move the rule as ECS would, render again: the ECS service's inputs
+    are the same, so that `pulumi up` does not release again (force_new_deployment makes every
+    update of the service a release)."""
+    name = _shifting_service(prod)
+    document = _with_strategy(name, strategy)
+    _rule_sends_all_to(monkeypatch, prod, name, "alt")
+    before = ecs_service(render_document("prod", document), name)
+    # A canary release moves all traffic to the other group; a rolling service moves nothing.
+    _rule_sends_all_to(monkeypatch, prod, name, "tg" if strategy == "canary" else "alt")
+    after = ecs_service(render_document("prod", document), name)
+    assert before.inputs == after.inputs
 
 
 def test_requests_per_target_scale_on_the_serving_group(
@@ -612,7 +631,8 @@ def _waits_for(rendering: Rendering) -> dict[str, set[str]]:
 )
 def test_switching_discovery_mode_is_one_safe_pulumi_up(before: str, after: str) -> None:
     base = render_with("prod", [("discovery.mode", before)])
-    head = render_with("prod", [("discovery.mode", after)])
+    leaving = [("discovery.leavingServiceConnect", "true")] if after == "cloudMapDns" else []
+    head = render_with("prod", [("discovery.mode", after), *leaving])
     result = diff(base, head)
     # Nothing is held twice, and every service keeps its DNS records throughout.
     assert result.conflicts == ()
@@ -628,3 +648,19 @@ def test_switching_discovery_mode_is_one_safe_pulumi_up(before: str, after: str)
         expected = set(spec.calls) if after == "serviceConnect" else set(callers_of(name, CATALOG))
         assert waits[name] == expected, name
     assert [w.key.path for w in result.immutable] == ["discovery.mode"]
+
+
+def test_dns_releases_run_side_by_side_once_the_switch_is_over(prod: Rendering) -> None:
+    assert all(not waits for waits in _waits_for(prod).values())
+    leaving = render_with("prod", [("discovery.leavingServiceConnect", "true")])
+    (warning,) = [w for w in leaving.warnings if w.startswith("discovery.leavingServiceConnect")]
+    assert "remove it so that releases run side by side again" in warning
+    refused = render_with(
+        "prod",
+        [("discovery.mode", "serviceConnect"), ("discovery.leavingServiceConnect", "true")],
+        check=False,
+    )
+    assert refused.resources == []
+    assert "discovery.leavingServiceConnect: true with discovery.mode serviceConnect" in str(
+        refused.error
+    )

@@ -116,6 +116,17 @@ def test_the_variants_reach_what_they_vary(variants: dict[str, Rendering]) -> No
         for service in rendering.of_type("aws:ecs/service:Service")
     }
     assert rollbacks == {True, False}
+    # Every sticky input of an ECS service the program sets is spelt as the program sends it
+    # (a misspelt path would never match, and never be checked).
+    sent = {
+        entry.path
+        for rendering in variants.values()
+        for service in rendering.of_type("aws:ecs/service:Service")
+        for entry in sticky.sticky_inputs("aws:ecs/service:Service")
+        if sticky.is_sent(service.inputs, entry.path)
+    }
+    never_set = {"availabilityZoneRebalancing", "platformVersion", "triggers"}
+    assert sent == {e.path for e in sticky.sticky_inputs("aws:ecs/service:Service")} - never_set
 
 
 @pytest.mark.parametrize("type_", sorted(sticky.STICKY))
