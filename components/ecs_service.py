@@ -492,9 +492,13 @@ class EcsService(pulumi.ComponentResource):
             wait_for_steady_state=deployment.wait_for_steady_state,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # A first deployment of a traffic-shifting service is waited on as a release:
-                # AWS documents neither way whether ECS shifts and bakes it, and the provider
-                # waits for the first service deployment on create as on update.
+                # A first deployment of a traffic-shifting service is waited on as a release.
+                # AWS's blue/green and canary pages say nothing of a new service's first
+                # deployment; the provider waits for the service deployment on create as on
+                # update (hashicorp/terraform-provider-aws#43434: "Ensures lifecycle hooks
+                # complete during creation"), and a live observation reports the rule at
+                # green 100 after a first deployment (go-to-k/cdk-real-drift#1730). So the
+                # create may bake as long as a release.
                 custom_timeouts=pulumi.CustomTimeouts(
                     create=f"{self.release_wait_minutes}m",
                     update=f"{self.release_wait_minutes}m",
