@@ -16,7 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+
+# A copy of the project and its test suite: make test-all.
+pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).resolve().parent.parent
 TIMEOUT = 600  # seconds for the copy's test run, which takes about a minute

@@ -318,6 +318,7 @@ def test_images_without_graphviz_fail_clearly(
 # --- secrets ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # five command-line runs in a copy of the project
 def test_secrets_never_appear_in_any_output(tmp_path: Path) -> None:
     copy = project_copy(tmp_path)
     stack = (copy / "Pulumi.dev.yaml").read_text()
