@@ -19,6 +19,7 @@ from offline import cost, document
 from offline.affected import add_affected_parser, run_affected
 from offline.deploy_policy import add_deploy_policy_parser, run_deploy_policy
 from offline.diff import diff, format_markdown, format_text
+from offline.environments import render_environment
 from offline.graph import GraphvizError, architecture, render_image, to_dot, to_mermaid
 from offline.harness import Rendering, render
 from offline.report import preview_text
@@ -66,8 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _render_stack(stack: str, project_dir: Path) -> Rendering:
+def _render_stack(stack: str, project_dir: Path, *, whole_environment: bool = False) -> Rendering:
+    """`whole_environment`: a platform stack with its service stacks (the architecture)."""
     try:
+        if whole_environment and stack in available_stacks(project_dir):
+            return render_environment(stack, project_dir)
         return render(stack, project_dir=project_dir)
     except pulumi.RunError as error:
         raise UserError(str(error)) from None
@@ -117,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         formatter = format_markdown if args.format == "markdown" else format_text
         sys.stdout.write(formatter(result, base_label, head_label))
         return EXIT_OK if result.empty else EXIT_CHANGES
-    graph = architecture(_render_stack(args.stack, project_dir))
+    # A platform's graph shows its services as its service stacks run them.
+    graph = architecture(_render_stack(args.stack, project_dir, whole_environment=True))
     if args.format == "mermaid":
         _write(args.output, to_mermaid(graph))
     elif args.format == "dot":

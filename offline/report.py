@@ -265,13 +265,25 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
                 f"${{{sg.name}.id}}"
                 for sg in _child(rendering, endpoint, "aws:ec2/securityGroup:SecurityGroup")
             }
-            callers = sorted(
-                group_owner.get(rule.inputs.get("referencedSecurityGroupId", ""), "?")
+            ingress = [
+                rule
                 for rule in rendering.of_type(
                     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
                 )
                 if rule.inputs.get("securityGroupId") in own_groups
+            ]
+            callers = sorted(
+                group_owner.get(rule.inputs.get("referencedSecurityGroupId", ""), "?")
+                for rule in ingress
             )
+            if runtime is None:
+                # The task definition is in a service stack: the port is the one the
+                # endpoint admits its callers on (and its target groups forward to).
+                ports = {rule.inputs.get("fromPort") for rule in ingress} | {
+                    group.inputs.get("port")
+                    for group in _child(rendering, endpoint, "aws:lb/targetGroup:TargetGroup")
+                }
+                port = ",".join(str(p) for p in sorted(p for p in ports if p is not None)) or "-"
         elif runtime is not None:
             dns = "(platform stack)"
         alias = _client_alias(ecs) if runtime is not None else None

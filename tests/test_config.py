@@ -12,8 +12,9 @@ from config import (
     callers_first,
     load_settings,
 )
+from offline.environments import environment_document
 from offline.harness import Rendering, render
-from offline.stackfile import config_rm_path, read_stack_document
+from offline.stackfile import config_rm_path
 from services import CATALOG, RouteSpec, ServiceSpec
 from tests.conftest import render_document
 
@@ -22,7 +23,7 @@ def raw_config(stack: str) -> dict[str, Any]:
     """The `microservices:*` keys of a stack file, without the namespace."""
     return {
         key.split(":", 1)[1]: value
-        for key, value in read_stack_document(stack).items()
+        for key, value in environment_document(stack).items()
         if key.startswith("microservices:")
     }
 
@@ -389,7 +390,7 @@ def test_missing_region() -> None:
 
 
 def test_nothing_is_registered_when_config_is_invalid() -> None:
-    document = read_stack_document("dev")
+    document = environment_document("dev")
     document["microservices:services"]["order-service"]["memory"] = 300
     rendering = render_document("dev", document, check=False)
     assert rendering.resources == []
@@ -556,7 +557,7 @@ def _leaf_paths(value: Any, path: str) -> list[str]:
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_stack_files_hold_only_what_differs(stack: str) -> None:
     settings = load_settings(raw_config(stack), stack=stack, region="us-east-1")
-    document = read_stack_document(stack)
+    document = environment_document(stack)
     for top, value in document.items():
         if not top.startswith("microservices:"):
             continue

@@ -12,8 +12,9 @@ import pytest
 
 from config.calls import callers_of
 from offline.__main__ import main
+from offline.environments import environment_document
 from offline.harness import Rendering
-from offline.stackfile import read_stack_document
+from offline.stackfile import available_stacks
 from services import CATALOG
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -29,7 +30,7 @@ def services_table(text: str) -> dict[str, list[str]]:
 def expected_row(name: str) -> list[str]:
     """A service's row in the dev preview, from its spec and the dev stack file."""
     spec = CATALOG[name]
-    services = read_stack_document("dev").get("microservices:services") or {}
+    services = environment_document("dev").get("microservices:services") or {}
     config: dict[str, Any] = services.get(name) or {}
     band = config.get("autoscaling")
     count = f"({band['minCount']}..{band['maxCount']})" if band else "(fixed)"
@@ -98,7 +99,8 @@ def test_preview_prints_tree_services_and_outputs(
 def test_unknown_stack_lists_the_stacks(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preview", "--stack", "staging"]) == 2
     assert capsys.readouterr().err == (
-        "error: no stack 'staging': Pulumi.staging.yaml does not exist (stacks: dev, prod)\n"
+        "error: no stack 'staging': Pulumi.staging.yaml does not exist (stacks: "
+        f"{', '.join(available_stacks())})\n"
     )
 
 

@@ -14,6 +14,7 @@ from config.schema import DeploymentConfig, ServiceConfig
 from config.settings import rollout as rollout_settings
 from offline import document
 from offline.diff import diff, format_markdown, format_text
+from offline.environments import environment_document
 from offline.harness import Rendering
 from offline.report import preview_text
 from offline.rollout import (
@@ -35,7 +36,7 @@ from offline.rollout import (
     settings_of,
     span,
 )
-from offline.stackfile import config_rm_path, read_stack_document
+from offline.stackfile import config_rm_path
 from services import CATALOG
 from tests.conftest import render_document, render_with
 
@@ -303,12 +304,12 @@ def test_duration(seconds: int | None, text: str) -> None:
 
 
 def stack_services(stack: str) -> dict[str, dict[str, Any]]:
-    return read_stack_document(stack).get("microservices:services") or {}
+    return environment_document(stack).get("microservices:services") or {}
 
 
 def stack_deployment(stack: str) -> DeploymentConfig:
     return DeploymentConfig.model_validate(
-        read_stack_document(stack).get("microservices:deployment") or {}
+        environment_document(stack).get("microservices:deployment") or {}
     )
 
 
@@ -475,7 +476,7 @@ def test_estimate_fields_are_documented() -> None:
 
 
 def test_a_fixed_count_has_no_scale_out() -> None:
-    stack = read_stack_document("dev")
+    stack = environment_document("dev")
     fixed = render_document("dev", config_rm_path(stack, "services.user-service.autoscaling"))
     result = estimates(fixed)["user-service"]
     assert not result.autoscaled and result.scale_out_seconds is None
