@@ -1,5 +1,5 @@
 """The offline tools' command line:
-`python -m offline preview | diff | graph | cost | affected | deploy-policy`.
+`python -m offline preview | diff | graph | cost | affected | deploy-policy | new-service`.
 
 Exit codes: 0 success (for `diff`: no changes), 1 `diff` found changes, 2 a user error (bad
 config, unknown stack, unreadable document, missing Graphviz, a region with no price file),
@@ -23,6 +23,7 @@ from offline.environments import render_environment
 from offline.graph import GraphvizError, architecture, render_image, to_dot, to_mermaid
 from offline.harness import Rendering, render
 from offline.report import preview_text
+from offline.scaffold import add_scaffold_parser, run_scaffold
 from offline.stackfile import StackFileError, available_stacks, find_project_dir
 
 EXIT_OK = 0
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_affected_parser(commands)
     add_deploy_policy_parser(commands)
+    add_scaffold_parser(commands)
     return parser
 
 
@@ -106,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         return run_affected(args, project_dir)
     if args.command == "deploy-policy":
         return run_deploy_policy(args, project_dir)
+    if args.command == "new-service":
+        return run_scaffold(args, project_dir)
     if args.command == "preview":
         rendering = _render_stack(args.stack, project_dir)
         sys.stdout.write(document.dumps(rendering) if args.json else preview_text(rendering))

@@ -87,7 +87,7 @@ def test_services_are_ordered_callers_first() -> None:
 
 def test_callers_are_derived_from_calls() -> None:
     settings = load({})
-    assert settings.service("user-service").callers == ("api-gateway", "order-service")
+    assert any(settings.service(name).callers for name in CATALOG), "no service is called"
     for name in CATALOG:
         # The inverse of the specs' calls, sorted by name.
         expected = tuple(sorted(caller for caller, s in CATALOG.items() if name in s.calls))
@@ -549,7 +549,9 @@ def test_vpc_block_must_hold_every_az() -> None:
 
 
 def _leaf_paths(value: Any, path: str) -> list[str]:
-    if isinstance(value, dict) and value:
+    """The values a config block sets. An empty map sets none: `services.<name>: {}` lists a
+    service that runs on the defaults (as `make service` writes it), repeating no value."""
+    if isinstance(value, dict):
         return [p for key, item in value.items() for p in _leaf_paths(item, f"{path}.{key}")]
     return [path]
 

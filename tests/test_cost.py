@@ -151,8 +151,10 @@ def test_the_committed_stacks_price_their_services_from_their_task_definitions(
             for line in lines_of(estimate, "fargate")
             if line.resource == name and line.price.key == f"fargate.vcpuHour.{arch}"
         ]
-        # prod runs everything on demand (FARGATE, weight 1, no Spot).
-        band = targets[name]
+        # prod runs everything on demand (FARGATE, weight 1, no Spot); a service without a
+        # band runs its desired count.
+        desired = service.inputs["desiredCount"]
+        band = targets.get(name, {"minCapacity": desired, "maxCapacity": desired})
         assert line.quantity == cost.Range(
             730 * vcpu * band["minCapacity"], 730 * vcpu * band["maxCapacity"]
         )
