@@ -19,9 +19,10 @@ from offline import cost, document
 from offline.affected import add_affected_parser, run_affected
 from offline.deploy_policy import add_deploy_policy_parser, run_deploy_policy
 from offline.diff import diff, format_markdown, format_text
-from offline.environments import render_environment
+from offline.environments import environment, render_environment
 from offline.graph import GraphvizError, architecture, render_image, to_dot, to_mermaid
 from offline.harness import Rendering, render
+from offline.moves import with_moves
 from offline.report import preview_text
 from offline.scaffold import add_scaffold_parser, run_scaffold
 from offline.stackfile import StackFileError, available_stacks, find_project_dir
@@ -122,6 +123,12 @@ def run(args: argparse.Namespace) -> int:
         base, base_label = _side(args.base, project_dir)
         head, head_label = _side(args.head, project_dir)
         result = diff(base, head)
+        if result.removed and head_label in available_stacks(project_dir):
+            # Toward a platform: what its service stacks take over moves, it is not removed.
+            stacks = environment(head_label, project_dir).service_stacks
+            if environment(head_label, project_dir).stack == head_label and stacks:
+                renders = {s: _render_stack(s, project_dir) for s in stacks}
+                result = with_moves(result, base, head, renders)
         formatter = format_markdown if args.format == "markdown" else format_text
         sys.stdout.write(formatter(result, base_label, head_label))
         return EXIT_OK if result.empty else EXIT_CHANGES
