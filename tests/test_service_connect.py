@@ -378,6 +378,7 @@ def sc_project(tmp_path_factory: pytest.TempPathFactory) -> SplitProject:
     return project
 
 
+@pytest.mark.slow  # a split proof: every service stack rendered
 def test_the_split_registers_what_the_all_in_one_stack_registers(sc_project: SplitProject) -> None:
     def registered(rendering: Rendering) -> Counter[tuple[str, str, str]]:
         return Counter(
