@@ -136,10 +136,10 @@ def check(new: NewService, catalog: Mapping[str, ServiceSpec], project_dir: Path
             problems.append(f"--priority {new.priority}: {used[new.priority]} has it already")
     if (new.image is None) != (new.user is None):
         problems.append("--image and --user go together: the image, and the uid it runs as")
-    for path in (
-        project_dir / "services" / f"{new.module}.py",
-        *([] if new.image else [project_dir / "apps" / new.name]),
-    ):
+    paths = [project_dir / "services" / f"{new.module}.py"]
+    if new.image is None:
+        paths.append(project_dir / "apps" / new.name)
+    for path in paths if new.name not in catalog else ():
         if path.exists():
             problems.append(f"{path.relative_to(project_dir)} exists already")
     if problems:
