@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.tracing import COLLECTOR_CONTAINER
+from config.limits import is_placeholder_certificate
 from offline import cost
 from offline.harness import STACK_TYPE, RecordedResource, Rendering, is_reference
 from offline.rollout import RolloutEstimate, duration, service_estimate, span
@@ -433,6 +434,30 @@ def _release_section(services: Sequence[ServiceRow]) -> list[str]:
     ]
 
 
+def before_deploy_lines(rendering: Rendering) -> list[str]:
+    """What the preview passes and `pulumi up` refuses: a listener with the stack file's
+    placeholder certificate (README.md, A first real deploy)."""
+    placeholders = sorted(
+        {
+            str(listener.inputs["certificateArn"])
+            for listener in rendering.of_type("aws:lb/listener:Listener")
+            if isinstance(listener.inputs.get("certificateArn"), str)
+            and is_placeholder_certificate(listener.inputs["certificateArn"])
+        }
+    )
+    if not placeholders:
+        return []
+    region = placeholders[0].split(":")[3]
+    return [
+        "Before `pulumi up`:",
+        f"    loadBalancer.certificateArn is still the stack file's placeholder "
+        f"({', '.join(placeholders)}): this preview shows the HTTPS listener with it, and "
+        "`pulumi up` refuses it; fix: pulumi config set --path 'loadBalancer.certificateArn' "
+        f"'arn:aws:acm:{region}:<account>:certificate/<id>' (README.md, A first real deploy)",
+        "",
+    ]
+
+
 def preview_text(rendering: Rendering) -> str:
     services = service_rows(rendering)  # both tables read them
     sections = [
@@ -455,6 +480,7 @@ def preview_text(rendering: Rendering) -> str:
         "Outputs:",
         *output_lines(rendering),
         "",
+        *before_deploy_lines(rendering),
         *(
             ["Warnings:", *(f"    {warning}" for warning in rendering.warnings), ""]
             if rendering.warnings

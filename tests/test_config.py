@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import naming
 from config import (
     ConfigError,
     StackSettings,
@@ -729,3 +731,27 @@ def test_task_permissions_must_name_their_actions() -> None:
         "actions such as s3:GetObject, no `*` or `service:*`, on at least one resource); "
         "fix: edit the spec of 'a' in services/"
     ]
+
+
+def test_a_stack_called_production_is_refused_as_the_readme_says() -> None:
+    # README.md, Adding a stack: the stack's name starts each routed service's target group
+    # names, which must fit AWS's 32 characters with Pulumi's suffix.
+    too_long = [
+        name
+        for name, spec in sorted(CATALOG.items())
+        if spec.routes
+        and not naming.fits_lb_name_limit(
+            naming.alternate_target_group(naming.service_component("production", name))
+        )
+    ]
+    assert too_long, "every routed service fits with `production`: update README.md"
+    rendering = render_document("production", environment_document("prod"), check=False)
+    assert rendering.resources == []
+    assert [line.strip() for line in str(rendering.error).splitlines()[1:]] == [
+        f"services.{name}: the target group name 'production-{name}-alt' is longer than AWS "
+        "allows once Pulumi adds its 8-character suffix (allowed: 32 characters); fix: shorten "
+        f"the name of '{name}' in services/, or the stack's name"
+        for name in too_long
+    ]
+    readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
+    assert "a stack cannot be called `production` (call it `prod`)" in readme

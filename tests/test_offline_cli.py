@@ -14,8 +14,10 @@ from config.calls import callers_of
 from offline.__main__ import main
 from offline.environments import environment_document
 from offline.harness import Rendering
+from offline.report import preview_text
 from offline.stackfile import available_stacks
 from services import CATALOG
+from tests.conftest import render_with
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -115,3 +117,28 @@ def test_config_error_exits_2_without_traceback(tmp_path: Path) -> None:
         "  services.order-service.autoscaling.maxCount: 0 is out of range (allowed: >= 1); "
         "fix: pulumi config set --path 'services.order-service.autoscaling.maxCount' 1",
     ]
+
+
+def test_the_preview_says_when_the_certificate_is_still_the_placeholder(prod: Rendering) -> None:
+    arn = (environment_document("prod").get("microservices:loadBalancer") or {}).get(
+        "certificateArn"
+    )
+    real = "arn:aws:acm:us-east-1:111122223333:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+    with_real = render_with("prod", [("loadBalancer.certificateArn", real)])
+    assert "Before `pulumi up`:" not in preview_text(with_real)
+    placeholder = (
+        "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    )
+    shown = (
+        prod
+        if arn == placeholder
+        else render_with("prod", [("loadBalancer.certificateArn", placeholder)])
+    )
+    text = preview_text(shown)
+    assert (
+        "Before `pulumi up`:\n"
+        f"    loadBalancer.certificateArn is still the stack file's placeholder ({placeholder}): "
+        "this preview shows the HTTPS listener with it, and `pulumi up` refuses it; fix: pulumi "
+        "config set --path 'loadBalancer.certificateArn' "
+        "'arn:aws:acm:us-east-1:<account>:certificate/<id>' (README.md, A first real deploy)\n"
+    ) in text

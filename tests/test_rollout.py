@@ -439,11 +439,11 @@ def test_diff_says_when_a_release_gets_slower(prod: Rendering, longer_stop: Rend
     assert done is not None
     text = format_text(result, "prod", "head")
     assert (
-        "Release time (estimated, docs/rollout.md):\n"
+        "Release and scale-out time (estimated, docs/rollout.md):\n"
         f"! user-service: release done {duration(done)} → {duration(done + 30)} (slower)\n"
     ) in text
     markdown = format_markdown(result, "prod", "head")
-    assert "#### Release time (estimated, docs/rollout.md)" in markdown
+    assert "#### Release and scale-out time (estimated, docs/rollout.md)" in markdown
     assert (
         f"| `user-service` | release done | {duration(done)} | {duration(done + 30)} | ⚠️ slower |"
     ) in markdown
@@ -457,15 +457,29 @@ def test_diff_of_a_quicker_release_is_not_flagged(prod: Rendering, longer_stop: 
 
 
 def test_diff_without_a_timing_change_says_nothing(prod: Rendering) -> None:
+    variable = render_with("prod", [("services.order-service.environment.FEATURE", "on")])
+    result = diff(prod, variable)
+    assert result.changed and result.rollout == ()
+    assert "Release and scale-out time" not in format_text(result, "prod", "head")
+
+
+def test_diff_says_how_a_wider_band_moves_the_scale_out(prod: Rendering) -> None:
     raw = stack_services("prod").get("order-service") or {}
     band = ServiceConfig.model_validate(raw).autoscaling
     assert band is not None
     wider = render_with(
-        "prod", [("services.order-service.autoscaling.maxCount", str(band.max_count + 2))]
+        "prod", [("services.order-service.autoscaling.maxCount", str(band.max_count * 3))]
     )
     result = diff(prod, wider)
-    assert result.rollout == ()
-    assert "Release time" not in format_text(result, "prod", "head")
+    before, after = estimates(prod)["order-service"], estimates(wider)["order-service"]
+    assert before.scale_out_seconds is not None and after.scale_out_seconds is not None
+    assert after.scale_out_seconds > before.scale_out_seconds  # more steps to the top
+    (change,) = result.rollout
+    assert (change.service, change.measure, change.slower) == ("order-service", "scale out", True)
+    assert (
+        f"! order-service: scale out {duration(before.scale_out_seconds)} → "
+        f"{duration(after.scale_out_seconds)} (slower)\n"
+    ) in format_text(result, "prod", "head")
 
 
 def test_estimate_fields_are_documented() -> None:
