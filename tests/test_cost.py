@@ -572,3 +572,41 @@ def test_diff_prints_the_cost_change(dev: Rendering, prod: Rendering) -> None:
 
 def test_a_stack_against_itself_shows_no_cost_change(dev: Rendering) -> None:
     assert "cost" not in format_text(diff(dev, dev), "dev", "dev")
+
+
+def cluster(setting: str) -> RecordedResource:
+    return resource(
+        "aws:ecs/cluster:Cluster",
+        "cluster",
+        name="cluster",
+        settings=[{"name": "containerInsights", "value": setting}],
+    )
+
+
+def test_a_category_one_side_cannot_price_is_not_shown_as_a_saving() -> None:
+    enabled, enhanced = rendering(cluster("enabled")), rendering(cluster("enhanced"))
+    priced = ASSUMED["containerInsightsMetricsPerCluster"] * usd("cloudwatch.metricMonth")
+    change = cost.compare(enabled, enhanced)
+    assert change.by_category["containerInsights"] == cost.Range.fixed(-priced)
+    reason = PRICE_FILE["cloudwatch.containerInsightsEnhanced"]["notPriced"]
+    assert cost.change_categories(change) == [
+        f"containerInsights: {cost.usd(priced)} → not priced (no change shown; head: Container "
+        f"Insights with enhanced observability (0 services) ({reason}))"
+    ]
+    assert "-$" not in cost.change_categories(cost.compare(enhanced, enabled))[0]
+
+
+def test_a_category_priced_on_both_sides_shows_its_change_and_what_is_left_out(
+    dev: Rendering, prod: Rendering
+) -> None:
+    change = cost.compare(dev, prod)
+    for category, unpriced in change.unpriced.items():
+        line = next(c for c in cost.change_categories(change) if c.startswith(f"{category}: "))
+        value = change.by_category[category]
+        if unpriced.comparable:
+            assert line.startswith(
+                f"{category}: low {cost.signed_usd(value.low)}, high {cost.signed_usd(value.high)}"
+                " (lines not priced: "
+            ), line
+        else:
+            assert "no change shown" in line and "low " not in line, line
