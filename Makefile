@@ -11,8 +11,10 @@ FORMAT ?= mermaid
 SCAN_STACK ?= prod
 NAME ?=
 PORT ?=
-# The fast tier on every core (pytest-xdist); `make test-all` adds the slow tier.
+# The fast tier on every core (pytest-xdist); `make test-all` adds the slow tier. Whole files
+# go to one worker: a module's shared renders are then made once.
 PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: preview preview-json diff graph docs service bench bench-split scan local test test-all lint setup policy-setup clean
 
@@ -93,12 +95,12 @@ lint: setup
 
 # The fast tier: everything but the tests marked `slow` (pyproject.toml), in parallel.
 test: lint
-	@$(PY) -m pytest -m "not slow" -n $(PYTEST_WORKERS)
+	@$(PY) -m pytest -m "not slow" $(PYTEST_PARALLEL)
 
 # Every test: the fast tier and the slow one (end-to-end runs, the README's workflows in
 # copies of the project, the split proofs, the config fuzzer).
 test-all: lint
-	@$(PY) -m pytest -n $(PYTEST_WORKERS)
+	@$(PY) -m pytest $(PYTEST_PARALLEL)
 
 clean:
 	@rm -rf $(VENV) .venv-scan policy/venv .pytest_cache .ruff_cache
