@@ -1,6 +1,8 @@
 # `make preview` and `make test` set up .venv from requirements.txt on first use (about a
-# minute). Recipes are silent, and set-up writes to stderr, so that `make preview-json > f`
-# writes the JSON document alone.
+# minute). Recipes are silent, set-up writes to stderr, and make announces no directory (as it
+# would when run from another make), so that `make preview-json > f` writes the JSON document
+# alone.
+MAKEFLAGS += --no-print-directory
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python

@@ -19,7 +19,12 @@ VENV = Path(sys.prefix)
 
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    # Nothing of this pytest run, or of a make that runs it (`make test-all`).
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS") and not k.startswith("PYTEST_")
+    }
     return subprocess.run(
         ["make", f"VENV={VENV}", "-o", f"{VENV}/.installed", *args],
         cwd=PROJECT,

@@ -81,8 +81,12 @@ def copy_project(destination: Path) -> Path:
 
 def environment() -> dict[str, str]:
     # Nothing of this pytest run (its workers, its path) leaks into the copy's.
+    # Nor of a make that runs it (`make test-all`): a nested make reads MAKEFLAGS and MAKELEVEL.
     return {
-        k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("PYTEST_")
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+        and not k.startswith("PYTEST_")
     }
 
 
