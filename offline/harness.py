@@ -330,7 +330,14 @@ def _platform_of(
             f"platform {reference}: the offline tools render stacks of this project "
             f"({stack_config.project}) only"
         )
-    return reference, render(platform_stack, project_dir=project_dir, preview=preview)
+    try:
+        return reference, render(platform_stack, project_dir=project_dir, preview=preview)
+    except pulumi.RunError as error:
+        # The platform's own error, which names the platform; and whose stack asked for it.
+        raise pulumi.RunError(
+            f"{error}\n(the platform stack of '{stack_config.stack}', rendered to resolve its "
+            "StackReference)"
+        ) from None
 
 
 # The loops runs have used, each shared by the runs on its thread (closing one after a run would

@@ -4,36 +4,18 @@ runs with this virtualenv (VENV=...) and is told not to set it up again."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+
+from tests import workflows
 
 # Each target starts a Python process or two: make test-all.
 pytestmark = pytest.mark.slow
 
-PROJECT = Path(__file__).resolve().parent.parent
-VENV = Path(sys.prefix)
-
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:
-    # Nothing of this pytest run, or of a make that runs it (`make test-all`).
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS") and not k.startswith("PYTEST_")
-    }
-    return subprocess.run(
-        ["make", f"VENV={VENV}", "-o", f"{VENV}/.installed", *args],
-        cwd=PROJECT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return workflows.make(workflows.PROJECT, *args)
 
 
 def test_preview_json_writes_the_document_alone() -> None:

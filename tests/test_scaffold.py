@@ -1,6 +1,6 @@
 """`python -m offline new-service`: what it writes, in a copy of the project's files, and what
 it refuses before writing anything. (The whole workflow, with `make test` in a copy:
-tests/test_readme_workflows.py.)"""
+tests/test_workflow_add_a_service.py.)"""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
@@ -441,3 +442,25 @@ def test_the_diff_to_the_platform_moves_a_service_stacks_resources(
     assert f"{len(move.resources)} to move" in text.splitlines()[0]
     assert f"      {move.command}\n" in text
     assert f"| `{stack}` | {len(move.resources)} |" in format_markdown(result, "a", "b")
+
+
+def test_a_platforms_error_names_the_platform_and_the_service_stack_that_read_it(
+    project: SplitProject,
+) -> None:
+    path = project.directory / f"Pulumi.{project.platform}.yaml"
+    original = path.read_text()
+    document = yaml.safe_load(original)["config"]
+    document["microservices:logs"] = {**document.get("microservices:logs", {}), "retentionDays": 8}
+    write_stack(project.directory, project.platform, document)
+    stack = project.service_stacks["order-service"]
+    try:
+        with pytest.raises(pulumi.RunError) as raised:
+            render(stack, project_dir=project.directory)
+    finally:
+        path.write_text(original)
+    lines = str(raised.value).splitlines()
+    assert lines[0] == f"invalid config for stack '{project.platform}' (1 problem):"
+    assert lines[1].startswith("  logs.retentionDays: 8 ")
+    assert lines[-1] == (
+        f"(the platform stack of '{stack}', rendered to resolve its StackReference)"
+    )
