@@ -14,6 +14,7 @@ priced, and counts for nothing in the total.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -360,39 +361,23 @@ class _Lines:
         quantity: Range,
         price_key: str,
         assumptions: Iterable[str] = (),
+        not_priced: str | None = None,
     ) -> None:
+        """`not_priced`: why this rendering cannot price the line (it then counts for
+        nothing), whatever the price file says."""
         if quantity.low == 0 and quantity.high == 0:
             return
-        self.lines.append(
-            CostLine(
-                category=category,
-                resource=resource,
-                item=item,
-                quantity=quantity,
-                price=self.prices.get(price_key),
-                assumptions=tuple(assumptions),
-            )
-        )
-
-    def add_not_priced(
-        self, category: str, resource: str, item: str, quantity: Range, price_key: str, why: str
-    ) -> None:
-        """A line this rendering cannot price, with the reason: it counts for nothing."""
         price = self.prices.get(price_key)
+        if not_priced is not None:
+            price = dataclasses.replace(price, usd=None, not_priced=not_priced)
         self.lines.append(
             CostLine(
                 category=category,
                 resource=resource,
                 item=item,
                 quantity=quantity,
-                price=Price(
-                    key=price.key,
-                    usd=None,
-                    unit=price.unit,
-                    source=price.source,
-                    read=price.read,
-                    not_priced=why,
-                ),
+                price=price,
+                assumptions=tuple(assumptions),
             )
         )
 
@@ -585,14 +570,14 @@ def _log_groups(
         out.add("logs", name, "GB of logs ingested", ingested, "cloudwatch.logsIngestGb", used)
         platform_group = platform_groups.get(name)
         if platform_group is None:
-            out.add_not_priced(
+            out.add(
                 "logs",
                 name,
                 "GB-months stored",
                 ingested,
                 "cloudwatch.logsStorageGbMonth",
-                "the log group and its retention are the platform stack's, which is not "
-                "rendered here",
+                not_priced="the log group and its retention are the platform stack's, which is "
+                "not rendered here",
             )
             continue
         _stored(name, platform_group.inputs.get("retentionInDays"), ingested, used, a, out)

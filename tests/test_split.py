@@ -7,6 +7,7 @@ removing them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import Counter
@@ -406,6 +407,13 @@ def test_a_service_stack_prices_its_tasks_logs(
     }
     assert all(line.priced for line in own.lines if line.resource == group)
     assert not [line for line in cost.estimate(platform).lines if line.resource == group]
+    # From a saved document, without its platform: the storage is listed, not priced.
+    alone = cost.estimate(dataclasses.replace(order_stack, platform=None))
+    (stored,) = [line for line in alone.lines if line.resource == group and not line.priced]
+    assert stored.item == "GB-months stored"
+    assert stored.price.not_priced == (
+        "the log group and its retention are the platform stack's, which is not rendered here"
+    )
 
 
 @pytest.mark.slow
