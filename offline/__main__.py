@@ -125,9 +125,11 @@ def run(args: argparse.Namespace) -> int:
         result = diff(base, head)
         if result.removed and head_label in available_stacks(project_dir):
             # Toward a platform: what its service stacks take over moves, it is not removed.
-            stacks = environment(head_label, project_dir).service_stacks
-            if environment(head_label, project_dir).stack == head_label and stacks:
-                renders = {s: _render_stack(s, project_dir) for s in stacks}
+            head_environment = environment(head_label, project_dir)
+            if head_environment.stack == head_label and head_environment.service_stacks:
+                renders = {
+                    s: _render_stack(s, project_dir) for s in head_environment.service_stacks
+                }
                 result = with_moves(result, base, head, renders)
         formatter = format_markdown if args.format == "markdown" else format_text
         sys.stdout.write(formatter(result, base_label, head_label))

@@ -60,18 +60,6 @@ class Environment:
     service_stacks: Mapping[str, tuple[str, ...]]
     """Service stack -> the services it runs (none for an all-in-one stack)."""
 
-    @property
-    def stacks(self) -> tuple[str, ...]:
-        """Every stack of the environment: the platform first."""
-        return (self.stack, *sorted(self.service_stacks))
-
-    def stack_of(self, service: str) -> str:
-        """The stack that runs `service`: its service stack, or the environment's stack."""
-        for stack, services in sorted(self.service_stacks.items()):
-            if service in services:
-                return stack
-        return self.stack
-
 
 def environment(stack: str, project_dir: Path = PROJECT_DIR) -> Environment:
     """The environment whose all-in-one or platform stack is `stack`; a service stack gives
