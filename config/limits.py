@@ -104,6 +104,14 @@ KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-
 EXAMPLE_ACCOUNT_ID = "123456789012"
 
 
+def is_placeholder_certificate(arn: str) -> bool:
+    """A stack file's placeholder certificate ARN: the example account, or an all-zero id."""
+    match = ACM_ARN.match(arn)
+    return match is not None and (
+        match["account"] == EXAMPLE_ACCOUNT_ID or set(match["id"]) <= {"0", "-"}
+    )
+
+
 def is_dns_name(name: str) -> bool:
     return len(name) <= 253 and all(DNS_LABEL.match(label) for label in name.split("."))
 

@@ -60,12 +60,14 @@ def load_settings(
     if raw.get("platform") is not None:
         return _load_service_stack(
             raw,
+            stack=stack,
             region=region,
             catalog=catalog,
             secret_keys=secret_keys,
             foreign_keys=foreign_keys,
             platform=platform,
             project=project,
+            other_stacks=other_stacks,
         )
     findings = Findings()
     issues = findings.errors
@@ -233,22 +235,24 @@ def service_stack_reference(raw: Mapping[str, Any], stack: str) -> str | None:
 def _load_service_stack(
     raw: Mapping[str, Any],
     *,
+    stack: str,
     region: str | None,
     catalog: Mapping[str, ServiceSpec],
     secret_keys: frozenset[str],
     foreign_keys: Mapping[str, Any],
     platform: Mapping[str, Any] | None,
     project: str,
+    other_stacks: Mapping[str, OtherStack],
 ) -> StackSettings:
-    """A service stack: its services' settings, on what its platform exported."""
+    """A service stack: its services' settings, on what its platform exported. Its errors
+    name the service stack itself (`stack`), not its platform."""
     reference = str(raw["platform"])
     findings = Findings()
     issues = findings.errors
     for full_key, value in foreign_keys.items():
         issues.append(foreign_key_issue(full_key, value, project))
-    stack_name = reference.rsplit("/", 1)[-1]
     if (found := reference_issue(reference)) is not None:
-        raise ConfigError(stack_name, [found])
+        raise ConfigError(stack, [found])
     issues += service_stack_key_issues(raw, reference)
     for key in sorted(secret_keys & set(raw)):
         findings.error(
@@ -260,7 +264,7 @@ def _load_service_stack(
     contract, contract_issues = parse_contract(reference, platform or {}, region=region)
     issues += contract_issues
     if contract is None:
-        raise ConfigError(stack_name, issues)
+        raise ConfigError(stack, issues)
 
     services_raw = raw.get("services") or {}
     if not isinstance(services_raw, Mapping) or not services_raw:
@@ -279,6 +283,7 @@ def _load_service_stack(
         if key not in contract.endpoints:
             issues.append(missing_endpoint_issue(key, contract))
             continue
+        issues += claimed_elsewhere_issues(stack, key, reference, other_stacks)
         parsed = parse(ServiceConfig, {} if value is None else value, ("services", key), issues)
         if parsed is None:
             continue
@@ -305,7 +310,7 @@ def _load_service_stack(
             services, {name: catalog[name] for name in services}, contract.cluster, findings
         )
     if findings.errors:
-        raise ConfigError(stack_name, findings.errors)
+        raise ConfigError(stack, findings.errors)
     return StackSettings(
         project=contract.project,
         stack=contract.stack,
@@ -336,6 +341,30 @@ def _load_service_stack(
         ),
         warnings=tuple(str(warning) for warning in findings.warnings),
     )
+
+
+def claimed_elsewhere_issues(
+    stack: str, service: str, reference: str, other_stacks: Mapping[str, OtherStack]
+) -> list[ConfigIssue]:
+    """`service` is also under `services` in another service stack of the same platform: both
+    stacks would create its ECS service, roles and task definition with the same names, and
+    whichever deployed second would fail on them (or take them over)."""
+    claims = sorted(
+        name
+        for name, other in other_stacks.items()
+        if name != stack and other.platform == reference and service in other.services
+    )
+    return [
+        ConfigIssue(
+            path=f"services.{service}",
+            message=f"is also run by the service stack '{other}' of the same platform "
+            f"{reference}: Pulumi.{stack}.yaml and Pulumi.{other}.yaml would both create its "
+            "ECS service, task definition and roles (allowed: one service stack per service)",
+            fix=f"pulumi config rm --stack {stack} --path 'services.{service}', or the same "
+            f"with --stack {other}",
+        )
+        for other in claims
+    ]
 
 
 def foreign_key_issue(full_key: str, value: Any, project: str) -> ConfigIssue:

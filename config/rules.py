@@ -25,7 +25,6 @@ from config.limits import (
     ALB_TARGET_GROUPS_MAX,
     DNS_NAME_RULE,
     ENV_NAME,
-    EXAMPLE_ACCOUNT_ID,
     FARGATE_MEMORY_BY_CPU,
     FARGATE_SPOT_WARNING_SECONDS,
     HOST_PATTERN,
@@ -49,6 +48,7 @@ from config.limits import (
     VPC_ID,
     VPC_PREFIX_RANGE,
     is_dns_name,
+    is_placeholder_certificate,
 )
 from config.routes import Rule, shadowed_rules
 from config.schema import (
@@ -789,7 +789,7 @@ def check_certificate(
             f"its own region (allowed: a certificate in {region})",
             set_command(path, f"arn:aws:acm:{region}:<account>:certificate/<id>"),
         )
-    elif deploying and (match["account"] == EXAMPLE_ACCOUNT_ID or set(match["id"]) <= {"0", "-"}):
+    elif deploying and is_placeholder_certificate(arn):
         # Previews may show a stack with the placeholder; a deploy must not start with it.
         findings.error(
             path,

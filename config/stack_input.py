@@ -20,11 +20,15 @@ PROVIDER_NAMESPACES = ("aws", "awsx", "pulumi")
 
 @dataclass(frozen=True, kw_only=True)
 class OtherStack:
-    """Where another stack of the project puts its network."""
+    """Where another stack of the project puts its network, and the services it runs."""
 
     region: str | None
     cidr_block: str | None
-    """None for a stack on an existing VPC."""
+    """None for a stack on an existing VPC, and for a service stack (it has no network)."""
+    platform: str | None = None
+    """A service stack's platform reference (`org/project/stack`)."""
+    services: tuple[str, ...] = ()
+    """The services under its `services` key."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,9 +87,17 @@ def other_stack(config: Mapping[str, Any], project: str = PROJECT) -> OtherStack
     network = config.get(f"{project}:network")
     network = network if isinstance(network, dict) else {}
     default_cidr = "10.20.0.0/16"
+    platform = config.get(f"{project}:platform")
+    services = config.get(f"{project}:services")
     return OtherStack(
         region=config.get("aws:region") if isinstance(config.get("aws:region"), str) else None,
-        cidr_block=None if network.get("vpcId") else str(network.get("cidrBlock", default_cidr)),
+        cidr_block=(
+            None
+            if network.get("vpcId") or platform is not None
+            else str(network.get("cidrBlock", default_cidr))
+        ),
+        platform=str(platform) if platform is not None else None,
+        services=tuple(str(name) for name in services) if isinstance(services, dict) else (),
     )
 
 

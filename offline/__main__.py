@@ -1,5 +1,5 @@
 """The offline tools' command line:
-`python -m offline preview | diff | graph | cost | affected | deploy-policy`.
+`python -m offline preview | diff | graph | cost | affected | deploy-policy | new-service`.
 
 Exit codes: 0 success (for `diff`: no changes), 1 `diff` found changes, 2 a user error (bad
 config, unknown stack, unreadable document, missing Graphviz, a region with no price file),
@@ -19,9 +19,12 @@ from offline import cost, document
 from offline.affected import add_affected_parser, run_affected
 from offline.deploy_policy import add_deploy_policy_parser, run_deploy_policy
 from offline.diff import diff, format_markdown, format_text
+from offline.environments import environment, render_environment
 from offline.graph import GraphvizError, architecture, render_image, to_dot, to_mermaid
 from offline.harness import Rendering, render
+from offline.moves import with_moves
 from offline.report import preview_text
+from offline.scaffold import add_scaffold_parser, run_scaffold
 from offline.stackfile import StackFileError, available_stacks, find_project_dir
 
 EXIT_OK = 0
@@ -63,11 +66,15 @@ def _parser() -> argparse.ArgumentParser:
 
     add_affected_parser(commands)
     add_deploy_policy_parser(commands)
+    add_scaffold_parser(commands)
     return parser
 
 
-def _render_stack(stack: str, project_dir: Path) -> Rendering:
+def _render_stack(stack: str, project_dir: Path, *, whole_environment: bool = False) -> Rendering:
+    """`whole_environment`: a platform stack with its service stacks (the architecture)."""
     try:
+        if whole_environment and stack in available_stacks(project_dir):
+            return render_environment(stack, project_dir)
         return render(stack, project_dir=project_dir)
     except pulumi.RunError as error:
         raise UserError(str(error)) from None
@@ -102,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         return run_affected(args, project_dir)
     if args.command == "deploy-policy":
         return run_deploy_policy(args, project_dir)
+    if args.command == "new-service":
+        return run_scaffold(args, project_dir)
     if args.command == "preview":
         rendering = _render_stack(args.stack, project_dir)
         sys.stdout.write(document.dumps(rendering) if args.json else preview_text(rendering))
@@ -114,10 +123,19 @@ def run(args: argparse.Namespace) -> int:
         base, base_label = _side(args.base, project_dir)
         head, head_label = _side(args.head, project_dir)
         result = diff(base, head)
+        if result.removed and head_label in available_stacks(project_dir):
+            # Toward a platform: what its service stacks take over moves, it is not removed.
+            head_environment = environment(head_label, project_dir)
+            if head_environment.stack == head_label and head_environment.service_stacks:
+                renders = {
+                    s: _render_stack(s, project_dir) for s in head_environment.service_stacks
+                }
+                result = with_moves(result, base, head, renders)
         formatter = format_markdown if args.format == "markdown" else format_text
         sys.stdout.write(formatter(result, base_label, head_label))
         return EXIT_OK if result.empty else EXIT_CHANGES
-    graph = architecture(_render_stack(args.stack, project_dir))
+    # A platform's graph shows its services as its service stacks run them.
+    graph = architecture(_render_stack(args.stack, project_dir, whole_environment=True))
     if args.format == "mermaid":
         _write(args.output, to_mermaid(graph))
     elif args.format == "dot":

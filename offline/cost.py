@@ -14,6 +14,7 @@ priced, and counts for nothing in the total.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -360,16 +361,22 @@ class _Lines:
         quantity: Range,
         price_key: str,
         assumptions: Iterable[str] = (),
+        not_priced: str | None = None,
     ) -> None:
+        """`not_priced`: why this rendering cannot price the line (it then counts for
+        nothing), whatever the price file says."""
         if quantity.low == 0 and quantity.high == 0:
             return
+        price = self.prices.get(price_key)
+        if not_priced is not None:
+            price = dataclasses.replace(price, usd=None, not_priced=not_priced)
         self.lines.append(
             CostLine(
                 category=category,
                 resource=resource,
                 item=item,
                 quantity=quantity,
-                price=self.prices.get(price_key),
+                price=price,
                 assumptions=tuple(assumptions),
             )
         )
@@ -547,7 +554,34 @@ def _log_groups(
     for service in services:
         for group in service.log_groups:
             writers[group] = writers.get(group, ZERO) + service.tasks
-    for group in rendering.of_type("aws:cloudwatch/logGroup:LogGroup"):
+    groups = list(rendering.of_type("aws:cloudwatch/logGroup:LogGroup"))
+    # A service stack's tasks write to log groups its platform holds: their logs are the
+    # service stack's cost (the platform prices no task's logs), at the platform's retention.
+    held = {str(group.inputs.get("name") or group.name) for group in groups}
+    elsewhere = [name for name in sorted(writers) if name not in held]
+    platform_groups = {
+        str(group.inputs.get("name") or group.name): group
+        for group in (rendering.platform.resources if rendering.platform else ())
+        if group.type == "aws:cloudwatch/logGroup:LogGroup"
+    }
+    for name in elsewhere:
+        ingested = writers[name].scale(a["logGbPerTaskMonth"].value)
+        used = ["logGbPerTaskMonth"]
+        out.add("logs", name, "GB of logs ingested", ingested, "cloudwatch.logsIngestGb", used)
+        platform_group = platform_groups.get(name)
+        if platform_group is None:
+            out.add(
+                "logs",
+                name,
+                "GB-months stored",
+                ingested,
+                "cloudwatch.logsStorageGbMonth",
+                not_priced="the log group and its retention are the platform stack's, which is "
+                "not rendered here",
+            )
+            continue
+        _stored(name, platform_group.inputs.get("retentionInDays"), ingested, used, a, out)
+    for group in groups:
         label = str(group.inputs.get("name") or group.name)
         retention = group.inputs.get("retentionInDays")
         if group.name in vended:
@@ -568,17 +602,28 @@ def _log_groups(
             out.add("logs", label, "GB of logs ingested", ingested, "cloudwatch.logsIngestGb", used)
         else:
             continue
-        # What stays stored once the retention window is full; logs kept forever are counted
-        # at one year of them.
-        months = (float(retention) if retention else 365.0) / DAYS_PER_MONTH
-        out.add(
-            "logs",
-            label,
-            f"GB-months stored ({retention or 'no'} days' retention)",
-            ingested.scale(months * a["logStorageRatio"].value),
-            "cloudwatch.logsStorageGbMonth",
-            [*used, "logStorageRatio"],
-        )
+        _stored(label, retention, ingested, used, a, out)
+
+
+def _stored(
+    label: str,
+    retention: Any,
+    ingested: Range,
+    used: list[str],
+    a: Mapping[str, Assumption],
+    out: _Lines,
+) -> None:
+    # What stays stored once the retention window is full; logs kept forever are counted at
+    # one year of them.
+    months = (float(retention) if retention else 365.0) / DAYS_PER_MONTH
+    out.add(
+        "logs",
+        label,
+        f"GB-months stored ({retention or 'no'} days' retention)",
+        ingested.scale(months * a["logStorageRatio"].value),
+        "cloudwatch.logsStorageGbMonth",
+        [*used, "logStorageRatio"],
+    )
 
 
 def _alarm_metrics(alarm: RecordedResource) -> int:
@@ -623,16 +668,22 @@ def _monitoring(
         out.add(
             "dashboards", label, "dashboard-months", Range.fixed(1), "cloudwatch.dashboardMonth"
         )
-    for cluster in rendering.of_type("aws:ecs/cluster:Cluster"):
+    clusters = rendering.of_type("aws:ecs/cluster:Cluster")
+    if not clusters and services and rendering.platform is not None:
+        # A service stack: its services' metrics on its platform's cluster are its own cost.
+        for cluster in rendering.platform.of_type("aws:ecs/cluster:Cluster"):
+            if _container_insights(cluster) == "enabled":
+                out.add(
+                    "containerInsights",
+                    str(cluster.inputs.get("name") or cluster.name),
+                    f"Container Insights metric-months ({len(services)} services of this stack)",
+                    Range.fixed(a["containerInsightsMetricsPerService"].value * len(services)),
+                    "cloudwatch.metricMonth",
+                    ["containerInsightsMetricsPerService"],
+                )
+    for cluster in clusters:
         label = str(cluster.inputs.get("name") or cluster.name)
-        setting = next(
-            (
-                str(s.get("value"))
-                for s in cluster.inputs.get("settings") or ()
-                if s.get("name") == "containerInsights"
-            ),
-            "disabled",
-        )
+        setting = _container_insights(cluster)
         if setting == "enabled":
             metrics = a["containerInsightsMetricsPerCluster"].value + a[
                 "containerInsightsMetricsPerService"
@@ -653,6 +704,17 @@ def _monitoring(
                 Range.fixed(1),
                 "cloudwatch.containerInsightsEnhanced",
             )
+
+
+def _container_insights(cluster: RecordedResource) -> str:
+    return next(
+        (
+            str(s.get("value"))
+            for s in cluster.inputs.get("settings") or ()
+            if s.get("name") == "containerInsights"
+        ),
+        "disabled",
+    )
 
 
 def _data(rendering: Rendering, a: Mapping[str, Assumption], out: _Lines) -> None:
@@ -980,6 +1042,26 @@ def dumps(estimate: Estimate) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
+class UnpricedCategory:
+    base: Range
+    head: Range
+    """The priced lines' totals."""
+    base_items: tuple[str, ...]
+    head_items: tuple[str, ...]
+    """`item (why it is not priced)` of each line a side cannot price."""
+    base_priced: bool
+    head_priced: bool
+    """Whether a side prices any line of the category."""
+
+    @property
+    def comparable(self) -> bool:
+        """Neither side is wholly unpriced where it has items."""
+        return (self.base_priced or not self.base_items) and (
+            self.head_priced or not self.head_items
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class CostChange:
     base: Range | None
     head: Range | None
@@ -989,6 +1071,10 @@ class CostChange:
     """Why one side could not be priced."""
     not_priced: Mapping[str, int] = field(default_factory=dict)
     """Lines left out of each side's total (`base`, `head`)."""
+    unpriced: Mapping[str, UnpricedCategory] = field(default_factory=dict)
+    """The categories that changed where a side has items it cannot price. Where a side
+    prices none of its items, the difference is not a saving or an expense, only what the
+    other side costs."""
 
     @property
     def delta(self) -> Range:
@@ -1013,6 +1099,30 @@ def compare(base: Rendering, head: Rendering) -> CostChange:
         category: new.get(category, ZERO) - old.get(category, ZERO)
         for category in sorted(set(old) | set(new))
     }
+    by_category = {
+        category: change
+        for category, change in changed.items()
+        if abs(change.low) >= 0.005 or abs(change.high) >= 0.005
+    }
+    unpriced: dict[str, UnpricedCategory] = {}
+    for category in by_category:
+        base_items, head_items = (
+            tuple(
+                f"{line.item} ({line.price.not_priced})"
+                for line in estimated.lines
+                if line.category == category and not line.priced
+            )
+            for estimated in (before, after)
+        )
+        if base_items or head_items:
+            unpriced[category] = UnpricedCategory(
+                base=old.get(category, ZERO),
+                head=new.get(category, ZERO),
+                base_items=base_items,
+                head_items=head_items,
+                base_priced=any(line.priced for line in before.lines if line.category == category),
+                head_priced=any(line.priced for line in after.lines if line.category == category),
+            )
     return CostChange(
         base=before.total,
         head=after.total,
@@ -1020,11 +1130,8 @@ def compare(base: Rendering, head: Rendering) -> CostChange:
             side: sum(1 for line in estimated.lines if not line.priced)
             for side, estimated in (("base", before), ("head", after))
         },
-        by_category={
-            category: change
-            for category, change in changed.items()
-            if abs(change.low) >= 0.005 or abs(change.high) >= 0.005
-        },
+        by_category=by_category,
+        unpriced=unpriced,
     )
 
 
@@ -1041,7 +1148,38 @@ def change_text(change: CostChange) -> str:
 
 
 def change_categories(change: CostChange) -> list[str]:
-    return [
-        f"{category}: low {signed_usd(value.low)}, high {signed_usd(value.high)}"
-        for category, value in change.by_category.items()
-    ]
+    lines = []
+    for category, value in change.by_category.items():
+        unpriced = change.unpriced.get(category)
+        shown = f"{category}: low {signed_usd(value.low)}, high {signed_usd(value.high)}"
+        if unpriced is None:
+            lines.append(shown)
+            continue
+        if unpriced.comparable:
+            left_out = ", ".join(
+                f"{name} {len(items)}"
+                for name, items in (("base", unpriced.base_items), ("head", unpriced.head_items))
+                if items
+            )
+            lines.append(f"{shown} (lines not priced: {left_out})")
+            continue
+
+        # A side with lines it cannot price: the difference is not a saving or an expense.
+        def side(total: Range, items: tuple[str, ...]) -> str:
+            if not items:
+                return show_range(total)
+            priced = f"{show_range(total)} + " if total != ZERO else ""
+            return f"{priced}not priced"
+
+        reasons = [
+            f"{name}: {item}"
+            for name, items in (("base", unpriced.base_items), ("head", unpriced.head_items))
+            for item in items
+        ]
+        lines.append(
+            f"{category}: {side(unpriced.base, unpriced.base_items)} → "
+            f"{side(unpriced.head, unpriced.head_items)} (no change shown; "
+            + "; ".join(reasons)
+            + ")"
+        )
+    return lines

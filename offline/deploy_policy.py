@@ -1366,6 +1366,33 @@ def add_deploy_policy_parser(commands: Any) -> None:
     )
 
 
+BROAD_KEY_ACTIONS = ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion")
+"""What a team's role may do to any key of the account and region: KMS names keys by ids it
+assigns, so no statement can tell this stack's keys apart (see build_policy)."""
+
+
+def broad_key_notes(policy: Mapping[str, Any]) -> list[str]:
+    """One line for each of BROAD_KEY_ACTIONS the policy grants on every key (`key/*`), with
+    its condition: a reviewer must know the role reaches other teams' keys too."""
+    notes = []
+    for statement in policy.get("Statement", ()):
+        resources = statement["Resource"]
+        resources = [resources] if isinstance(resources, str) else resources
+        for action in statement["Action"]:
+            if action not in BROAD_KEY_ACTIONS or not any(r.endswith(":key/*") for r in resources):
+                continue
+            condition = statement.get("Condition")
+            limited = f", only with {json.dumps(condition, sort_keys=True)}" if condition else ""
+            notes.append(
+                f"note: statement {statement['Sid']} grants {action} on every KMS key of the "
+                f"account and region ({', '.join(resources)}){limited}: KMS names keys by ids it "
+                "assigns, so the policy cannot tell this stack's keys apart; every team role "
+                "holds it, so it reaches other teams' keys too (those whose key policy lets IAM "
+                "policies decide, as this program's keys do)"
+            )
+    return notes
+
+
 def run_deploy_policy(args: argparse.Namespace, project_dir: Path) -> int:
     try:
         policy, scope = policy_for_stack(
@@ -1383,5 +1410,7 @@ def run_deploy_policy(args: argparse.Namespace, project_dir: Path) -> int:
             f"'{DIY_ORGANIZATION}'",
             file=sys.stderr,
         )
+    for note in broad_key_notes(policy):
+        print(note, file=sys.stderr)
     sys.stdout.write(dumps(policy))
     return EXIT_OK

@@ -26,6 +26,7 @@ from typing import Any
 from config.immutable import IMMUTABLE_KEYS, ImmutableKey
 from offline import cost, replacements, rollout, sticky
 from offline.harness import UNKNOWN, RecordedResource, Rendering
+from offline.moves import Move, moves_markdown, moves_text
 from offline.replacements import Identity
 
 STACK_MARKER = "<stack>"
@@ -143,10 +144,12 @@ class ResourceDiff:
     rollout: tuple[rollout.RolloutChange, ...] = ()
     """Estimated release and rollback times that change (`offline.rollout`)."""
     """The estimated monthly cost of each side (`offline.cost`)."""
+    moves: tuple[Move, ...] = ()
+    """Resources that move to a service stack, not removed (`offline.moves`)."""
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.config)
+        return not (self.added or self.removed or self.changed or self.config or self.moves)
 
     def touched(self) -> list[tuple[RecordedResource, tuple[PropertyChange, ...]]]:
         """Changed resources and those changed only at deploy, in the order of `changed`."""
@@ -186,6 +189,8 @@ class ResourceDiff:
             "change": len(touched) - replaced - unsent,
             "replace": replaced,
             "conflict": len(self.conflicts),
+            # Only toward a platform stack (offline.moves).
+            **({"move": sum(len(m.resources) for m in self.moves)} if self.moves else {}),
         }
 
     @property
@@ -658,9 +663,10 @@ def _summary(result: ResourceDiff) -> str:
     extra = "".join(
         f", {unsent[kind]} with {kind} inputs" for kind in ("not sent", "ignored") if unsent[kind]
     )
+    moving = f"{counts['move']} to move, " if "move" in counts else ""
     return (
-        f"{counts['add']} to add, {counts['remove']} to remove, {counts['change']} to change, "
-        f"{counts['replace']} to replace, {counts['conflict']} will conflict{extra}"
+        f"{counts['add']} to add, {counts['remove']} to remove, {moving}{counts['change']} to "
+        f"change, {counts['replace']} to replace, {counts['conflict']} will conflict{extra}"
     )
 
 
@@ -717,6 +723,7 @@ def format_text(result: ResourceDiff, base_label: str, head_label: str) -> str:
             )
         lines.append("")
     lines += rollout.change_text(result.rollout)
+    lines += moves_text(result.moves)
     for resource in result.added:
         lines.append(f"+ {resource.type}  {_display_name(result, resource, result.head)}")
         lines += [f"      ! {c.message}" for c in result.conflicts_of(resource)]
@@ -769,6 +776,7 @@ def format_markdown(result: ResourceDiff, base_label: str, head_label: str) -> s
             )
         lines.append("")
     lines += rollout.change_markdown(result.rollout)
+    lines += moves_markdown(result.moves)
     if result.conflicts:
         lines += ["#### Will conflict", "", "| resource | conflict | source |", "|---|---|---|"]
         for conflict in result.conflicts:

@@ -4,8 +4,10 @@ A call's edge names the DNS name and port the caller uses: a Cloud Map DNS recor
 ECS Service Connect the callee's client alias.
 
 Derived from the recorded resources (listeners, listener rules, security-group rules), so the
-picture shows what the program creates. Mermaid renders on GitHub; DOT goes through Graphviz
-for SVG or PNG.
+picture shows what the program creates. A service stack's graph draws its services with what
+its platform holds for them: the load balancer that routes to them and the services that call
+them (each in a stack of its own). Mermaid renders on GitHub; DOT goes through Graphviz for SVG
+or PNG.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import subprocess
 from dataclasses import dataclass
 
 from offline.harness import Rendering
-from offline.report import LOAD_BALANCER, service_rows
+from offline.report import LOAD_BALANCER, ServiceRow, service_rows
 
 INTERNET = "internet"
 ALB = "alb"
@@ -65,7 +67,76 @@ def _listener_summary(rendering: Rendering) -> str:
     return ", ".join(parts)
 
 
+def _call_label(callee: ServiceRow) -> str:
+    # Under Service Connect a caller's proxy serves the callee at its client alias.
+    if callee.client_alias is not None:
+        return f"Service Connect {callee.client_alias}"
+    return f"{callee.dns_name}:{callee.port}"
+
+
+def _service_node(row: ServiceRow) -> Node:
+    return Node(
+        id=_node_id(row.ecs_name),
+        lines=(row.ecs_name, row.dns_name, f"tasks {row.count}", f"cpu/mem {row.size}"),
+    )
+
+
+def _service_stack_architecture(rendering: Rendering, platform: Rendering) -> Architecture:
+    """A service stack's services, the platform's load balancer where it routes to them, and
+    the services that call them."""
+    endpoints = {row.ecs_name: row for row in service_rows(platform)}
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    callers: dict[str, Node] = {}
+    own = service_rows(rendering)
+    for row in own:
+        endpoint = endpoints.get(row.ecs_name)
+        if endpoint is None:
+            nodes.append(_service_node(row))
+            continue
+        dns = row.dns_name if row.client_alias is not None else endpoint.dns_name
+        merged = ServiceRow(
+            ecs_name=row.ecs_name,
+            dns_name=dns,
+            port=row.port if row.port != "-" else endpoint.port,
+            size=row.size,
+            count=row.count,
+            routes=endpoint.routes,
+            callers=endpoint.callers,
+            client_alias=row.client_alias,
+        )
+        nodes.append(_service_node(merged))
+        for caller in endpoint.callers:
+            if caller == LOAD_BALANCER:
+                listeners = _listener_summary(platform)
+                callers.setdefault(INTERNET, Node(id=INTERNET, lines=("Internet",), shape="circle"))
+                callers.setdefault(
+                    ALB, Node(id=ALB, lines=("Application Load Balancer", listeners))
+                )
+                edges.append(
+                    Edge(source=ALB, target=_node_id(row.ecs_name), label=", ".join(merged.routes))
+                )
+                continue
+            if caller not in {r.ecs_name for r in own}:
+                callers.setdefault(
+                    caller, Node(id=_node_id(caller), lines=(caller, "(its own stack)"))
+                )
+            edges.append(
+                Edge(
+                    source=_node_id(caller),
+                    target=_node_id(row.ecs_name),
+                    label=_call_label(merged),
+                )
+            )
+    if ALB in callers:
+        listeners = callers[ALB].lines[1]
+        edges.insert(0, Edge(source=INTERNET, target=ALB, label=listeners))
+    return Architecture(nodes=(*callers.values(), *nodes), edges=tuple(edges))
+
+
 def architecture(rendering: Rendering) -> Architecture:
+    if rendering.platform is not None:
+        return _service_stack_architecture(rendering, rendering.platform)
     rows = service_rows(rendering)
     listeners = _listener_summary(rendering)
     nodes = [
@@ -75,28 +146,18 @@ def architecture(rendering: Rendering) -> Architecture:
     edges = [Edge(source=INTERNET, target=ALB, label=listeners)]
     dns_by_service = {row.ecs_name: row for row in rows}
     for row in rows:
-        nodes.append(
-            Node(
-                id=_node_id(row.ecs_name),
-                lines=(row.ecs_name, row.dns_name, f"tasks {row.count}", f"cpu/mem {row.size}"),
-            )
-        )
+        nodes.append(_service_node(row))
         for caller in row.callers:
             if caller == LOAD_BALANCER:
                 edges.append(
                     Edge(source=ALB, target=_node_id(row.ecs_name), label=", ".join(row.routes))
                 )
             elif caller in dns_by_service:
-                # Under Service Connect a caller's proxy serves the callee at its client alias.
                 edges.append(
                     Edge(
                         source=_node_id(caller),
                         target=_node_id(row.ecs_name),
-                        label=(
-                            f"Service Connect {row.client_alias}"
-                            if row.client_alias is not None
-                            else f"{row.dns_name}:{row.port}"
-                        ),
+                        label=_call_label(row),
                     )
                 )
     return Architecture(nodes=tuple(nodes), edges=tuple(edges))

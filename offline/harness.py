@@ -98,6 +98,9 @@ class Rendering:
     config: dict[str, str] = field(default_factory=dict)
     """The stack's config as the CLI hands it to the program (`namespace:key` -> value),
     secrets masked; provider settings such as `aws:defaultTags` included."""
+    platform: Rendering | None = None
+    """For a service stack rendered from its stack file: its platform stack, rendered to
+    resolve the StackReference (the graph draws the platform's side of its services)."""
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -318,33 +321,44 @@ def render(
     root = str(project_dir)
     if root not in sys.path:
         sys.path.insert(0, root)
-    references = _referenced_stacks(stack_config, project_dir, preview=preview)
+    platform = _platform_of(stack_config, project_dir, preview=preview)
+    references = {} if platform is None else {platform[0]: platform[1].outputs}
 
     def program() -> None:
         runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
 
-    return run_program(
+    rendering = run_program(
         program, stack_config, check=check, preview=preview, stack_outputs=references
     )
+    if platform is not None:
+        rendering.platform = platform[1]
+    return rendering
 
 
-def _referenced_stacks(
+def _platform_of(
     stack_config: StackConfig, project_dir: Path, *, preview: bool
-) -> dict[str, dict[str, Any]]:
-    """The outputs a service stack's StackReference reads: its platform stack, rendered from
-    its own stack file in this project, as `pulumi up` of the platform would have exported."""
+) -> tuple[str, Rendering] | None:
+    """The platform a service stack's StackReference reads, with its reference: rendered from
+    its own stack file in this project, whose outputs are what `pulumi up` of the platform
+    would have exported."""
     reference = stack_config.config.get(f"{stack_config.project}:{PLATFORM_KEY}")
     parts = reference.split("/") if isinstance(reference, str) else []
     if len(parts) != 3:
-        return {}  # not a service stack, or a malformed reference the program reports
+        return None  # not a service stack, or a malformed reference the program reports
     _, project, platform_stack = parts
     if project != stack_config.project:
         raise StackFileError(
             f"platform {reference}: the offline tools render stacks of this project "
             f"({stack_config.project}) only"
         )
-    platform = render(platform_stack, project_dir=project_dir, preview=preview)
-    return {reference: platform.outputs}
+    try:
+        return reference, render(platform_stack, project_dir=project_dir, preview=preview)
+    except pulumi.RunError as error:
+        # The platform's own error, which names the platform; and whose stack asked for it.
+        raise pulumi.RunError(
+            f"{error}\n(the platform stack of '{stack_config.stack}', rendered to resolve its "
+            "StackReference)"
+        ) from None
 
 
 # The loops runs have used, each shared by the runs on its thread (closing one after a run would

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.tracing import COLLECTOR_CONTAINER
+from config.limits import is_placeholder_certificate
 from offline import cost
 from offline.harness import STACK_TYPE, RecordedResource, Rendering, is_reference
 from offline.rollout import RolloutEstimate, duration, service_estimate, span
@@ -293,13 +294,25 @@ def service_rows(rendering: Rendering) -> list[ServiceRow]:
                 f"${{{sg.name}.id}}"
                 for sg in _child(rendering, endpoint, "aws:ec2/securityGroup:SecurityGroup")
             }
-            callers = sorted(
-                group_owner.get(rule.inputs.get("referencedSecurityGroupId", ""), "?")
+            ingress = [
+                rule
                 for rule in rendering.of_type(
                     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
                 )
                 if rule.inputs.get("securityGroupId") in own_groups
+            ]
+            callers = sorted(
+                group_owner.get(rule.inputs.get("referencedSecurityGroupId", ""), "?")
+                for rule in ingress
             )
+            if runtime is None:
+                # The task definition is in a service stack: the port is the one the
+                # endpoint admits its callers on (and its target groups forward to).
+                ports = {rule.inputs.get("fromPort") for rule in ingress} | {
+                    group.inputs.get("port")
+                    for group in _child(rendering, endpoint, "aws:lb/targetGroup:TargetGroup")
+                }
+                port = ",".join(str(p) for p in sorted(p for p in ports if p is not None)) or "-"
         elif runtime is not None:
             dns = "(platform stack)"
         alias = _client_alias(ecs) if runtime is not None else None
@@ -449,6 +462,30 @@ def _release_section(services: Sequence[ServiceRow]) -> list[str]:
     ]
 
 
+def before_deploy_lines(rendering: Rendering) -> list[str]:
+    """What the preview passes and `pulumi up` refuses: a listener with the stack file's
+    placeholder certificate (README.md, A first real deploy)."""
+    placeholders = sorted(
+        {
+            str(listener.inputs["certificateArn"])
+            for listener in rendering.of_type("aws:lb/listener:Listener")
+            if isinstance(listener.inputs.get("certificateArn"), str)
+            and is_placeholder_certificate(listener.inputs["certificateArn"])
+        }
+    )
+    if not placeholders:
+        return []
+    region = placeholders[0].split(":")[3]
+    return [
+        "Before `pulumi up`:",
+        f"    loadBalancer.certificateArn is still the stack file's placeholder "
+        f"({', '.join(placeholders)}): this preview shows the HTTPS listener with it, and "
+        "`pulumi up` refuses it; fix: pulumi config set --path 'loadBalancer.certificateArn' "
+        f"'arn:aws:acm:{region}:<account>:certificate/<id>' (README.md, A first real deploy)",
+        "",
+    ]
+
+
 def preview_text(rendering: Rendering) -> str:
     services = service_rows(rendering)  # both tables read them
     sections = [
@@ -472,6 +509,7 @@ def preview_text(rendering: Rendering) -> str:
         "Outputs:",
         *output_lines(rendering),
         "",
+        *before_deploy_lines(rendering),
         *(
             ["Warnings:", *(f"    {warning}" for warning in rendering.warnings), ""]
             if rendering.warnings

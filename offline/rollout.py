@@ -239,6 +239,7 @@ MEASURES = (
     ("release done", "release_done_seconds"),
     ("rollback live", "rollback_live_seconds"),
     ("rollback done", "rollback_done_seconds"),
+    ("scale out", "scale_out_seconds"),
 )
 
 
@@ -247,10 +248,11 @@ class RolloutChange:
     service: str
     """The ECS service's name."""
     measure: str
-    """`release live`, `release done`, `rollback live` or `rollback done`."""
+    """`release live`, `release done`, `rollback live`, `rollback done` or `scale out`."""
     old: int | None
     new: int | None
-    """Seconds; None: the deployment cannot progress."""
+    """Seconds; None: the deployment cannot progress (for `scale out`: the service does not
+    scale out)."""
 
     @property
     def slower(self) -> bool:
@@ -283,11 +285,11 @@ def _verdict(change: RolloutChange) -> str:
 
 
 def change_text(changes: tuple[RolloutChange, ...]) -> list[str]:
-    """The diff's text lines: `!` marks a release or rollback that gets slower."""
+    """The diff's text lines: `!` marks a release, rollback or scale-out that gets slower."""
     if not changes:
         return []
     return [
-        "Release time (estimated, docs/rollout.md):",
+        "Release and scale-out time (estimated, docs/rollout.md):",
         *(
             f"{'!' if c.slower else ' '} {c.service}: {c.measure} {duration(c.old)} → "
             f"{duration(c.new)} ({_verdict(c)})"
@@ -301,7 +303,7 @@ def change_markdown(changes: tuple[RolloutChange, ...]) -> list[str]:
     if not changes:
         return []
     return [
-        "#### Release time (estimated, docs/rollout.md)",
+        "#### Release and scale-out time (estimated, docs/rollout.md)",
         "",
         "| service | estimate | before | after | |",
         "|---|---|---|---|---|",

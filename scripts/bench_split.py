@@ -2,8 +2,10 @@
 
 Builds two temporary copies of the project: one with the committed catalog, one with generated
 services added until the catalog holds --services. Each copy splits the dev stack into a
-platform stack `bench` (serviceStacks: true) and a service stack `bench-order-service`, beside
-an all-in-one stack `bench-all` (dev's stack file). Then, running every variant once per round
+platform stack `bp` (serviceStacks: true) and a service stack `bp-order-service`, beside an
+all-in-one stack `ba` (dev's stack file). The stack names are short: a routed service's target
+group name starts with them, and AWS allows 32 characters. Then, running every variant
+once per round
 (the machine is shared and noisy), it measures:
 
 - `python -m offline preview --stack S --json`, the offline preview as a user runs it, for the
@@ -44,15 +46,18 @@ PROJECT = Path(__file__).resolve().parent.parent
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
-from offline.stackfile import project_name, read_stack_document  # noqa: E402
+import naming  # noqa: E402
+from offline.environments import environment_document  # noqa: E402
+from offline.stackfile import project_name  # noqa: E402
 from services import CATALOG  # noqa: E402
 
 ORG = "acme"
 ENVIRONMENT = "dev"
-PLATFORM = "bench"
+# Short: a routed service's target group names start with the stack's name (check_names).
+PLATFORM = "bp"
 SERVICE = "order-service"
 SERVICE_STACK = f"{PLATFORM}-{SERVICE}"
-ALL_IN_ONE = f"{PLATFORM}-all"
+ALL_IN_ONE = "ba"
 TIMEOUT = 120  # seconds, per subprocess
 IGNORED = shutil.ignore_patterns(
     ".git", ".venv", ".venv-*", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"
@@ -118,13 +123,42 @@ def cpu_of_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class BenchError(Exception):
+    """A child failed, or the benchmark cannot run as set up."""
+
+
 def run(copy: Copy, command: list[str]) -> tuple[str, Time]:
-    """Stdout of a command run in the copy, and its wall and CPU time."""
+    """Stdout of a command run in the copy, and its wall and CPU time; BenchError with the
+    child's stderr if it fails."""
     wall, cpu = time.perf_counter(), cpu_of_children()
     result = subprocess.run(
-        command, cwd=copy.directory, check=True, capture_output=True, text=True, timeout=TIMEOUT
+        command, cwd=copy.directory, check=False, capture_output=True, text=True, timeout=TIMEOUT
     )
+    if result.returncode != 0:
+        # A program given with -c is shown by its place, not its text.
+        shown = " ".join(
+            ["python", "-c", "<program>", *command[3:]] if command[1] == "-c" else command
+        )
+        raise BenchError(
+            f"in the {copy.label} copy, `{shown}` exited {result.returncode}:\n"
+            + (result.stderr.strip() or result.stdout.strip() or "(no output)")
+        )
     return result.stdout, (time.perf_counter() - wall, cpu_of_children() - cpu)
+
+
+def check_names() -> None:
+    """Every stack name fits in the routed services' target group names."""
+    for stack in (PLATFORM, ALL_IN_ONE):
+        for name, spec in sorted(CATALOG.items()):
+            component = naming.service_component(naming.platform(stack), name)
+            if spec.routes and not naming.fits_lb_name_limit(
+                naming.alternate_target_group(component)
+            ):
+                raise BenchError(
+                    f"the stack name {stack!r} makes {name}'s target group name too long for "
+                    f"AWS ({naming.AWS_LB_NAME_MAX} characters with Pulumi's suffix); shorten "
+                    "PLATFORM or ALL_IN_ONE in scripts/bench_split.py"
+                )
 
 
 def write_stack(directory: Path, stack: str, config: Mapping[str, Any]) -> None:
@@ -147,7 +181,7 @@ def make_copy(root: Path, label: str, services: int) -> Copy:
     shutil.copytree(PROJECT, directory, ignore=IGNORED)
     generate_services(directory, services)
     project = project_name(directory)
-    document = read_stack_document(ENVIRONMENT, directory)
+    document = environment_document(ENVIRONMENT, directory)
     write_stack(directory, ALL_IN_ONE, document)
     platform = dict(document)
     settings = (platform.pop(f"{project}:services", None) or {}).get(SERVICE) or {}
@@ -201,7 +235,16 @@ PREVIEWS = {
 PLATFORM_PREVIEW = "platform, offline preview (once)"
 
 
-def main() -> None:
+def main() -> int:
+    try:
+        measure()
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def measure() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=50, help="the large catalog's size")
     parser.add_argument("--rounds", type=int, default=5)
@@ -209,6 +252,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.services <= len(CATALOG):
         parser.error(f"--services must exceed the committed catalog's {len(CATALOG)}")
+    check_names()
 
     counts: dict[tuple[str, str], set[int]] = {}
     times: dict[tuple[str, str], list[Time]] = {}
@@ -261,4 +305,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

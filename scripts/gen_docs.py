@@ -97,11 +97,12 @@ def architecture_graph(stack: str = GRAPH_STACK) -> str:
     # Imported here: only this section needs the Pulumi SDKs and a render.
     import pulumi
 
+    from offline.environments import render_environment
     from offline.graph import architecture, to_mermaid
-    from offline.harness import render
 
     try:
-        rendering = render(stack, project_dir=PROJECT)
+        # The whole environment, as `make graph` draws it, however its stacks are split.
+        rendering = render_environment(stack, PROJECT)
     except pulumi.RunError as error:  # the stack's config is invalid
         raise GenerationError(f"cannot draw the graph of {stack}: {error}") from None
     return "```mermaid\n" + to_mermaid(architecture(rendering)) + "```\n"

@@ -2,8 +2,9 @@
 
 Starts a local DynamoDB endpoint (moto's server), creates each data-owning service's table
 (partition key `id`, type S), a stand-in for the OpenTelemetry collector sidecar (an OTLP/HTTP
-receiver that records every span it is sent), then user-service, order-service and api-gateway
-as uvicorn processes, each with the environment the dev stack's task definition gives its
+receiver that records every span it is sent), then every service of the catalog that has an
+app (its spec builds `apps/<service>`, whose package `python -m` runs), callees first, as
+uvicorn processes, each with the environment the dev stack's task definition gives its
 container:
 - a callee's Cloud Map URL (`http://users.dev.internal:8080`) becomes the callee's local URL;
 - a value known only after a deploy (`${...}`, such as a table's name) becomes its local value,
@@ -11,9 +12,13 @@ container:
 - AWS_ENDPOINT_URL_DYNAMODB points boto3 at the local endpoint, with dummy credentials; no
   variable of the caller's that starts with AWS_ is passed on, so no real account is reached;
 - the OTEL_* variables send every trace (whatever the stack samples) to the local collector.
-Prints `gateway: http://127.0.0.1:<port>` on one line, then waits; Ctrl-C or SIGTERM stops
-everything it started (each process in its own process group, with bounded waits). The spans
-go to `spans.jsonl` in the log directory, one JSON object a line, and a line each to stderr.
+Its first line is `gateway: http://127.0.0.1:<port>` (`--port` fixes the port; otherwise a
+free one), before the services' logs; it says when everything answers, then waits. Ctrl-C or
+SIGTERM stops everything it started (each process in its own process group, with bounded
+waits) and, unless `--log-dir` names one, removes its temporary log directory. The spans go to
+`spans.jsonl` in the log directory, one JSON object a line, and a line each to stderr. A
+service of the catalog without an app (it runs an image made elsewhere) is named on stderr and
+not started; its callers run without its URL.
 
 The end-to-end tests (tests/test_e2e.py, tests/apps/test_tracing_e2e.py) start the same system
 through LocalSystem.
@@ -26,6 +31,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,7 +52,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
-from services import CATALOG  # noqa: E402
+from config.calls import callers_first  # noqa: E402
+from services import CATALOG, ServiceSpec  # noqa: E402
 
 LOCALHOST = "127.0.0.1"
 STACK = "dev"
@@ -79,25 +86,56 @@ class App:
     package: str
     """The Python package in apps/<service>/, run as `python -m <package>`."""
     owns_table: bool
-
-    @property
-    def directory(self) -> Path:
-        return PROJECT / "apps" / self.service
+    directory: Path = PROJECT / "apps"
+    """The app's directory (its spec's `build`)."""
 
     @property
     def table_name(self) -> str | None:
         return f"local-{self.service}" if self.owns_table else None
 
 
-APPS: dict[str, App] = {
-    app.service: app
-    for app in (
-        App("user-service", "user_service", owns_table=True),
-        App("order-service", "order_service", owns_table=True),
-        App("api-gateway", "api_gateway", owns_table=False),
-    )
-}
+def app_of(spec: ServiceSpec, project: Path = PROJECT) -> App | None:
+    """The service's app: the directory its spec builds, with the one package in it that
+    `python -m` runs; None for a service that runs an image made elsewhere."""
+    if spec.build is None:
+        return None
+    directory = project / spec.build
+    packages = sorted(main.parent.name for main in directory.glob("*/__main__.py"))
+    if len(packages) != 1:
+        return None
+    return App(spec.name, packages[0], owns_table=spec.table, directory=directory)
+
+
+def discover_apps(catalog: Mapping[str, ServiceSpec]) -> tuple[dict[str, App], list[str]]:
+    """The services with an app, callees before their callers; and those without one."""
+    apps: dict[str, App] = {}
+    without: list[str] = []
+    for name in reversed(callers_first(catalog)):
+        app = app_of(catalog[name])
+        if app is None:
+            without.append(name)
+        else:
+            apps[name] = app
+    return apps, without
+
+
+APPS, WITHOUT_APPS = discover_apps(CATALOG)
 """In start order: callees before their callers."""
+
+
+def gateway_of(apps: Mapping[str, App], catalog: Mapping[str, ServiceSpec]) -> str:
+    """The service the local system's address is: the routed one that takes what no other
+    route takes (the highest listener rule priority), else the last to start."""
+    routed = [
+        (max(route.priority for route in catalog[name].routes), name)
+        for name in apps
+        if catalog[name].routes
+    ]
+    if routed:
+        return max(routed)[1]
+    if not apps:
+        raise LocalError("no service of the catalog has an app under apps/")
+    return list(apps)[-1]
 
 
 class LocalError(Exception):
@@ -507,9 +545,18 @@ class SpanCollector:
 # --- the system ------------------------------------------------------------------------------
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((LOCALHOST, port))
+        except OSError:
+            return False
+    return True
+
+
 class LocalSystem:
-    """The DynamoDB endpoint, the collector stand-in and the three services; a context manager
-    that stops them all."""
+    """The DynamoDB endpoint, the collector stand-in and every service with an app; a context
+    manager that stops them all."""
 
     def __init__(
         self,
@@ -518,23 +565,43 @@ class LocalSystem:
         log_dir: Path | None = None,
         echo: bool = False,
         startup_timeout: float = STARTUP_TIMEOUT,
+        port: int | None = None,
     ) -> None:
-        """`log_dir`: where each process's output goes (default: a new temporary directory);
-        `echo`: the services write to this terminal instead."""
+        """`log_dir`: where each process's output goes (default: a new temporary directory,
+        removed by stop()); `echo`: the services write to this terminal instead; `port`: the
+        gateway's (default: a free one)."""
         self.stack = stack
+        self.owns_log_dir = log_dir is None
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="local-system-"))
         self.echo = echo
         self.startup_timeout = startup_timeout
+        self.gateway = gateway_of(APPS, CATALOG)
+        self.ports = self._ports(port)
+        self.urls: dict[str, str] = {
+            service: f"http://{LOCALHOST}:{number}" for service, number in self.ports.items()
+        }
         self.processes: dict[str, Process] = {}
-        self.urls: dict[str, str] = {}
         self.environments: dict[str, dict[str, str]] = {}
         self.dynamodb_endpoint = ""
         self.region = ""
         self.collector = SpanCollector(self.log_dir / "spans.jsonl", echo=echo)
 
+    def _ports(self, gateway_port: int | None) -> dict[str, int]:
+        """A port per service, the gateway's as asked; each free now."""
+        if gateway_port is not None and not port_is_free(gateway_port):
+            raise LocalError(
+                f"port {gateway_port} is in use on {LOCALHOST}; choose another with --port "
+                "(make local PORT=<port>)"
+            )
+        free = [p for p in free_ports(len(APPS) + 1) if p != gateway_port][: len(APPS)]
+        ports = dict(zip(APPS, free, strict=True))
+        if gateway_port is not None:
+            ports[self.gateway] = gateway_port
+        return ports
+
     @property
     def gateway_url(self) -> str:
-        return self.urls["api-gateway"]
+        return self.urls[self.gateway]
 
     def table(self, service: str) -> str:
         name = APPS[service].table_name
@@ -560,12 +627,9 @@ class LocalSystem:
     def _start(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
         containers = rendered_containers(self.stack)
-        self.region = containers["api-gateway"].region
-        moto_port, *ports = free_ports(1 + len(APPS))
+        self.region = containers[self.gateway].region
+        moto_port = next(p for p in free_ports(len(APPS) + 1) if p not in self.ports.values())
         self.dynamodb_endpoint = f"http://{LOCALHOST}:{moto_port}"
-        self.urls = {
-            service: f"http://{LOCALHOST}:{port}" for service, port in zip(APPS, ports, strict=True)
-        }
         dynamodb = Process(
             "dynamodb",
             [sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(moto_port)],
@@ -577,7 +641,7 @@ class LocalSystem:
         dynamodb.start()
         self._create_tables(dynamodb, deadline)
         self.collector.start()
-        for service, port in zip(APPS, ports, strict=True):
+        for service, port in self.ports.items():
             app = APPS[service]
             self.environments[service] = local_environment(
                 app,
@@ -633,10 +697,13 @@ class LocalSystem:
 
     def stop(self) -> None:
         """Stop every process started, callers first, then the collector (the services send
-        their last spans as they stop); safe to call more than once."""
+        their last spans as they stop), and remove the log directory if it made it; safe to
+        call more than once."""
         for name in reversed(list(self.processes)):
             self.processes[name].stop()
         self.collector.stop()
+        if self.owns_log_dir:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
     def __enter__(self) -> LocalSystem:
         return self.start()
@@ -652,8 +719,31 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default=STACK, help="whose task environments to use (dev)")
+    parser.add_argument(
+        "--port", type=int, help="the gateway's port on 127.0.0.1 (default: a free one)"
+    )
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        help="keep the DynamoDB log and spans.jsonl here (default: a temporary directory, "
+        "removed at the end)",
+    )
     args = parser.parse_args(argv)
-    system = LocalSystem(stack=args.stack, echo=True)
+    if args.log_dir is not None:
+        args.log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        system = LocalSystem(stack=args.stack, echo=True, port=args.port, log_dir=args.log_dir)
+    except LocalError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    # First, before the services' logs: where to send requests.
+    print(f"gateway: {system.gateway_url}", flush=True)
+    for service in WITHOUT_APPS:
+        print(
+            f"note: {service} has no app under apps/ (it runs {CATALOG[service].image}); it "
+            "is not started here, and its callers run without its URL",
+            file=sys.stderr,
+        )
     # Both, explicitly: a process started in the background may inherit SIGINT ignored.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -665,7 +755,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for service in APPS:
             print(f"{service}: {system.urls[service]}", file=sys.stderr)
-        print(f"gateway: {system.gateway_url}", flush=True)
+        print(
+            f"ready: {', '.join(APPS)} answer; gateway {system.gateway_url} (Ctrl-C stops "
+            "everything)",
+            flush=True,
+        )
         while True:
             time.sleep(0.5)
             if system.exited():
@@ -680,6 +774,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         system.stop()
+        kept = f"logs kept in {system.log_dir}" if not system.owns_log_dir else "logs removed"
+        print(f"stopped: everything make local started ({kept})", flush=True)
 
 
 if __name__ == "__main__":

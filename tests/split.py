@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from offline.stackfile import PROJECT_DIR, project_name, read_stack_document
+from offline.environments import environment_document
+from offline.stackfile import PROJECT_DIR, project_name
 from services import CATALOG
 
 ORG = "acme"
@@ -53,7 +54,8 @@ def split(destination: Path, environment: str = "prod") -> SplitProject:
     the platform reference, the provider settings and its own `services` entry."""
     directory = copy_project(destination)
     project = project_name(directory)
-    document = read_stack_document(environment)
+    # The environment as one stack, whether the committed one is all-in-one or split.
+    document = environment_document(environment)
     services = document.pop(f"{project}:services", None) or {}
     providers = {k: v for k, v in document.items() if k.startswith("aws:")}
     write_stack(directory, environment, {**document, f"{project}:serviceStacks": True})

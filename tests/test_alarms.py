@@ -10,8 +10,9 @@ import pytest
 
 from components.alarms import EVALUATION_PERIODS, PERIOD_SECONDS
 from config.settings import ALARM_DEFAULTS
+from offline.environments import environment_document
 from offline.harness import RecordedResource, Rendering
-from offline.stackfile import config_rm_path, config_set_path, read_stack_document
+from offline.stackfile import config_rm_path, config_set_path
 from services import CATALOG
 from tests.conftest import ecs_service, render_document, render_with
 
@@ -28,7 +29,7 @@ def alarms_of(rendering: Rendering, service: str) -> dict[str, RecordedResource]
 
 
 def service_config(stack: str, service: str) -> dict[str, Any]:
-    return (read_stack_document(stack).get("microservices:services") or {}).get(service) or {}
+    return (environment_document(stack).get("microservices:services") or {}).get(service) or {}
 
 
 def minimum_tasks(stack: str, service: str) -> int:
@@ -307,7 +308,7 @@ def test_other_strategies_take_ecss_defaults(strategy: str, expected: dict[str, 
     refused = render_with("dev", [(path, strategy)], check=False)
     assert "services.api-gateway.autoscaling.requestsPerTarget" in str(refused.error)
     document = config_rm_path(
-        read_stack_document("dev"), "services.api-gateway.autoscaling.requestsPerTarget"
+        environment_document("dev"), "services.api-gateway.autoscaling.requestsPerTarget"
     )
     rendering = render_document("dev", config_set_path(document, path, strategy))
     assert ecs_service(rendering, "api-gateway").inputs["deploymentConfiguration"] == expected

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import naming
 from config import (
     ConfigError,
     StackSettings,
     callers_first,
     load_settings,
 )
+from offline.environments import environment_document
 from offline.harness import Rendering, render
-from offline.stackfile import config_rm_path, read_stack_document
+from offline.stackfile import config_rm_path
 from services import CATALOG, RouteSpec, ServiceSpec
 from tests.conftest import render_document
 
@@ -22,7 +25,7 @@ def raw_config(stack: str) -> dict[str, Any]:
     """The `microservices:*` keys of a stack file, without the namespace."""
     return {
         key.split(":", 1)[1]: value
-        for key, value in read_stack_document(stack).items()
+        for key, value in environment_document(stack).items()
         if key.startswith("microservices:")
     }
 
@@ -86,7 +89,7 @@ def test_services_are_ordered_callers_first() -> None:
 
 def test_callers_are_derived_from_calls() -> None:
     settings = load({})
-    assert settings.service("user-service").callers == ("api-gateway", "order-service")
+    assert any(settings.service(name).callers for name in CATALOG), "no service is called"
     for name in CATALOG:
         # The inverse of the specs' calls, sorted by name.
         expected = tuple(sorted(caller for caller, s in CATALOG.items() if name in s.calls))
@@ -389,7 +392,7 @@ def test_missing_region() -> None:
 
 
 def test_nothing_is_registered_when_config_is_invalid() -> None:
-    document = read_stack_document("dev")
+    document = environment_document("dev")
     document["microservices:services"]["order-service"]["memory"] = 300
     rendering = render_document("dev", document, check=False)
     assert rendering.resources == []
@@ -548,7 +551,9 @@ def test_vpc_block_must_hold_every_az() -> None:
 
 
 def _leaf_paths(value: Any, path: str) -> list[str]:
-    if isinstance(value, dict) and value:
+    """The values a config block sets. An empty map sets none: `services.<name>: {}` lists a
+    service that runs on the defaults (as `make service` writes it), repeating no value."""
+    if isinstance(value, dict):
         return [p for key, item in value.items() for p in _leaf_paths(item, f"{path}.{key}")]
     return [path]
 
@@ -556,7 +561,7 @@ def _leaf_paths(value: Any, path: str) -> list[str]:
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_stack_files_hold_only_what_differs(stack: str) -> None:
     settings = load_settings(raw_config(stack), stack=stack, region="us-east-1")
-    document = read_stack_document(stack)
+    document = environment_document(stack)
     for top, value in document.items():
         if not top.startswith("microservices:"):
             continue
@@ -726,3 +731,27 @@ def test_task_permissions_must_name_their_actions() -> None:
         "actions such as s3:GetObject, no `*` or `service:*`, on at least one resource); "
         "fix: edit the spec of 'a' in services/"
     ]
+
+
+def test_a_stack_called_production_is_refused_as_the_readme_says() -> None:
+    # README.md, Adding a stack: the stack's name starts each routed service's target group
+    # names, which must fit AWS's 32 characters with Pulumi's suffix.
+    too_long = [
+        name
+        for name, spec in sorted(CATALOG.items())
+        if spec.routes
+        and not naming.fits_lb_name_limit(
+            naming.alternate_target_group(naming.service_component("production", name))
+        )
+    ]
+    assert too_long, "every routed service fits with `production`: update README.md"
+    rendering = render_document("production", environment_document("prod"), check=False)
+    assert rendering.resources == []
+    assert [line.strip() for line in str(rendering.error).splitlines()[1:]] == [
+        f"services.{name}: the target group name 'production-{name}-alt' is longer than AWS "
+        "allows once Pulumi adds its 8-character suffix (allowed: 32 characters); fix: shorten "
+        f"the name of '{name}' in services/, or the stack's name"
+        for name in too_long
+    ]
+    readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
+    assert "a stack cannot be called `production` (call it `prod`)" in readme

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,9 @@ from config.schema import TOP_LEVEL_KEYS
 from offline.harness import render
 from offline.stackfile import to_cli_config
 from services import CATALOG
+
+# Hundreds of generated configs, each rendered: make test-all.
+pytestmark = pytest.mark.slow
 
 EXAMPLES = 500
 

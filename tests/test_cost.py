@@ -16,9 +16,10 @@ from config.schema import CostConfig
 from offline import cost
 from offline.__main__ import main
 from offline.diff import diff, format_markdown, format_text
+from offline.environments import environment_document
 from offline.harness import RecordedResource, Rendering
 from offline.report import preview_text
-from offline.stackfile import available_stacks, read_stack_document
+from offline.stackfile import available_stacks
 from tests.conftest import render_with
 
 PRICE_FILE = json.loads((cost.PRICES_DIR / "us-east-1.json").read_text())["prices"]
@@ -150,8 +151,10 @@ def test_the_committed_stacks_price_their_services_from_their_task_definitions(
             for line in lines_of(estimate, "fargate")
             if line.resource == name and line.price.key == f"fargate.vcpuHour.{arch}"
         ]
-        # prod runs everything on demand (FARGATE, weight 1, no Spot).
-        band = targets[name]
+        # prod runs everything on demand (FARGATE, weight 1, no Spot); a service without a
+        # band runs its desired count.
+        desired = service.inputs["desiredCount"]
+        band = targets.get(name, {"minCapacity": desired, "maxCapacity": desired})
         assert line.quantity == cost.Range(
             730 * vcpu * band["minCapacity"], 730 * vcpu * band["maxCapacity"]
         )
@@ -474,7 +477,7 @@ def test_every_price_names_its_aws_page_and_read_date() -> None:
 
 def test_every_committed_stack_has_a_price_file_for_its_region() -> None:
     for stack in available_stacks():
-        region = read_stack_document(stack)["aws:region"]
+        region = environment_document(stack)["aws:region"]
         assert (cost.PRICES_DIR / f"{region}.json").is_file(), (stack, region)
 
 
@@ -541,7 +544,10 @@ def test_cost_command_on_every_stack(stack: str, capsys: pytest.CaptureFixture[s
     total = cost.Range(document["total"]["low"], document["total"]["high"])
     assert f" Total: {cost.show_range(total)} a month\n" in text
     # Each line shows the assumptions it rests on.
-    assert "natGbPerMonth=" in text
+    for line in document["lines"]:
+        for key in line["assumptions"]:
+            value = cost._number(document["assumptions"][key]["value"])
+            assert f"{key}={value}" in text, (line["resource"], key)
 
 
 def test_preview_prints_the_total_in_one_line(dev: Rendering) -> None:
@@ -566,3 +572,41 @@ def test_diff_prints_the_cost_change(dev: Rendering, prod: Rendering) -> None:
 
 def test_a_stack_against_itself_shows_no_cost_change(dev: Rendering) -> None:
     assert "cost" not in format_text(diff(dev, dev), "dev", "dev")
+
+
+def cluster(setting: str) -> RecordedResource:
+    return resource(
+        "aws:ecs/cluster:Cluster",
+        "cluster",
+        name="cluster",
+        settings=[{"name": "containerInsights", "value": setting}],
+    )
+
+
+def test_a_category_one_side_cannot_price_is_not_shown_as_a_saving() -> None:
+    enabled, enhanced = rendering(cluster("enabled")), rendering(cluster("enhanced"))
+    priced = ASSUMED["containerInsightsMetricsPerCluster"] * usd("cloudwatch.metricMonth")
+    change = cost.compare(enabled, enhanced)
+    assert change.by_category["containerInsights"] == cost.Range.fixed(-priced)
+    reason = PRICE_FILE["cloudwatch.containerInsightsEnhanced"]["notPriced"]
+    assert cost.change_categories(change) == [
+        f"containerInsights: {cost.usd(priced)} → not priced (no change shown; head: Container "
+        f"Insights with enhanced observability (0 services) ({reason}))"
+    ]
+    assert "-$" not in cost.change_categories(cost.compare(enhanced, enabled))[0]
+
+
+def test_a_category_priced_on_both_sides_shows_its_change_and_what_is_left_out(
+    dev: Rendering, prod: Rendering
+) -> None:
+    change = cost.compare(dev, prod)
+    for category, unpriced in change.unpriced.items():
+        line = next(c for c in cost.change_categories(change) if c.startswith(f"{category}: "))
+        value = change.by_category[category]
+        if unpriced.comparable:
+            assert line.startswith(
+                f"{category}: low {cost.signed_usd(value.low)}, high {cost.signed_usd(value.high)}"
+                " (lines not priced: "
+            ), line
+        else:
+            assert "no change shown" in line and "low " not in line, line

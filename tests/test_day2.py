@@ -21,13 +21,13 @@ from config import ConfigError, OtherStack, load_settings
 from config.limits import PRIVATE_SUBNET_PREFIX, PUBLIC_SUBNET_PREFIX
 from config.routes import Rule, pattern_covers, shadowed_rules
 from offline.diff import diff
+from offline.environments import environment_document
 from offline.harness import RecordedResource, Rendering, render
 from offline.replacements import rule_for, under
 from offline.stackfile import (
     PROJECT_DIR,
     config_set_path,
     project_name,
-    read_stack_document,
     to_cli_config,
 )
 from services import CATALOG
@@ -145,7 +145,7 @@ def test_tmp_preparation_works_for_an_image_without_a_shell() -> None:
 
 
 def _with_teardown(choice: str | None) -> Rendering:
-    document = read_stack_document("prod")
+    document = environment_document("prod")
     if choice is not None:
         document = config_set_path(document, "teardown.logs", choice)
     return render_document("prod", document)
@@ -158,7 +158,7 @@ def test_prod_refuses_a_destroy_until_a_teardown_is_chosen(prod: Rendering) -> N
 
 
 def test_teardown_delete_empties_the_log_bucket_and_lifts_deletion_protection() -> None:
-    document = config_set_path(read_stack_document("prod"), "teardown.logs", "delete")
+    document = config_set_path(environment_document("prod"), "teardown.logs", "delete")
     rendering = render_document("prod", config_set_path(document, "teardown.data", "delete"))
     assert rendering.named("prod-ingress-alb").inputs["enableDeletionProtection"] is False
     assert rendering.named("prod-ingress-logs").inputs["forceDestroy"] is True
@@ -253,7 +253,7 @@ def _fixed_names(rendering: Rendering) -> dict[str, str]:
 def test_a_second_copy_of_the_project_with_the_same_stacks_shares_no_name(prod: Rendering) -> None:
     document = {
         (f"billing:{key.split(':', 1)[1]}" if key.startswith("microservices:") else key): value
-        for key, value in read_stack_document("prod").items()
+        for key, value in environment_document("prod").items()
     }
     billing = render("prod", config=to_cli_config("billing", "prod", document))
     ours, theirs = _fixed_names(prod), _fixed_names(billing)
@@ -283,7 +283,7 @@ def test_cloud_map_keeps_the_health_threshold_the_provider_needs(prod: Rendering
 
 def test_the_fix_for_a_key_set_without_path_removes_it() -> None:
     key = "services.user-service.memory"
-    document = {**read_stack_document("dev"), f"microservices:{key}": 1024}
+    document = {**environment_document("dev"), f"microservices:{key}": 1024}
     broken = render_document("dev", document, check=False)
     (line,) = str(broken.error).splitlines()[1:]
     assert f"fix: pulumi config rm '{key}', then pulumi config set --path '{key}' 1024" in line
@@ -358,7 +358,7 @@ def test_a_copied_stack_file_is_warned_about_its_range(
     shutil.copy(PROJECT_DIR / "Pulumi.dev.yaml", tmp_path / "Pulumi.qa.yaml")
     # The program reads the project's stack files from its working directory, as under the CLI.
     monkeypatch.chdir(tmp_path)
-    document = read_stack_document("dev")
+    document = environment_document("dev")
     rendering = render("qa", config=to_cli_config(project_name(), "qa", document))
     assert any(
         w.startswith("network.cidrBlock: \"10.20.0.0/16\" overlaps the VPC of stack 'dev'")

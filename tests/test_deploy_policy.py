@@ -31,6 +31,7 @@ import offline.deploy_policy
 from offline.__main__ import main
 from offline.deploy_policy import (
     ACCOUNT_PLACEHOLDER,
+    BROAD_KEY_ACTIONS,
     CONDITION_KEYS,
     COVERED_COMPONENT_TYPES,
     COVERED_TYPES,
@@ -40,6 +41,7 @@ from offline.deploy_policy import (
     ServiceScope,
     StackScope,
     alarm_arn,
+    broad_key_notes,
     build_policy,
     dumps,
     ecs_service_arn,
@@ -54,6 +56,7 @@ from offline.deploy_policy import (
     table_arn,
     task_definition_arn,
 )
+from offline.environments import environment_document
 from offline.harness import RecordedResource, Rendering, render
 from services import CATALOG
 from services.spec import ServiceSpec
@@ -485,7 +488,9 @@ def test_the_scope_comes_from_the_rendered_service_stack(
         assert {role for role, _ in own.attached_policies} == set(own.infrastructure_roles)
         prefix = naming.alarm_prefix(scope.project, project.platform, service)
         assert own.alarm_names and all(a.startswith(f"{prefix}-") for a in own.alarm_names)
-        assert own.scales
+        # It may scale its service exactly when its stack file gives the service a band.
+        settings = environment_document(project.platform).get("microservices:services") or {}
+        assert own.scales == ("autoscaling" in (settings.get(service) or {})), service
         # prod is a production environment: KMS for the repository, a key of its own for the
         # table.
         spec = specs(name)[service]
@@ -950,3 +955,30 @@ def test_a_routed_service_may_read_the_listener_rules_and_nothing_more_of_the_lo
         ]
         assert grant["Resource"] == "*"
         assert grant["Condition"] == {"StringEquals": {"aws:RequestedRegion": stack.region}}
+
+
+def test_the_grants_on_every_key_are_named_in_the_commands_output() -> None:
+    policy = build_policy(scope("prod-orders", "orders", data=True), account=ACCOUNT)
+    notes = broad_key_notes(policy)
+    every_key = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/*"
+    for action in BROAD_KEY_ACTIONS:
+        (statement,) = [s for s in statements(policy) if action in s["Action"]]
+        assert statement["Resource"] in (every_key, [every_key])
+        (note,) = [n for n in notes if f" grants {action} " in n]
+        assert note.startswith(f"note: statement {statement['Sid']} grants {action} on every KMS")
+        assert every_key in note and "every team role holds it" in note
+        if "Condition" in statement:
+            assert json.dumps(statement["Condition"], sort_keys=True) in note
+    # Without a key of its own, a stack's role gets neither, and nothing is said.
+    assert broad_key_notes(build_policy(scope("prod-orders", "orders"), account=ACCOUNT)) == []
+
+
+def test_the_command_prints_the_notes_on_stderr_and_the_policy_alone_on_stdout(
+    project: SplitProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(project.directory)
+    for service, stack in sorted(project.service_stacks.items()):
+        assert main(["deploy-policy", "--stack", stack, "--account", ACCOUNT]) == 0
+        captured = capsys.readouterr()
+        policy = json.loads(captured.out)
+        assert captured.err.splitlines() == broad_key_notes(policy), service

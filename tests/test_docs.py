@@ -12,9 +12,10 @@ PROJECT = Path(__file__).resolve().parent.parent
 README = PROJECT / "README.md"
 DOCS = PROJECT / "docs"
 SECURITY = DOCS / "security.md"
-# The README's length besides what `make docs` generates, which grows with the catalog (250
-# lines in all with the three-service graph and table).
-README_MAX_LINES = 232
+# The README's length besides what `make docs` generates, which grows with the catalog: with
+# the add-a-service workflow, which must work when copied (and is tested so), 300 lines in all
+# with the three-service graph and table.
+README_MAX_LINES = 285
 GENERATED = (
     ("<!-- graph: prod -->\n", "<!-- /graph -->"),
     ("<!-- services -->\n", "<!-- /services -->"),

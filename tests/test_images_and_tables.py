@@ -12,8 +12,9 @@ import components.service_runtime
 import config.rules
 from components.service_image import context_hash
 from components.service_table import ITEM_ACTIONS, KEY_ACTIONS
+from offline.environments import environment_document
 from offline.harness import Rendering
-from offline.stackfile import PROJECT_DIR, config_set_path, read_stack_document
+from offline.stackfile import PROJECT_DIR, config_set_path
 from services import CATALOG
 from tests.conftest import container, render_document, render_with
 from tests.test_policies import _policy_resources, rendered_violations, run_stack
@@ -149,7 +150,7 @@ def test_dev_table_has_no_production_protections(builds_and_owns_a_table: Path) 
 
 @pytest.mark.parametrize("choice", ["keep", "delete"])
 def test_teardown_decides_the_data(builds_and_owns_a_table: Path, choice: str) -> None:
-    document = config_set_path(read_stack_document("prod"), "teardown.logs", "keep")
+    document = config_set_path(environment_document("prod"), "teardown.logs", "keep")
     document = config_set_path(document, "teardown.data", choice)
     rendering = render_document("prod", document)
     table = rendering.named(f"prod-{SERVICE}-data-table")

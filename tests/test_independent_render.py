@@ -296,9 +296,26 @@ def _rule_actions(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _cli_config(stack: str) -> dict[str, Any]:
+def _stack_file(stack: str) -> dict[str, Any]:
     with (PROJECT_DIR / f"Pulumi.{stack}.yaml").open() as stream:
         return yaml.safe_load(stream)["config"]
+
+
+def _cli_config(stack: str) -> dict[str, Any]:
+    """The stack's config; for a platform stack, the whole environment as one stack: its file
+    without `serviceStacks`, with the `services` of the service stacks that name it (what
+    docs/split-stacks.md says the split registers, restated here rather than taken from
+    offline/)."""
+    config = _stack_file(stack)
+    if config.pop(f"{PROJECT}:serviceStacks", False) is not True:
+        return config
+    services: dict[str, Any] = {}
+    for path in sorted(PROJECT_DIR.glob("Pulumi.*.yaml")):
+        other = _stack_file(path.name[len("Pulumi.") : -len(".yaml")])
+        reference = str(other.get(f"{PROJECT}:platform") or "")
+        if reference.split("/")[-1] == stack and reference.count("/") == 2:
+            services.update(other.get(f"{PROJECT}:services") or {})
+    return {**config, f"{PROJECT}:services": services}
 
 
 def _as_cli_passes_it(value: Any) -> str:

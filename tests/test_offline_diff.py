@@ -7,7 +7,6 @@ import dataclasses
 import importlib
 import inspect
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,10 @@ from offline.diff import (
     format_text,
     immutable_changes,
 )
+from offline.environments import environment_document
 from offline.harness import RecordedResource, Rendering, render
-from offline.stackfile import project_name, read_stack_document, to_cli_config
-from tests.conftest import render_with
+from offline.stackfile import project_name, to_cli_config
+from tests.conftest import all_in_one_copy, render_with
 
 PROJECT = Path(__file__).resolve().parent.parent
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -300,7 +300,7 @@ def test_security_group_rule_source_type_switch_replaces() -> None:
 def qa_document(environment_tag: str) -> dict[str, Any]:
     # A short stack name: it is part of every target group name, which AWS limits to 32
     # characters, so a longer one could refuse a catalog with longer service names.
-    document_ = read_stack_document("prod")
+    document_ = environment_document("prod")
     document_["aws:defaultTags"]["tags"]["Environment"] = environment_tag
     return document_
 
@@ -308,10 +308,7 @@ def qa_document(environment_tag: str) -> dict[str, Any]:
 def test_prod_and_an_identical_qa_stack_show_no_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    copy = tmp_path / "project"
-    shutil.copytree(
-        PROJECT, copy, ignore=shutil.ignore_patterns(".venv*", ".git", "__pycache__", ".*_cache")
-    )
+    copy = all_in_one_copy(tmp_path / "project")
     (copy / "Pulumi.qa.yaml").write_text(
         yaml.safe_dump({"config": qa_document("qa")}, sort_keys=False)
     )

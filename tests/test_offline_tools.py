@@ -18,8 +18,9 @@ import pytest
 from offline import cost, document
 from offline.__main__ import main
 from offline.diff import diff
+from offline.environments import environment_document
 from offline.harness import Rendering, render
-from offline.stackfile import read_stack_document
+from offline.stackfile import available_stacks
 from services import CATALOG
 from tests.conftest import render_with
 
@@ -104,7 +105,9 @@ def test_diff_of_a_stack_with_itself_is_empty(capsys: pytest.CaptureFixture[str]
     assert capsys.readouterr().out == "prod → prod: no changes\n"
 
 
-def test_diff_dev_prod_lines_up_resources(capsys: pytest.CaptureFixture[str]) -> None:
+def test_diff_dev_prod_lines_up_resources(
+    all_in_one: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["diff", "dev", "prod"]) == 1
     text = capsys.readouterr().out
     assert text.startswith("dev → prod: ")
@@ -225,7 +228,8 @@ def test_added_service_is_one_group_of_new_resources(tmp_path: Path, dev: Render
 def test_diff_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", "dev", "staging"]) == 2
     assert capsys.readouterr().err == (
-        "error: 'staging' is neither a saved document nor a stack (stacks: dev, prod)\n"
+        "error: 'staging' is neither a saved document nor a stack (stacks: "
+        f"{', '.join(available_stacks())})\n"
     )
     assert main(["diff", "dev", str(tmp_path / "missing.json")]) == 2
     assert "missing.json: no such file" in capsys.readouterr().err
@@ -258,7 +262,7 @@ def route_labels(service: str) -> set[str]:
 
 def tasks_and_size(stack: str, service: str) -> tuple[str, str]:
     """A graph node's `tasks` and `cpu/mem` lines, from the stack file and the defaults."""
-    services = read_stack_document(stack).get("microservices:services") or {}
+    services = environment_document(stack).get("microservices:services") or {}
     config: dict[str, Any] = services.get(service) or {}
     desired = config.get("desiredCount", 1)
     band = config.get("autoscaling")
@@ -318,6 +322,7 @@ def test_images_without_graphviz_fail_clearly(
 # --- secrets ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # five command-line runs in a copy of the project
 def test_secrets_never_appear_in_any_output(tmp_path: Path) -> None:
     copy = project_copy(tmp_path)
     stack = (copy / "Pulumi.dev.yaml").read_text()

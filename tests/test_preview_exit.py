@@ -16,6 +16,9 @@ from typing import NamedTuple
 
 import pytest
 
+# Several preview processes, a few seconds each: make test-all.
+pytestmark = pytest.mark.slow
+
 PROJECT = Path(__file__).resolve().parent.parent
 PREVIEW = ("-m", "offline", "preview", "--stack", "dev")
 TIMEOUT_SECONDS = 60

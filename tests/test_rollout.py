@@ -28,10 +28,11 @@ from config.schema import DeploymentConfig, ServiceConfig
 from config.settings import rollout as rollout_settings
 from offline import document
 from offline.diff import diff, format_markdown, format_text
+from offline.environments import environment_document
 from offline.harness import Rendering
 from offline.report import preview_text
 from offline.rollout import ECS_SERVICE, duration, estimates, settings_of, span
-from offline.stackfile import config_rm_path, read_stack_document
+from offline.stackfile import config_rm_path
 from services import CATALOG
 from tests.conftest import render_document, render_with
 
@@ -299,12 +300,12 @@ def test_duration(seconds: int | None, text: str) -> None:
 
 
 def stack_services(stack: str) -> dict[str, dict[str, Any]]:
-    return read_stack_document(stack).get("microservices:services") or {}
+    return environment_document(stack).get("microservices:services") or {}
 
 
 def stack_deployment(stack: str) -> DeploymentConfig:
     return DeploymentConfig.model_validate(
-        read_stack_document(stack).get("microservices:deployment") or {}
+        environment_document(stack).get("microservices:deployment") or {}
     )
 
 
@@ -434,11 +435,11 @@ def test_diff_says_when_a_release_gets_slower(prod: Rendering, longer_stop: Rend
     assert done is not None
     text = format_text(result, "prod", "head")
     assert (
-        "Release time (estimated, docs/rollout.md):\n"
+        "Release and scale-out time (estimated, docs/rollout.md):\n"
         f"! user-service: release done {duration(done)} → {duration(done + 30)} (slower)\n"
     ) in text
     markdown = format_markdown(result, "prod", "head")
-    assert "#### Release time (estimated, docs/rollout.md)" in markdown
+    assert "#### Release and scale-out time (estimated, docs/rollout.md)" in markdown
     assert (
         f"| `user-service` | release done | {duration(done)} | {duration(done + 30)} | ⚠️ slower |"
     ) in markdown
@@ -452,15 +453,29 @@ def test_diff_of_a_quicker_release_is_not_flagged(prod: Rendering, longer_stop: 
 
 
 def test_diff_without_a_timing_change_says_nothing(prod: Rendering) -> None:
+    variable = render_with("prod", [("services.order-service.environment.FEATURE", "on")])
+    result = diff(prod, variable)
+    assert result.changed and result.rollout == ()
+    assert "Release and scale-out time" not in format_text(result, "prod", "head")
+
+
+def test_diff_says_how_a_wider_band_moves_the_scale_out(prod: Rendering) -> None:
     raw = stack_services("prod").get("order-service") or {}
     band = ServiceConfig.model_validate(raw).autoscaling
     assert band is not None
     wider = render_with(
-        "prod", [("services.order-service.autoscaling.maxCount", str(band.max_count + 2))]
+        "prod", [("services.order-service.autoscaling.maxCount", str(band.max_count * 3))]
     )
     result = diff(prod, wider)
-    assert result.rollout == ()
-    assert "Release time" not in format_text(result, "prod", "head")
+    before, after = estimates(prod)["order-service"], estimates(wider)["order-service"]
+    assert before.scale_out_seconds is not None and after.scale_out_seconds is not None
+    assert after.scale_out_seconds > before.scale_out_seconds  # more steps to the top
+    (change,) = result.rollout
+    assert (change.service, change.measure, change.slower) == ("order-service", "scale out", True)
+    assert (
+        f"! order-service: scale out {duration(before.scale_out_seconds)} → "
+        f"{duration(after.scale_out_seconds)} (slower)\n"
+    ) in format_text(result, "prod", "head")
 
 
 def test_estimate_fields_are_documented() -> None:
@@ -471,7 +486,7 @@ def test_estimate_fields_are_documented() -> None:
 
 
 def test_a_fixed_count_has_no_scale_out() -> None:
-    stack = read_stack_document("dev")
+    stack = environment_document("dev")
     fixed = render_document("dev", config_rm_path(stack, "services.user-service.autoscaling"))
     result = estimates(fixed)["user-service"]
     assert not result.autoscaled and result.scale_out_seconds is None

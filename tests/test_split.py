@@ -1,19 +1,32 @@
 """prod split into a platform stack and one service stack per service, in a temporary copy of
-the project: the split registers what the all-in-one stack registers, each service stack holds
-its own services only, and a service stack refuses what is not its own."""
+the project: the split registers what the all-in-one stack registers and costs what it costs,
+each service stack holds its own services only (the proofs render every service stack:
+`make test-all`), a service stack refuses what is not its own, its errors name it, its graph
+shows its platform's side, and the diff from the all-in-one stack moves resources rather than
+removing them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
 from config import CONTRACT_VERSION, ConfigError, load_settings
+from config.calls import callers_of
+from offline import cost
+from offline.diff import diff, format_markdown, format_text
+from offline.environments import environment_document
+from offline.graph import architecture, to_mermaid
 from offline.harness import Rendering, render
+from offline.moves import with_moves
+from offline.report import service_rows
 from offline.stackfile import StackFileError, config_set_path, project_name, to_cli_config
 from services import CATALOG
 from tests.split import SplitProject, split, write_stack
@@ -65,6 +78,13 @@ def registered(rendering: Rendering) -> Counter[tuple[str, str, str]]:
     )
 
 
+@pytest.fixture(scope="module")
+def order_stack(project: SplitProject) -> Rendering:
+    """One service stack: the fast tests' (each renders its platform too)."""
+    return render(project.service_stacks["order-service"], project_dir=project.directory)
+
+
+@pytest.mark.slow
 def test_the_split_registers_what_the_all_in_one_stack_registers(
     prod: Rendering, platform: Rendering, service_stacks: dict[str, Rendering]
 ) -> None:
@@ -89,6 +109,7 @@ def test_the_platform_runs_no_service(platform: Rendering) -> None:
     assert set(platform.outputs["platform"]["endpoints"]) == set(CATALOG)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("service", sorted(CATALOG))
 def test_a_service_stack_holds_its_service_only(
     service: str, project: SplitProject, service_stacks: dict[str, Rendering]
@@ -108,6 +129,7 @@ def test_a_service_stack_holds_its_service_only(
     assert rendering.outputs["platform"] == project.reference
 
 
+@pytest.mark.slow
 def test_config_set_on_a_service_stack_changes_only_its_own_render(
     project: SplitProject, platform: Rendering, service_stacks: dict[str, Rendering]
 ) -> None:
@@ -283,3 +305,170 @@ def test_a_platform_stack_refuses_service_settings(tmp_path: Path) -> None:
         "(allowed: no services key here); fix: pulumi config rm services, and set them in the "
         "service stacks"
     ]
+
+
+def test_a_service_run_by_two_service_stacks_is_refused_naming_both_files(
+    project: SplitProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The program reads the project's other stack files from its working directory, as under
+    # the CLI.
+    monkeypatch.chdir(project.directory)
+    stack = project.service_stacks["order-service"]
+    own = project.directory / f"Pulumi.{stack}.yaml"
+    other = project.directory / "Pulumi.prod-orders.yaml"
+    other.write_text(own.read_text())
+    try:
+        rendering = render(stack, project_dir=project.directory, check=False)
+    finally:
+        other.unlink()
+    assert rendering.resources == []
+    assert str(rendering.error).splitlines() == [
+        f"invalid config for stack '{stack}' (1 problem):",
+        f"  services.order-service: is also run by the service stack 'prod-orders' of the same "
+        f"platform {project.reference}: Pulumi.{stack}.yaml and Pulumi.prod-orders.yaml would "
+        "both create its ECS service, task definition and roles (allowed: one service stack per "
+        f"service); fix: pulumi config rm --stack {stack} --path 'services.order-service', or "
+        "the same with --stack prod-orders",
+    ]
+
+
+def test_a_service_stacks_errors_name_it_not_its_platform(project: SplitProject) -> None:
+    stack = project.service_stacks["order-service"]
+    document = yaml.safe_load((project.directory / f"Pulumi.{stack}.yaml").read_text())["config"]
+    document["aws:region"] = "eu-west-1"
+    config = to_cli_config(project_name(project.directory), stack, document)
+    rendering = render(stack, config=config, project_dir=project.directory, check=False)
+    assert str(rendering.error).splitlines() == [
+        f"invalid config for stack '{stack}' (1 problem):",
+        "  aws:region: eu-west-1 is not the platform's region us-east-1 (allowed: us-east-1: a "
+        "service runs in its platform's VPC); fix: pulumi config set aws:region us-east-1",
+    ]
+
+
+def test_the_platforms_services_keep_their_ports(platform: Rendering) -> None:
+    rows = {row.ecs_name: row for row in service_rows(platform)}
+    assert set(rows) == set(CATALOG)
+    for name, spec in CATALOG.items():
+        called_or_routed = bool(spec.routes) or any(name in s.calls for s in CATALOG.values())
+        assert rows[name].port == (str(spec.container_port) if called_or_routed else "-"), name
+
+
+def graph_edges(text: str) -> dict[tuple[str, str], str]:
+    return {
+        (source, target): label
+        for source, label, target in re.findall(r'^  (\w+) -->\|"(.*)"\| (\w+)$', text, re.M)
+    }
+
+
+def node(service: str) -> str:
+    return "svc_" + re.sub(r"[^A-Za-z0-9]", "_", service)
+
+
+@pytest.mark.parametrize("service", sorted(CATALOG))
+def test_a_service_stacks_graph_shows_its_platforms_alb_and_its_callers(
+    service: str, project: SplitProject, platform: Rendering, order_stack: Rendering
+) -> None:
+    stack = project.service_stacks[service]
+    rendering = (
+        order_stack if service == "order-service" else render(stack, project_dir=project.directory)
+    )
+    text = to_mermaid(architecture(rendering))
+    edges = graph_edges(text)
+    spec = CATALOG[service]
+    callers = callers_of(service, CATALOG)
+    expected = {(node(caller), node(service)) for caller in callers}
+    if spec.routes:
+        expected |= {("internet", "alb"), ("alb", node(service))}
+    assert set(edges) == expected
+    for caller in callers:
+        assert edges[node(caller), node(service)] == (
+            f"{spec.discovery_name}.{project.platform}.internal:{spec.container_port}"
+        )
+        assert f'  {node(caller)}["{caller}<br/>(its own stack)"]' in text
+    if spec.routes:
+        listeners = re.search(r'alb\["Application Load Balancer<br/>(.*)"\]', text)
+        assert listeners is not None and listeners[1] == edges["internet", "alb"]
+        assert "HTTPS 443" in listeners[1]
+    else:
+        assert "alb" not in text
+    (row,) = service_rows(rendering)
+    assert f"tasks {row.count}" in text and f"cpu/mem {row.size}" in text
+
+
+def test_a_service_stack_prices_its_tasks_logs(
+    project: SplitProject, platform: Rendering, order_stack: Rendering
+) -> None:
+    group = f"/ecs/microservices-{project.platform}/order-service"
+    own = cost.estimate(order_stack)
+    retention = environment_document(project.platform)["microservices:logs"]["retentionDays"]
+    assert {line.item for line in own.lines if line.resource == group} == {
+        "GB of logs ingested",
+        f"GB-months stored ({retention} days' retention)",
+    }
+    assert all(line.priced for line in own.lines if line.resource == group)
+    assert not [line for line in cost.estimate(platform).lines if line.resource == group]
+    # From a saved document, without its platform: the storage is listed, not priced.
+    alone = cost.estimate(dataclasses.replace(order_stack, platform=None))
+    (stored,) = [line for line in alone.lines if line.resource == group and not line.priced]
+    assert stored.item == "GB-months stored"
+    assert stored.price.not_priced == (
+        "the log group and its retention are the platform stack's, which is not rendered here"
+    )
+
+
+@pytest.mark.slow
+def test_the_split_costs_what_the_all_in_one_stack_costs(
+    prod: Rendering, platform: Rendering, service_stacks: dict[str, Rendering]
+) -> None:
+    split_total = cost.estimate(platform).total
+    for rendering in service_stacks.values():
+        split_total = split_total + cost.estimate(rendering).total
+    whole = cost.estimate(prod).total
+    assert split_total.low == pytest.approx(whole.low, rel=0.01)
+    assert split_total.high == pytest.approx(whole.high, rel=0.01)
+
+
+def test_the_diff_to_the_platform_moves_a_service_stacks_resources(
+    prod: Rendering, platform: Rendering, order_stack: Rendering, project: SplitProject
+) -> None:
+    stack = project.service_stacks["order-service"]
+    result = with_moves(diff(prod, platform), prod, platform, {stack: order_stack})
+    (move,) = result.moves
+    component = f"{project.platform}-order-service"
+    assert move.destination == stack and move.source == project.platform
+    assert {(r.type, r.name) for r in move.resources} == {
+        (r.type, r.name) for r in order_stack.resources
+    }
+    (root,) = move.roots
+    assert (root.type, root.name) == ("microservices:ecs_service:EcsService", component)
+    assert move.command == (
+        f"pulumi state move --source {project.platform} --dest {stack} '{root.urn}'"
+    )
+    assert not {r.urn for r in result.removed} & {r.urn for r in move.resources}
+    assert result.counts["move"] == len(move.resources)
+    text = format_text(result, "prod.json", project.platform)
+    assert f"{len(move.resources)} to move" in text.splitlines()[0]
+    assert f"      {move.command}\n" in text
+    assert f"| `{stack}` | {len(move.resources)} |" in format_markdown(result, "a", "b")
+
+
+def test_a_platforms_error_names_the_platform_and_the_service_stack_that_read_it(
+    project: SplitProject,
+) -> None:
+    path = project.directory / f"Pulumi.{project.platform}.yaml"
+    original = path.read_text()
+    document = yaml.safe_load(original)["config"]
+    document["microservices:logs"] = {**document.get("microservices:logs", {}), "retentionDays": 8}
+    write_stack(project.directory, project.platform, document)
+    stack = project.service_stacks["order-service"]
+    try:
+        with pytest.raises(pulumi.RunError) as raised:
+            render(stack, project_dir=project.directory)
+    finally:
+        path.write_text(original)
+    lines = str(raised.value).splitlines()
+    assert lines[0] == f"invalid config for stack '{project.platform}' (1 problem):"
+    assert lines[1].startswith("  logs.retentionDays: 8 ")
+    assert lines[-1] == (
+        f"(the platform stack of '{stack}', rendered to resolve its StackReference)"
+    )

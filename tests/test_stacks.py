@@ -12,8 +12,8 @@ import pytest
 
 import naming
 from config.calls import callers_of
+from offline.environments import environment_document
 from offline.harness import Rendering
-from offline.stackfile import read_stack_document
 from services import CATALOG
 from tests.conftest import container, ecs_service, environment_of, render_with
 
@@ -74,7 +74,7 @@ SERVICE_INGRESS = {("alb", name, CATALOG[name].container_port) for name in ROUTE
 
 def stack_block(stack: str, key: str) -> dict[str, Any]:
     """A `microservices:<key>` block of the stack file; {} where the file leaves it out."""
-    return read_stack_document(stack).get(f"microservices:{key}") or {}
+    return environment_document(stack).get(f"microservices:{key}") or {}
 
 
 def service_config(stack: str, service: str) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def autoscaling_of(stack: str, service: str) -> dict[str, Any] | None:
 
 
 def stack_environment(stack: str) -> str:
-    return read_stack_document(stack).get("microservices:environment", "development")
+    return environment_document(stack).get("microservices:environment", "development")
 
 
 def traces(stack: str) -> bool:
@@ -120,7 +120,7 @@ def expected_platform_resources(stack: str) -> int:
     for (block, key), added in PLATFORM_FEATURE_RESOURCES.items():
         if stack_block(stack, block).get(key):
             count += added
-    if read_stack_document(stack).get("microservices:environment") == "production":
+    if environment_document(stack).get("microservices:environment") == "production":
         count += 1  # the alert topic's own key
     count += len(stack_block(stack, "alerts").get("emails", []))  # a subscription each
     if traces(stack) and stack_block(stack, "observability").get("manageTransactionSearch", True):

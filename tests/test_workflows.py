@@ -128,8 +128,18 @@ def test_pull_requests_list_the_stacks_they_affect() -> None:
 def test_pull_requests_preview_the_affected_stacks_with_the_policy_pack() -> None:
     jobs = PULL_REQUEST["jobs"]
     assert PULL_REQUEST["on"] == {"pull_request": {"branches": ["main"]}}
-    # The README's test command, then the independent scan, as .ci/run does.
-    assert [s.get("run") for s in jobs["test"]["steps"][-2:]] == ["make test", "make scan"]
+    # The README's test command, the independent scan and the slow tier, as .ci/run runs them.
+    assert [s.get("run") for s in jobs["test"]["steps"][-3:]] == [
+        "make test",
+        "make scan",
+        "make test-all",
+    ]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert [line for line in ci if line.startswith("make ")] == [
+        "make scan",
+        "make test",
+        "make test-all",
+    ]
     preview = jobs["preview"]
     assert preview["if"] == (
         "github.event.pull_request.head.repo.full_name == github.repository"

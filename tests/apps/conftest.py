@@ -29,6 +29,16 @@ from opentelemetry.trace import TracerProvider as AnyTracerProvider
 PROJECT = Path(__file__).resolve().parent.parent.parent
 APPS = PROJECT / "apps"
 APP_DIRECTORIES = sorted(d for d in APPS.iterdir() if (d / "Dockerfile").is_file())
+
+
+def package_of(directory: Path) -> str:
+    """An app's package: the one directory in it that `python -m` runs (with a __main__.py)."""
+    (package,) = [main.parent.name for main in directory.glob("*/__main__.py")]
+    return package
+
+
+PACKAGES = {directory.name: package_of(directory) for directory in APP_DIRECTORIES}
+"""Service name -> its app's package."""
 for _directory in APP_DIRECTORIES:
     if str(_directory) not in sys.path:
         sys.path.insert(0, str(_directory))
@@ -179,9 +189,7 @@ def recorded() -> Iterator[Recorded]:
 def json_logging(service: str) -> Iterator[None]:
     """JSON logging as `service` configures it, at INFO; the process's logging restored after.
     With that app's own copy of the shared module: its request id lives in that copy."""
-    package = {"api-gateway": "api_gateway", "order-service": "order_service"}.get(
-        service, "user_service"
-    )
+    package = PACKAGES.get(service, "user_service")
     configure = importlib.import_module(f"{package}.http_common").configure_logging
     root = logging.getLogger()
     saved = root.handlers[:], root.level

@@ -181,7 +181,8 @@ def test_a_failing_downstream_fails_only_its_routes(
     users.handler = handler
     started = time.monotonic()
     response = client.get("/users/abc")
-    assert time.monotonic() - started < TIMEOUT + 1
+    # Half the slow downstream's delay: a missing timeout still fails, a loaded machine not.
+    assert time.monotonic() - started < TIMEOUT * 5
     assert response.status_code == status
     assert response.json()["message"].startswith("user-service ")
     assert ("retry-after" in response.headers) == (status == 503)

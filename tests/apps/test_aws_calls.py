@@ -23,6 +23,9 @@ from offline.harness import Rendering
 from tests.apps.conftest import running_local_system
 from tests.iam_eval import Request, decide
 
+# An end-to-end run of the local system: the slow tier (make test-all).
+pytestmark = pytest.mark.slow
+
 RECORDER = Path(__file__).resolve().parent.parent / "aws_calls"
 ACCOUNT = "123456789012"
 

@@ -4,15 +4,21 @@ shared module is the same in each app. (Trace ids and spans: test_tracing.py.)""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from opentelemetry.trace import SpanKind
 
+from services import CATALOG
 from tests.apps.conftest import (
     APP_DIRECTORIES,
+    PACKAGES,
     Recorded,
+    json_logging,
     lines,
     small_app,
     span_id,
@@ -31,10 +37,44 @@ from user_service.http_common import (
 
 def test_each_app_carries_the_same_shared_module() -> None:
     copies = {d.name: next(d.glob("*/http_common.py")).read_text() for d in APP_DIRECTORIES}
-    assert set(copies) == {"api-gateway", "order-service", "user-service"}
-    reference = copies["user-service"]
-    different = sorted(name for name, text in copies.items() if text != reference)
-    assert not different, f"apps/*/*/http_common.py differ from user-service's: {different}"
+    assert set(copies) == set(PACKAGES)
+    first = APP_DIRECTORIES[0].name
+    different = sorted(name for name, text in copies.items() if text != copies[first])
+    assert not different, f"apps/*/*/http_common.py differ from {first}'s: {different}"
+
+
+def task_environment(service: str) -> dict[str, str]:
+    """What a task gives the service, from its spec: each callee's URL, its table, its region,
+    its spec's variables."""
+    spec = CATALOG[service]
+    environ = {"AWS_REGION": "us-east-1", **spec.environment}
+    for callee in (CATALOG[name] for name in spec.calls):
+        environ[callee.url_variable] = (
+            f"http://{callee.discovery_name}.dev.internal:{callee.container_port}"
+        )
+    if spec.table:
+        environ["TABLE_NAME"] = f"dev-{service}"
+    return environ
+
+
+@pytest.mark.parametrize("app", APP_DIRECTORIES, ids=lambda d: d.name)
+def test_every_app_answers_health_with_its_ids_and_one_log_line(
+    app: Path, aws: None, capsys: pytest.CaptureFixture[str], recorded: Recorded
+) -> None:
+    module = importlib.import_module(f"{PACKAGES[app.name]}.main")
+    settings = module.Settings.from_env(task_environment(app.name))
+    with json_logging(app.name):
+        client = TestClient(module.create_app(settings, tracer_provider=recorded.provider))
+        response = client.get("/health", headers={"X-Request-Id": "health-1"})
+        out = capsys.readouterr().out
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response.headers["x-request-id"] == "health-1"
+    (server,) = recorded.of_kind(SpanKind.SERVER)
+    assert response.headers["x-trace-id"] == trace_id(server)
+    (request,) = [line for line in lines(out) if line["message"] == "request"]
+    assert (request["service"], request["path"], request["status"]) == (app.name, "/health", 200)
+    assert (request["requestId"], request["traceId"]) == ("health-1", trace_id(server))
 
 
 def test_one_json_line_per_request_with_its_ids(

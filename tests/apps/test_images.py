@@ -11,14 +11,9 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from tests.apps.conftest import APP_DIRECTORIES, PROJECT, load_script
+from tests.apps.conftest import APP_DIRECTORIES, PACKAGES, PROJECT, load_script
 
 UID = "10001"
-PACKAGES = {
-    "api-gateway": "api_gateway",
-    "order-service": "order_service",
-    "user-service": "user_service",
-}
 # Import name -> distribution, for the packages the apps import directly.
 DISTRIBUTIONS = {
     "boto3": "boto3",
@@ -68,8 +63,13 @@ def pins(app: Path) -> dict[str, str]:
 def test_every_app_is_a_service_of_the_catalog() -> None:
     from services import CATALOG
 
-    assert {d.name for d in APP_DIRECTORIES} == set(PACKAGES)
+    # Each app is built for the service of its name, and every build is one of the apps.
     assert set(PACKAGES) <= set(CATALOG)
+    built = {name for name, spec in CATALOG.items() if spec.build is not None}
+    assert {spec.build for spec in CATALOG.values() if spec.build} == {
+        f"apps/{name}" for name in built
+    }
+    assert set(PACKAGES) == built
 
 
 @apps

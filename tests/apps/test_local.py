@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
-from tests.apps.conftest import load_script
+from tests.apps.conftest import PROJECT, load_script
 
 local = load_script("local")
 
@@ -243,3 +248,88 @@ def test_the_collector_stops_listening(tmp_path: Path) -> None:
     assert time.monotonic() - started < 2
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url + "/v1/traces", data=b"", timeout=1)
+
+
+# --- which services run, on which ports ------------------------------------------------------
+
+
+def test_every_service_with_an_app_runs_callees_first() -> None:
+    from services import CATALOG
+
+    apps, without = local.discover_apps(CATALOG)
+    assert set(apps) | set(without) == set(CATALOG)
+    assert {name for name, spec in CATALOG.items() if spec.build} == set(apps)
+    order = list(apps)
+    for name, app in apps.items():
+        assert app.directory == PROJECT / CATALOG[name].build
+        assert (app.directory / app.package / "__main__.py").is_file()
+        assert app.owns_table == CATALOG[name].table
+        assert all(order.index(callee) < order.index(name) for callee in CATALOG[name].calls)
+
+
+def test_a_service_without_an_app_is_named_and_the_catch_all_route_is_the_gateway() -> None:
+    from services import CATALOG, RouteSpec, ServiceSpec
+
+    image_only = ServiceSpec(name="docs-site", discovery_name="docs", container_name="docs")
+    routed = ServiceSpec(
+        name="side-door",
+        discovery_name="side",
+        container_name="side",
+        routes=(RouteSpec(priority=7, path_patterns=("/side/*",)),),
+        build=CATALOG["user-service"].build,
+    )
+    catalog = {**CATALOG, image_only.name: image_only, routed.name: routed}
+    apps, without = local.discover_apps(catalog)
+    assert sorted(without) == sorted([*(n for n, s in CATALOG.items() if not s.build), "docs-site"])
+    routes = {
+        name: max(r.priority for r in catalog[name].routes) for name in apps if catalog[name].routes
+    }
+    assert local.gateway_of(apps, catalog) == max(routes, key=routes.__getitem__)
+    assert local.gateway_of(apps, catalog) != "side-door"
+
+
+def test_the_gateway_takes_the_port_asked_for(tmp_path: Path) -> None:
+    (port,) = local.free_ports(1)
+    system = local.LocalSystem(log_dir=tmp_path, port=port)
+    assert system.gateway_url == f"http://127.0.0.1:{port}"
+    assert len(set(system.ports.values())) == len(local.APPS)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        busy = taken.getsockname()[1]
+        with pytest.raises(local.LocalError) as raised:
+            local.LocalSystem(log_dir=tmp_path, port=busy)
+    assert str(raised.value) == (
+        f"port {busy} is in use on 127.0.0.1; choose another with --port (make local PORT=<port>)"
+    )
+
+
+@pytest.mark.slow  # the whole system, started and stopped as `make local` runs it
+def test_make_local_prints_the_gateway_first_and_cleans_up(tmp_path: Path) -> None:
+    (port,) = local.free_ports(1)
+    environment = {**os.environ, "TMPDIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, str(PROJECT / "scripts" / "local.py"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=environment,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first == f"gateway: http://127.0.0.1:{port}\n"
+        ready = ""
+        while not ready.startswith("ready: "):
+            ready = process.stdout.readline()
+            assert ready, "make local stopped before it was ready"
+        assert ready.rstrip().endswith(f"gateway http://127.0.0.1:{port} (Ctrl-C stops everything)")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as answer:
+            assert answer.status == 200
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert rest.rstrip().splitlines()[-1] == "stopped: everything make local started (logs removed)"
+    assert not list(tmp_path.glob("local-system-*"))

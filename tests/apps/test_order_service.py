@@ -138,7 +138,8 @@ def test_user_service_unavailable_is_503_and_writes_nothing(
     users.handler = handler
     started = time.monotonic()
     response = client.post("/orders", json=ORDER, headers={"Idempotency-Key": "k"})
-    assert time.monotonic() - started < TIMEOUT + 1
+    # Half the slow downstream's delay: a missing timeout still fails, a loaded machine not.
+    assert time.monotonic() - started < TIMEOUT * 5
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert "user-service" in response.json()["message"]

@@ -27,6 +27,9 @@ from user_service.http_common import TRACING_SHUTDOWN_SECONDS
 
 local = load_script("local")
 
+# Processes on real ports: make test-all.
+pytestmark = pytest.mark.slow
+
 REQUEST_TIMEOUT = 10.0
 SPANS_TIMEOUT = 10.0
 """How long the spans of a request may take to reach the collector: the services send a batch
@@ -207,7 +210,9 @@ def test_a_service_keeps_answering_while_its_collector_is_down(tmp_path: Path) -
                 durations.append(time.monotonic() - started)
                 assert answer.status_code == (200 if number % 2 else 502)
                 assert len(answer.headers["x-trace-id"]) == 32
-        assert max(durations) < 0.5, durations
+        # A request that waited for the export would take the exporter's 10 s timeout; the
+        # bound leaves room for a loaded machine.
+        assert max(durations) < 2.5, durations
         # It did try to export, and said so.
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
