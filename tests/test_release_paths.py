@@ -25,15 +25,10 @@ from components.service_table import ITEM_ACTIONS, KEY_ACTIONS
 from config.calls import callers_of
 from offline import cost, harness, rollout
 from offline.diff import diff, format_markdown, format_text, show_value
+from offline.environments import environment_document
 from offline.harness import RecordedResource, Rendering
 from offline.report import preview_text
-from offline.stackfile import (
-    PROJECT_DIR,
-    config_rm_path,
-    config_set_path,
-    project_name,
-    read_stack_document,
-)
+from offline.stackfile import PROJECT_DIR, config_rm_path, config_set_path, project_name
 from services import CATALOG
 from tests.conftest import ecs_service, render_document, render_with
 from tests.metric_math import alarm_value
@@ -350,7 +345,7 @@ def test_every_strategy_is_sent_rolling_included(
 
 def _with_strategy(name: str, strategy: str) -> dict[str, Any]:
     """The prod stack file with `name` released by `strategy` alone (a 5-minute bake)."""
-    document = config_rm_path(read_stack_document("prod"), f"services.{name}.deployment")
+    document = config_rm_path(environment_document("prod"), f"services.{name}.deployment")
     document = config_set_path(document, f"services.{name}.deployment.strategy", strategy)
     if strategy != "rolling":
         document = config_set_path(document, f"services.{name}.deployment.bakeTimeMinutes", "5")

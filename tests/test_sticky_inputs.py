@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from offline import sticky
+from offline.environments import environment_document, environment_stacks
 from offline.harness import Rendering
-from offline.stackfile import PROJECT_DIR, config_rm_path, config_set_path, read_stack_document
+from offline.stackfile import config_rm_path, config_set_path
 from services import CATALOG
 from tests.conftest import render_document
 from tests.test_offline_diff import _input_names
@@ -19,20 +20,11 @@ from tests.test_offline_diff import _input_names
 STRATEGIES = ("rolling", "blueGreen", "linear", "canary")
 
 
-def _committed_all_in_one_stacks() -> list[str]:
-    stacks = []
-    for path in sorted(PROJECT_DIR.glob("Pulumi.*.yaml")):
-        stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-        config = read_stack_document(stack).get("config") or {}
-        if not any(key.endswith((":platform", ":serviceStacks")) for key in config):
-            stacks.append(stack)
-    return stacks
-
-
 def _variants(stack: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The stack as committed, and with each release strategy (for a routed service), each
-    discovery mode, each architecture and rollback on and off."""
-    base = read_stack_document(stack)
+    """The environment as committed (one all-in-one stack, however it is split), and with each
+    release strategy (for a routed service), each discovery mode, each architecture and
+    rollback on and off."""
+    base = environment_document(stack)
     yield "as committed", base
     routed = sorted(n for n, spec in CATALOG.items() if spec.routes and len(spec.routes) == 1)
     for strategy in STRATEGIES:
@@ -59,7 +51,7 @@ def _variants(stack: str) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"rollback {rollback}", document
 
 
-@pytest.fixture(scope="module", params=_committed_all_in_one_stacks())
+@pytest.fixture(scope="module", params=environment_stacks())
 def variants(request: pytest.FixtureRequest) -> dict[str, Rendering]:
     stack = request.param
     return {label: render_document(stack, document) for label, document in _variants(stack)}
