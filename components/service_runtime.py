@@ -24,7 +24,7 @@ from components.ecs_service import (
     ServiceConnectArgs,
     TargetGroupArgs,
 )
-from components.service_image import ServiceImageArgs, context_hash
+from components.service_image import ImageBuild, ServiceImageArgs, image_build
 from components.service_table import ServiceTableArgs
 from components.tracing import CollectorArgs
 from config import ServiceSettings, StackSettings
@@ -138,6 +138,22 @@ def alarm_args(
     )
 
 
+def image_args(
+    settings: StackSettings, service: ServiceSettings, build: ImageBuild
+) -> ServiceImageArgs:
+    """The service's image: built from the apps' shared context by the one Dockerfile."""
+    return ServiceImageArgs(
+        context=build.context,
+        dockerfile=build.dockerfile,
+        build_args=build.build_args,
+        context_hash=build.content_hash,
+        cpu_architecture=service.cpu_architecture,
+        kms_encryption=settings.production,
+        delete_images_with_repository=settings.data_on_destroy == "delete",
+        retain_on_delete=settings.data_on_destroy == "keep",
+    )
+
+
 def runtime_args(
     settings: StackSettings,
     service: ServiceSettings,
@@ -179,14 +195,7 @@ def runtime_args(
             family=naming.task_family(settings.project, settings.stack, service.name),
             cpu_architecture=service.cpu_architecture,
             build=(
-                ServiceImageArgs(
-                    context=service.build,
-                    context_hash=context_hash(PROJECT_ROOT / service.build),
-                    cpu_architecture=service.cpu_architecture,
-                    kms_encryption=settings.production,
-                    delete_images_with_repository=settings.data_on_destroy == "delete",
-                    retain_on_delete=settings.data_on_destroy == "keep",
-                )
+                image_args(settings, service, image_build(PROJECT_ROOT, service.build))
                 if service.build is not None
                 else None
             ),

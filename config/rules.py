@@ -76,6 +76,17 @@ QUOTA_NOTE = (
 )
 
 
+def is_app(directory: Path) -> bool:
+    """An app the one Dockerfile builds: beside apps/Dockerfile and apps/service-kit/, with its
+    requirements.txt and exactly one package with a __main__.py."""
+    return (
+        (directory.parent / "Dockerfile").is_file()
+        and (directory.parent / "service-kit").is_dir()
+        and (directory / "requirements.txt").is_file()
+        and len(list(directory.glob("*/__main__.py"))) == 1
+    )
+
+
 def _cidr(text: str) -> ipaddress.IPv4Network | None:
     """An IPv4 block written as AWS wants it: address/mask, no host bits set."""
     if "/" not in text:
@@ -892,11 +903,12 @@ def check_catalog(stack: str, catalog: Mapping[str, ServiceSpec], findings: Find
             )
         _check_security_group_rules(spec, catalog, findings)
         _check_permissions(spec, findings)
-        if spec.build is not None and not (PROJECT_ROOT / spec.build / "Dockerfile").is_file():
+        if spec.build is not None and not is_app(PROJECT_ROOT / spec.build):
             findings.error(
                 path,
-                f"builds its image from {show(spec.build)}, which has no Dockerfile (allowed: a "
-                "directory of the project, from its root, with a Dockerfile)",
+                f"builds its image from {show(spec.build)}, which is no app (allowed: a "
+                "directory beside the Dockerfile and service-kit/ under apps/, from the "
+                "project's root, with requirements.txt and one package with a __main__.py)",
                 spec_fix(spec.name),
             )
     _check_load_balancer_capacity(catalog, findings)

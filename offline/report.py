@@ -104,7 +104,11 @@ def _image_of(rendering: Rendering, runtime: RecordedResource) -> str:
         for r in _child(rendering, component, "awsx:ecr:Image")
     ]
     if builds:
-        return f"built from {builds[0].inputs.get('context')}"
+        # The service's own directory in the shared context (its SERVICE build argument).
+        inputs = builds[0].inputs
+        service = (inputs.get("args") or {}).get("SERVICE")
+        context = inputs.get("context")
+        return f"built from {context}/{service}" if service else f"built from {context}"
     for task in _child(rendering, runtime, "aws:ecs/taskDefinition:TaskDefinition"):
         essential = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["essential"]]
         if essential:

@@ -5,9 +5,10 @@ before every check passes:
 
 - `services/<module>.py`: the service's spec (README.md, "Adding a service");
 - `apps/<name>/`: an application from the same template as the others: `GET /health`, JSON
-  logs with request and trace ids, OpenTelemetry traces (the shared `http_common.py`, copied
-  unchanged), a Dockerfile that runs it as uid 10001 with its own `/tmp`, and pinned
-  requirements. `--image` runs an existing image instead, and writes no app;
+  logs with request and trace ids, OpenTelemetry traces (all from the shared library
+  `service_kit`, which the one `apps/Dockerfile` installs into every image, running it as uid
+  10001 with its own `/tmp`), and pinned requirements. `--image` runs an existing image
+  instead, and writes no app;
 - its size in every committed stack file: a valid Fargate cpu/memory pair (the one the
   stack's services use most, else the defaults) and, in production, two tasks. A stack file
   is edited as text, so its comments stay; a platform stack gets a service stack file of the
@@ -22,7 +23,6 @@ import argparse
 import copy
 import keyword
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -46,11 +46,13 @@ SERVICE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 with underscores, a Python module name."""
 DNS_LABEL_MAX = 63
 APP_USER = "10001"
-"""The uid the apps' images run as (their Dockerfiles' `USER`)."""
+"""The uid the apps' images run as (apps/Dockerfile's `USER`)."""
 PRODUCTION_TASKS = 2
 """Production warns about a service that can run on a single task (config/rules.py)."""
-TEMPLATE_FILES = ("Dockerfile", "requirements.txt")
-SHARED_MODULE = "http_common.py"
+DOCKERFILE = "Dockerfile"
+"""The one Dockerfile, in apps/, that builds every app's image."""
+SHARED_LIBRARY = "service-kit"
+"""The library every app imports (apps/service-kit/service_kit), installed, never copied."""
 
 
 class ScaffoldError(Exception):
@@ -83,8 +85,6 @@ class Plan:
     """Every file the scaffold writes, with its new text, and what to tell the user."""
 
     files: dict[Path, str] = field(default_factory=dict)
-    copies: dict[Path, Path] = field(default_factory=dict)
-    """Destination -> source, copied unchanged."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -178,7 +178,7 @@ def spec_module(new: NewService, priority: int | None) -> str:
         lines += [
             '    health_check_path="/health",',
             f'    build="apps/{new.name}",  # `pulumi up` builds the image from this directory',
-            f'    user="{APP_USER}",  # the uid the image runs as (its Dockerfile\'s USER)',
+            f'    user="{APP_USER}",  # the uid the image runs as (apps/Dockerfile\'s USER)',
             "    image_prepares_tmp=True,  # the image declares VOLUME /tmp owned by that uid",
         ]
     if new.table:
@@ -198,7 +198,8 @@ MAIN_MODULE = '''"""`python -m {package}`: serve on PORT (8080) with the environ
 
 import sys
 
-from .http_common import serve
+from service_kit import serve
+
 from .main import SERVICE, Settings, create_app
 
 if __name__ == "__main__":
@@ -216,7 +217,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from opentelemetry.trace import TracerProvider
 
-from .http_common import {imports}
+from service_kit import {imports}
 
 SERVICE = "{name}"
 
@@ -272,16 +273,22 @@ def app_module(new: NewService, catalog: Mapping[str, ServiceSpec]) -> str:
     )
 
 
-def template_app(project_dir: Path) -> tuple[Path, str]:
-    """The app the new one's Dockerfile, pins and shared module come from: the first under
-    apps/ (by name) with a Dockerfile, requirements and a package with the shared module."""
-    for directory in sorted((project_dir / "apps").iterdir()):
-        shared = sorted(directory.glob(f"*/{SHARED_MODULE}"))
-        if all((directory / name).is_file() for name in TEMPLATE_FILES) and shared:
-            return directory, shared[0].parent.name
+def template_app(project_dir: Path) -> Path:
+    """The app the new one's pins come from: the first under apps/ (by name) with
+    requirements.txt and a package that `python -m` runs; the shared Dockerfile and library
+    must be there too."""
+    apps = project_dir / "apps"
+    if not (apps / DOCKERFILE).is_file() or not (apps / SHARED_LIBRARY).is_dir():
+        raise ScaffoldError(
+            f"apps/ has no {DOCKERFILE} and {SHARED_LIBRARY}/ to build an app with; use --image "
+            "to run an existing image"
+        )
+    for directory in sorted(d for d in apps.iterdir() if d.name != SHARED_LIBRARY):
+        if (directory / "requirements.txt").is_file() and list(directory.glob("*/__main__.py")):
+            return directory
     raise ScaffoldError(
-        "no app under apps/ to start from (a directory with a Dockerfile, requirements.txt and "
-        f"a package holding {SHARED_MODULE}); use --image to run an existing image"
+        "no app under apps/ to start from (a directory with requirements.txt and a package "
+        "with a __main__.py); use --image to run an existing image"
     )
 
 
@@ -290,8 +297,9 @@ def _requirements(text: str, new: NewService, template: str) -> str:
     header = [
         f"# {new.name}'s image: every package pinned, so that a rebuild installs the same code.",
         f"# Started from {template}'s pins (FastAPI, uvicorn, OpenTelemetry and what they",
-        "# require); drop what the service does not import, and pin what it adds. The",
-        "# project's requirements.txt admits these versions for the tests.",
+        "# require); drop what neither the service nor service-kit imports (service-kit's",
+        "# pyproject.toml lists its own, which stay pinned here exactly so), and pin what it",
+        "# adds. The project's requirements.txt admits these versions for the tests.",
     ]
     return "\n".join([*header, *pins]) + "\n"
 
@@ -299,16 +307,11 @@ def _requirements(text: str, new: NewService, template: str) -> str:
 def app_files(
     new: NewService, catalog: Mapping[str, ServiceSpec], project_dir: Path, plan: Plan
 ) -> None:
-    template, template_package = template_app(project_dir)
+    template = template_app(project_dir)
     destination = project_dir / "apps" / new.name
     package = destination / new.package
-    dockerfile = (template / "Dockerfile").read_text()
-    plan.files[destination / "Dockerfile"] = dockerfile.replace(
-        template_package, new.package
-    ).replace(template.name, new.name)
     requirements = (template / "requirements.txt").read_text()
     plan.files[destination / "requirements.txt"] = _requirements(requirements, new, template.name)
-    plan.copies[package / SHARED_MODULE] = template / template_package / SHARED_MODULE
     summary = f"a service of the catalog (services/{new.module}.py)."
     plan.files[package / "__init__.py"] = INIT.format(name=new.name, summary=summary)
     plan.files[package / "__main__.py"] = MAIN_MODULE.format(package=new.package)
@@ -519,9 +522,6 @@ def write(plan: Plan) -> None:
     for path, text in plan.files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    for destination, source in plan.copies.items():
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, destination)
 
 
 def regenerate_docs(project_dir: Path) -> subprocess.CompletedProcess[str]:

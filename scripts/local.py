@@ -55,6 +55,8 @@ if str(PROJECT) not in sys.path:
 from config.calls import callers_first  # noqa: E402
 from services import CATALOG, ServiceSpec  # noqa: E402
 
+SERVICE_KIT = PROJECT / "apps" / "service-kit"
+"""The library every app imports (its image installs it; here it is put on PYTHONPATH)."""
 LOCALHOST = "127.0.0.1"
 STACK = "dev"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -234,6 +236,14 @@ def _process_environment(variables: Mapping[str, str]) -> dict[str, str]:
     base.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     base.update(variables)
     return base
+
+
+def _app_environment(variables: Mapping[str, str]) -> dict[str, str]:
+    """An app's process environment: service-kit importable, as its image installs it."""
+    environment = _process_environment(variables)
+    path = [str(SERVICE_KIT), *filter(None, [environment.get("PYTHONPATH")])]
+    environment["PYTHONPATH"] = os.pathsep.join(path)
+    return environment
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -678,7 +688,7 @@ class LocalSystem:
         process = Process(
             service,
             [sys.executable, "-m", app.package],
-            env=_process_environment(self.environments[service]),
+            env=_app_environment(self.environments[service]),
             cwd=app.directory,
             log=log,
         )

@@ -52,8 +52,9 @@ class ServiceSpec:
     permissions: tuple[PermissionSpec, ...] = ()
     """What the application may do in AWS; without any, its task role has no permissions."""
     build: str | None = None
-    """The directory, from the project's root, that `pulumi up` builds the service's image
-    from (into an ECR repository of its own); `image` is then only the fallback for stacks
+    """The app's directory, from the project's root (`apps/<service>`: its requirements.txt
+    and package), whose image `pulumi up` builds with apps/Dockerfile from the shared context
+    `apps/` (into an ECR repository of its own); `image` is then only the fallback for stacks
     that set no image and cannot build. None: run `image`."""
     table: bool = False
     """The service owns a DynamoDB table (partition key `id`), named in TABLE_NAME."""

@@ -98,16 +98,20 @@ def specs(variant: str) -> dict[str, ServiceSpec]:
 
 
 def use_variant(mp: pytest.MonkeyPatch, variant: str, root: Path) -> None:
-    """The catalog of `variant`, built from a project root in `root` that holds a Dockerfile
-    for each service that builds (the harness renders in this process: monkeypatching works)."""
+    """The catalog of `variant`, built from a project root in `root` that holds an app for
+    each service that builds, beside the shared Dockerfile and service-kit (the harness renders
+    in this process: monkeypatching works)."""
     changed = specs(variant)
     if not VARIANTS[variant]:
         return
     for name, spec in changed.items():
         if spec.build is not None:
-            context = root / spec.build
-            context.mkdir(parents=True, exist_ok=True)
-            (context / "Dockerfile").write_text("FROM scratch\n")
+            app = root / spec.build
+            (app / "package").mkdir(parents=True, exist_ok=True)
+            (app / "package" / "__main__.py").write_text("")
+            (app / "requirements.txt").write_text("")
+            (app.parent / "service-kit").mkdir(exist_ok=True)
+            (app.parent / "Dockerfile").write_text("FROM scratch\n")
         mp.setitem(CATALOG, name, spec)
     mp.setattr(components.service_runtime, "PROJECT_ROOT", root)
     mp.setattr(config.rules, "PROJECT_ROOT", root)

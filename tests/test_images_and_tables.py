@@ -10,7 +10,7 @@ import pytest
 
 import components.service_runtime
 import config.rules
-from components.service_image import context_hash
+from components.service_image import context_hash, image_build
 from components.service_table import ITEM_ACTIONS, KEY_ACTIONS
 from offline.environments import environment_document
 from offline.harness import Rendering
@@ -51,9 +51,13 @@ def test_prod_builds_into_an_immutable_scanned_repository(builds_and_owns_a_tabl
     assert rule["selection"]["countType"] == "imageCountMoreThan"
     assert rule["action"] == {"type": "expire"}
     image = rendering.named(f"prod-{SERVICE}-image-image").inputs
-    assert image["context"] == f"apps/{SERVICE}"
+    # The apps' shared context, the one Dockerfile, and the service's directory and package.
+    assert image["context"] == "apps"
+    assert image["dockerfile"] == "apps/Dockerfile"
+    assert image["args"] == {"SERVICE": SERVICE, "PACKAGE": SERVICE.replace("-", "_")}
     assert image["platform"] == "linux/arm64"
-    assert image["imageTag"] == f"arm64-{context_hash(builds_and_owns_a_table)[:16]}"
+    build = image_build(PROJECT_DIR, f"apps/{SERVICE}")
+    assert image["imageTag"] == f"arm64-{build.content_hash[:16]}"
     task = rendering.named(f"prod-{SERVICE}-task").inputs
     assert task["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
     # The task runs the pushed digest, so a code change rolls out exactly this service.
@@ -76,11 +80,41 @@ def test_a_code_change_is_a_new_tag(tmp_path: Path) -> None:
     assert context_hash(tmp_path) == before
 
 
+def write_apps(root: Path) -> Path:
+    """A shared context: the Dockerfile, service-kit and two apps."""
+    apps = root / "apps"
+    (apps / "Dockerfile").parent.mkdir(parents=True)
+    (apps / "Dockerfile").write_text("FROM scratch\n")
+    for name in ("service-kit/service_kit", "users/users", "orders/orders"):
+        (apps / name).mkdir(parents=True)
+        (apps / name / "__main__.py").write_text(f"print('{name}')\n")
+    (apps / "service-kit" / "pyproject.toml").write_text("[project]\n")
+    return apps
+
+
+def test_an_images_tag_changes_with_what_its_build_copies_in_only(tmp_path: Path) -> None:
+    apps = write_apps(tmp_path)
+    before = image_build(tmp_path, "apps/users")
+    assert before.build_args == {"SERVICE": "users", "PACKAGE": "users"}
+    assert (before.context, before.dockerfile) == ("apps", "apps/Dockerfile")
+    # Another app's code: the same tag.
+    (apps / "orders" / "orders" / "__main__.py").write_text("print('orders, v2')\n")
+    assert image_build(tmp_path, "apps/users").content_hash == before.content_hash
+    # The app's own code, the shared library or the Dockerfile: a new tag.
+    for changed in ("users/users/__main__.py", "service-kit/service_kit/__main__.py", "Dockerfile"):
+        original = (apps / changed).read_text()
+        (apps / changed).write_text(original + "# changed\n")
+        assert image_build(tmp_path, "apps/users").content_hash != before.content_hash, changed
+        (apps / changed).write_text(original)
+    assert image_build(tmp_path, "apps/users").content_hash == before.content_hash
+
+
 def test_every_building_service_gets_a_repository_and_image(prod: Rendering) -> None:
     assert BUILDERS, "the catalog builds its images"
     for name in BUILDERS:
         image = prod.named(f"prod-{name}-image-image").inputs
-        assert image["context"] == CATALOG[name].build
+        assert image["context"] == "apps"
+        assert image["args"]["SERVICE"] == CATALOG[name].build.removeprefix("apps/")
         assert container(prod, name)["image"] == f"${{prod-{name}-image-image.imageUri}}"
     assert (
         sorted(
@@ -161,16 +195,15 @@ def test_teardown_decides_the_data(builds_and_owns_a_table: Path, choice: str) -
     assert repository.retain_on_delete is (choice == "keep")
 
 
-def test_a_build_directory_without_a_dockerfile_is_refused(
+def test_a_build_directory_that_is_no_app_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(components.service_runtime, "PROJECT_ROOT", tmp_path)
     monkeypatch.setattr(config.rules, "PROJECT_ROOT", tmp_path)
     rendering = render_with("dev", check=False)
     assert rendering.resources == []
-    assert (
-        f'services.{SERVICE}: builds its image from "apps/{SERVICE}", which has no Dockerfile'
-        in str(rendering.error)
+    assert f'services.{SERVICE}: builds its image from "apps/{SERVICE}", which is no app' in str(
+        rendering.error
     )
 
 

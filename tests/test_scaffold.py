@@ -125,14 +125,20 @@ def test_a_new_service_gets_its_spec_its_app_and_a_size_in_every_stack_file(
     }
 
     app = copy / "apps" / NAME
-    template = sorted(d for d in (PROJECT_DIR / "apps").iterdir() if (d / "Dockerfile").exists())[0]
-    shared = next(template.glob("*/http_common.py")).read_text()
-    assert (app / MODULE / "http_common.py").read_text() == shared
-    assert (app / MODULE / "__main__.py").is_file()
-    dockerfile = (app / "Dockerfile").read_text()
-    assert f'CMD ["python", "-m", "{MODULE}"]' in dockerfile
-    assert f"COPY {MODULE}/ /app/{MODULE}/" in dockerfile
-    assert template.name not in dockerfile
+    template = sorted(
+        d
+        for d in (PROJECT_DIR / "apps").iterdir()
+        if (d / "requirements.txt").exists() and d.name != "service-kit"
+    )[0]
+    # The app uses the shared library, installed by the one Dockerfile: no copy, no Dockerfile.
+    assert sorted(p.relative_to(app).as_posix() for p in app.rglob("*") if p.is_file()) == [
+        f"{MODULE}/__init__.py",
+        f"{MODULE}/__main__.py",
+        f"{MODULE}/main.py",
+        "requirements.txt",
+    ]
+    assert "from service_kit import serve" in (app / MODULE / "__main__.py").read_text()
+    assert "from service_kit import " in (app / MODULE / "main.py").read_text()
     pins = [line for line in (app / "requirements.txt").read_text().splitlines() if "==" in line]
     assert pins == [
         line for line in (template / "requirements.txt").read_text().splitlines() if "==" in line

@@ -1,5 +1,6 @@
-"""The applications' unit tests: each app's package (apps/<service>/<package>) is importable
-here as its image imports it, and DynamoDB is moto's in-process mock."""
+"""The applications' unit tests: each app's package (apps/<service>/<package>) and the library
+they share (apps/service-kit/service_kit) are importable here as their image imports them, and
+DynamoDB is moto's in-process mock."""
 
 from __future__ import annotations
 
@@ -28,7 +29,13 @@ from opentelemetry.trace import TracerProvider as AnyTracerProvider
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 APPS = PROJECT / "apps"
-APP_DIRECTORIES = sorted(d for d in APPS.iterdir() if (d / "Dockerfile").is_file())
+SERVICE_KIT = APPS / "service-kit"
+"""The library every app imports: one copy, installed into each image."""
+DOCKERFILE = APPS / "Dockerfile"
+"""The one Dockerfile, whose context is apps/."""
+APP_DIRECTORIES = sorted(
+    d for d in APPS.iterdir() if (d / "requirements.txt").is_file() and d != SERVICE_KIT
+)
 
 
 def package_of(directory: Path) -> str:
@@ -39,13 +46,13 @@ def package_of(directory: Path) -> str:
 
 PACKAGES = {directory.name: package_of(directory) for directory in APP_DIRECTORIES}
 """Service name -> its app's package."""
-for _directory in APP_DIRECTORIES:
+for _directory in [SERVICE_KIT, *APP_DIRECTORIES]:
     if str(_directory) not in sys.path:
         sys.path.insert(0, str(_directory))
 
-# The shared module, identical in each app (test_conventions.py checks it).
-from user_service.http_common import (  # noqa: E402 - importable once sys.path has the apps
+from service_kit import (  # noqa: E402 - importable once sys.path has the apps
     RequestContext,
+    configure_logging,
     install_error_handlers,
     instrument_app,
 )
@@ -187,10 +194,7 @@ def recorded() -> Iterator[Recorded]:
 
 @contextlib.contextmanager
 def json_logging(service: str) -> Iterator[None]:
-    """JSON logging as `service` configures it, at INFO; the process's logging restored after.
-    With that app's own copy of the shared module: its request id lives in that copy."""
-    package = PACKAGES.get(service, "user_service")
-    configure = importlib.import_module(f"{package}.http_common").configure_logging
+    """JSON logging as `service` configures it, at INFO; the process's logging restored after."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     names = (service, "uvicorn", "uvicorn.error", "uvicorn.access")
@@ -198,7 +202,7 @@ def json_logging(service: str) -> Iterator[None]:
         n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names
     }
     access_disabled = logging.getLogger("uvicorn.access").disabled
-    configure(service, "info")
+    configure_logging(service, "info")
     try:
         yield
     finally:

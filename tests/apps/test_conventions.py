@@ -1,8 +1,10 @@
-"""What every service shares: request ids, JSON logs, config from the environment; and the
-shared module is the same in each app. (Trace ids and spans: test_tracing.py.)"""
+"""What every service shares: request ids, JSON logs, config from the environment; and that it
+is shared: every app imports service_kit, none ships a copy of it. (Trace ids and spans:
+test_tracing.py.)"""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import importlib
 import logging
@@ -13,19 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.trace import SpanKind
 
-from services import CATALOG
-from tests.apps.conftest import (
-    APP_DIRECTORIES,
-    PACKAGES,
-    Recorded,
-    json_logging,
-    lines,
-    small_app,
-    span_id,
-    trace_id,
-)
-from user_service import http_common
-from user_service.http_common import (
+import service_kit
+from service_kit import (
     ConfigError,
     configure_logging,
     env_port,
@@ -33,14 +24,55 @@ from user_service.http_common import (
     env_url,
     log_level,
 )
+from services import CATALOG
+from tests.apps.conftest import (
+    APP_DIRECTORIES,
+    APPS,
+    PACKAGES,
+    SERVICE_KIT,
+    Recorded,
+    json_logging,
+    lines,
+    small_app,
+    span_id,
+    trace_id,
+)
 
 
-def test_each_app_carries_the_same_shared_module() -> None:
-    copies = {d.name: next(d.glob("*/http_common.py")).read_text() for d in APP_DIRECTORIES}
-    assert set(copies) == set(PACKAGES)
-    first = APP_DIRECTORIES[0].name
-    different = sorted(name for name, text in copies.items() if text != copies[first])
-    assert not different, f"apps/*/*/http_common.py differ from {first}'s: {different}"
+def _top_level_names(path: Path) -> set[str]:
+    """The functions and classes a module defines."""
+    tree = ast.parse(path.read_text())
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+
+
+def test_no_app_ships_its_own_copy_of_the_shared_library() -> None:
+    shared = {
+        path.name: (path.read_text(), _top_level_names(path))
+        for path in (SERVICE_KIT / "service_kit").glob("*.py")
+    }
+    public = {name for _, names in shared.values() for name in names if not name.startswith("_")}
+    assert {"RequestContext", "serve", "configure_logging"} <= public
+    assert set(PACKAGES) == {d.name for d in APP_DIRECTORIES}
+    for app in APP_DIRECTORIES:
+        assert not list(app.rglob("service_kit")), f"{app.name} carries a service_kit package"
+        assert not list(app.rglob("http_common.py")), f"{app.name} carries http_common.py"
+        modules = sorted(app.rglob("*.py"))
+        for path in modules:
+            text = path.read_text()
+            name = path.relative_to(APPS)
+            assert not any(text == copy for copy, _ in shared.values()), f"{name} is a copy"
+            again = sorted(_top_level_names(path) & public)
+            assert not again, f"{name} defines service_kit's {again} again"
+        imported = any(
+            isinstance(node, ast.ImportFrom) and node.module == "service_kit"
+            for path in modules
+            for node in ast.walk(ast.parse(path.read_text()))
+        )
+        assert imported, f"{app.name} does not import service_kit"
 
 
 def task_environment(service: str) -> dict[str, str]:
@@ -209,8 +241,8 @@ def test_timeouts_and_urls_are_checked() -> None:
 def test_a_service_with_bad_config_exits_2_without_serving(
     logs: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from order_service.http_common import serve as order_service_serve
     from order_service.main import SERVICE, Settings, create_app
+    from service_kit import serve as order_service_serve
 
     environ = {"AWS_REGION": "us-east-1", "USER_SERVICE_URL": "http://users:8080"}
     assert order_service_serve(SERVICE, Settings.from_env, create_app, environ) == 2
@@ -261,4 +293,4 @@ def test_order_service_waits_two_seconds_for_user_service_by_default() -> None:
 
 
 def test_the_module_documents_its_limit() -> None:
-    assert http_common.MAX_BODY_BYTES == 64 * 1024
+    assert service_kit.MAX_BODY_BYTES == 64 * 1024

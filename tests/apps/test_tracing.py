@@ -22,6 +22,16 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
+from service_kit import (
+    GRACEFUL_SHUTDOWN_SECONDS,
+    TRACING_SHUTDOWN_SECONDS,
+    ConfigError,
+    otlp_export_enabled,
+    serve,
+    shutdown_tracing,
+    span_exporter,
+    tracer_provider,
+)
 from tests.apps.conftest import (
     REGION,
     Recorded,
@@ -34,15 +44,6 @@ from tests.apps.conftest import (
     small_app,
     span_id,
     trace_id,
-)
-from user_service.http_common import (
-    GRACEFUL_SHUTDOWN_SECONDS,
-    TRACING_SHUTDOWN_SECONDS,
-    ConfigError,
-    otlp_export_enabled,
-    shutdown_tracing,
-    span_exporter,
-    tracer_provider,
 )
 
 local = load_script("local")
@@ -354,7 +355,6 @@ def test_an_export_setting_the_image_cannot_honour_is_a_config_error(
 def test_a_service_with_an_export_setting_it_cannot_honour_exits_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from order_service.http_common import serve
     from order_service.main import SERVICE, Settings, create_app
 
     environ = {

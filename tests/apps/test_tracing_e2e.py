@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
+from service_kit import TRACING_SHUTDOWN_SECONDS
 from tests.apps.conftest import load_script, running_local_system
-from user_service.http_common import TRACING_SHUTDOWN_SECONDS
 
 local = load_script("local")
 
@@ -51,7 +51,7 @@ def start_lone_gateway(
     tmp_path/api-gateway.log. The caller stops it."""
     port, users, orders = ports
     app = local.APPS["api-gateway"]
-    environment = local._process_environment(
+    environment = local._app_environment(
         {
             "HOST": local.LOCALHOST,
             "PORT": str(port),

@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request, Response
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.trace import TracerProvider
 
-from .http_common import (
+from service_kit import (
     AMZN_TRACE_ID_HEADER,
     REQUEST_ID_HEADER,
     RequestContext,

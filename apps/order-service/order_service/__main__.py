@@ -2,7 +2,8 @@
 
 import sys
 
-from .http_common import serve
+from service_kit import serve
+
 from .main import SERVICE, Settings, create_app
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from opentelemetry.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
-from .http_common import (
+from service_kit import (
     RequestContext,
     env_region,
     env_required,
@@ -35,6 +35,7 @@ from .http_common import (
     instrument_app,
     outgoing_headers,
 )
+
 from .store import KeyTakenError, OrderStore, Replay
 from .users import UserDirectory, UserServiceUnavailableError
 

@@ -19,7 +19,7 @@ from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints, field_validator
 
-from .http_common import (
+from service_kit import (
     RequestContext,
     env_region,
     env_required,
