@@ -264,7 +264,7 @@ def deployment_configuration(rollout: RolloutArgs) -> dict[str, Any]:
     terraform-provider-aws internal/service/ecs/service.go), so a service leaving canary must
     say ROLLING. The bake time and the canary and linear settings are sent only with the
     strategies that use them (ECS takes them for those); left out, they keep their old values,
-    which no other strategy reads (offline/sticky.py lists them)."""
+    which no other strategy reads (offline/change/sticky.py lists them)."""
     if not rollout.shifts_traffic:
         return {"strategy": rollout.strategy}
     configuration: dict[str, Any] = {

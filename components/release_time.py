@@ -2,7 +2,7 @@
 arithmetic over a service's deployment settings, with no Pulumi in it.
 
 EcsService uses it to bound how long `pulumi up` waits for a release (its custom timeouts);
-`offline/rollout.py` reads the same settings from a rendered stack for the preview and the
+`offline/estimates/rollout.py` reads the same settings from a rendered stack for the preview and the
 diff. The model, each term, its sources and what it cannot see are in docs/rollout.md. Facts
 AWS documents cite their page; numbers AWS does not publish are the assumptions below, each
 named as one.

@@ -164,7 +164,7 @@ class AlertsConfig(Block):
 
 class CostConfig(Block):
     """Usage the cost estimate assumes for this stack; an unset key takes its value from
-    offline/cost_assumptions.yaml, which documents each one."""
+    offline/estimates/cost/cost_assumptions.yaml, which documents each one."""
 
     requests_per_month: float | None = Field(default=None, ge=0)
     kb_per_request: float | None = Field(default=None, ge=0)

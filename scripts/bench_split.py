@@ -47,8 +47,8 @@ if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
 import naming  # noqa: E402
-from offline.environments import environment_document  # noqa: E402
-from offline.stackfile import project_name  # noqa: E402
+from offline.render.environments import environment_document  # noqa: E402
+from offline.render.stackfile import project_name  # noqa: E402
 from services import CATALOG  # noqa: E402
 
 ORG = "acme"
@@ -78,8 +78,8 @@ SPEC = ServiceSpec(
 SERVICE_PROGRAM = """
 import json, runpy, sys, time
 from pathlib import Path
-from offline.harness import run_program
-from offline.stackfile import load_stack_config
+from offline.render.harness import run_program
+from offline.render.stackfile import load_stack_config
 
 stack, reference, outputs_file, repeat = sys.argv[1:5]
 project = Path.cwd()

@@ -97,8 +97,8 @@ def architecture_graph(stack: str = GRAPH_STACK) -> str:
     # Imported here: only this section needs the Pulumi SDKs and a render.
     import pulumi
 
-    from offline.environments import render_environment
-    from offline.graph import architecture, to_mermaid
+    from offline.preview.graph import architecture, to_mermaid
+    from offline.render.environments import render_environment
 
     try:
         # The whole environment, as `make graph` draws it, however its stacks are split.

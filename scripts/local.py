@@ -155,7 +155,7 @@ class RenderedContainer:
 
 def rendered_containers(stack: str = STACK) -> dict[str, RenderedContainer]:
     """Per service, its application container (the essential one) as the stack renders it."""
-    from offline.harness import render
+    from offline.render.harness import render
 
     rendering = render(stack)
     by_container = {spec.container_name: name for name, spec in CATALOG.items()}

@@ -3,7 +3,7 @@ each; once per pytest-xdist worker).
 
 `dev` and `prod` are the environments as one all-in-one stack: the committed stack file if it
 is all-in-one, or a platform's file joined with its service stacks' entries
-(offline.environments), so a test that needs the whole environment holds whichever way the
+(offline.render.environments), so a test that needs the whole environment holds whichever way the
 environment is committed."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from offline.environments import environment_document, environment_stacks
-from offline.harness import RecordedResource, Rendering, render
-from offline.stackfile import PROJECT_DIR, config_set_path, project_name, to_cli_config
+from offline.render.environments import environment_document, environment_stacks
+from offline.render.harness import RecordedResource, Rendering, render
+from offline.render.stackfile import PROJECT_DIR, config_set_path, project_name, to_cli_config
 
 # What a copy of the project needs to render its stacks; linked, not copied.
 PROGRAM_PARTS = ("Pulumi.yaml", "__main__.py", "naming.py", "components", "config", "services")

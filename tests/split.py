@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from offline.environments import environment_document
-from offline.stackfile import PROJECT_DIR, project_name
+from offline.render.environments import environment_document
+from offline.render.stackfile import PROJECT_DIR, project_name
 from services import CATALOG
 
 ORG = "acme"

@@ -243,7 +243,7 @@ def test_program_code_affects_every_stack(
 
 @pytest.mark.parametrize(
     "path",
-    ["README.md", "docs/ci-cd.md", "tests/test_stacks.py", "offline/graph.py", "Makefile"],
+    ["README.md", "docs/ci-cd.md", "tests/test_stacks.py", "offline/preview/graph.py", "Makefile"],
 )
 def test_docs_tests_and_tools_affect_no_stack(
     project: SplitProject, capsys: pytest.CaptureFixture[str], path: str

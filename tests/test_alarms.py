@@ -10,9 +10,9 @@ import pytest
 
 from components.alarms import EVALUATION_PERIODS, PERIOD_SECONDS
 from config.settings import ALARM_DEFAULTS
-from offline.environments import environment_document
-from offline.harness import RecordedResource, Rendering
-from offline.stackfile import config_rm_path, config_set_path
+from offline.render.environments import environment_document
+from offline.render.harness import RecordedResource, Rendering
+from offline.render.stackfile import config_rm_path, config_set_path
 from services import CATALOG
 from tests.conftest import ecs_service, render_document, render_with
 

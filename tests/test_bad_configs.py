@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from offline.harness import render
-from offline.stackfile import to_cli_config
+from offline.render.harness import render
+from offline.render.stackfile import to_cli_config
 from services import CATALOG, RouteSpec
 
 CORPUS = sorted((Path(__file__).parent / "bad_configs").glob("*.yaml"))

@@ -9,8 +9,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from offline import document
-from offline.harness import Rendering
+from offline.preview import document
+from offline.render.harness import Rendering
 from services import CATALOG
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "checkov_scan.py"

@@ -26,8 +26,8 @@ from components.endpoint import (
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.namespace import ServiceNamespace, ServiceNamespaceArgs
 from components.network import ExistingVpcArgs, Network, NetworkArgs
-from offline.harness import Rendering, run_program
-from offline.stackfile import StackConfig
+from offline.render.harness import Rendering, run_program
+from offline.render.stackfile import StackConfig
 
 TEST_STACK = StackConfig(project="test", stack="test", config={}, secret_keys=())
 

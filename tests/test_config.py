@@ -14,9 +14,9 @@ from config import (
     callers_first,
     load_settings,
 )
-from offline.environments import environment_document
-from offline.harness import Rendering, render
-from offline.stackfile import config_rm_path
+from offline.render.environments import environment_document
+from offline.render.harness import Rendering, render
+from offline.render.stackfile import config_rm_path
 from services import CATALOG, RouteSpec, ServiceSpec
 from tests.conftest import render_document
 

@@ -21,8 +21,8 @@ from config import (
     load_settings,
 )
 from config.schema import TOP_LEVEL_KEYS
-from offline.harness import render
-from offline.stackfile import to_cli_config
+from offline.render.harness import render
+from offline.render.stackfile import to_cli_config
 from services import CATALOG
 
 # Hundreds of generated configs, each rendered: make test-all.

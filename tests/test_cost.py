@@ -13,13 +13,15 @@ import pytest
 import yaml
 
 from config.schema import CostConfig
-from offline import cost
 from offline.__main__ import main
-from offline.diff import diff, format_markdown, format_text
-from offline.environments import environment_document
-from offline.harness import RecordedResource, Rendering
-from offline.report import preview_text
-from offline.stackfile import available_stacks
+from offline.change import diff, format_markdown, format_text
+from offline.estimates import cost
+from offline.estimates.cost import lines as cost_lines
+from offline.estimates.cost import present as cost_present
+from offline.preview.report import preview_text
+from offline.render.environments import environment_document
+from offline.render.harness import RecordedResource, Rendering
+from offline.render.stackfile import available_stacks
 from tests.conftest import render_with
 
 PRICE_FILE = json.loads((cost.PRICES_DIR / "us-east-1.json").read_text())["prices"]
@@ -496,7 +498,7 @@ def test_a_region_without_prices_is_one_clear_error(
         f"exist (price files: {files})"
     )
     # Through the command: exit code 2 and the one line.
-    monkeypatch.setattr(cost, "PRICES_DIR", tmp_path)
+    monkeypatch.setattr(cost_lines, "PRICES_DIR", tmp_path)
     assert main(["cost", "--stack", "dev"]) == 2
     err = capsys.readouterr().err
     assert err == (
@@ -546,7 +548,7 @@ def test_cost_command_on_every_stack(stack: str, capsys: pytest.CaptureFixture[s
     # Each line shows the assumptions it rests on.
     for line in document["lines"]:
         for key in line["assumptions"]:
-            value = cost._number(document["assumptions"][key]["value"])
+            value = cost_present._number(document["assumptions"][key]["value"])
             assert f"{key}={value}" in text, (line["resource"], key)
 
 

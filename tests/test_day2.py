@@ -20,11 +20,11 @@ from components.network import subnet_layout
 from config import ConfigError, OtherStack, load_settings
 from config.limits import PRIVATE_SUBNET_PREFIX, PUBLIC_SUBNET_PREFIX
 from config.routes import Rule, pattern_covers, shadowed_rules
-from offline.diff import diff
-from offline.environments import environment_document
-from offline.harness import RecordedResource, Rendering, render
-from offline.replacements import rule_for, under
-from offline.stackfile import (
+from offline.change import diff
+from offline.change.replacements import rule_for, under
+from offline.render.environments import environment_document
+from offline.render.harness import RecordedResource, Rendering, render
+from offline.render.stackfile import (
     PROJECT_DIR,
     config_set_path,
     project_name,

@@ -27,9 +27,9 @@ import pytest
 import components.service_runtime
 import config.rules
 import naming
-import offline.deploy_policy
+import offline.delivery.deploy_policy.scope
 from offline.__main__ import main
-from offline.deploy_policy import (
+from offline.delivery.deploy_policy import (
     ACCOUNT_PLACEHOLDER,
     BROAD_KEY_ACTIONS,
     CONDITION_KEYS,
@@ -56,8 +56,8 @@ from offline.deploy_policy import (
     table_arn,
     task_definition_arn,
 )
-from offline.environments import environment_document
-from offline.harness import RecordedResource, Rendering, render
+from offline.render.environments import environment_document
+from offline.render.harness import RecordedResource, Rendering, render
 from services import CATALOG
 from services.spec import ServiceSpec
 from tests.split import SplitProject, split
@@ -571,7 +571,9 @@ def test_a_stack_whose_table_the_policy_does_not_cover_exits_2(
     taken out of the covered types, in the stack of a service that owns one."""
     use_variant(monkeypatch, BUILT, tmp_path)
     monkeypatch.setattr(
-        offline.deploy_policy, "COVERED_TYPES", COVERED_TYPES - {"aws:dynamodb/table:Table"}
+        offline.delivery.deploy_policy.scope,
+        "COVERED_TYPES",
+        COVERED_TYPES - {"aws:dynamodb/table:Table"},
     )
     monkeypatch.chdir(project.directory)
     assert main(["deploy-policy", "--stack", project.service_stacks["user-service"]]) == 2
@@ -579,7 +581,8 @@ def test_a_stack_whose_table_the_policy_does_not_cover_exits_2(
     assert captured.out == ""
     assert captured.err == (
         f"error: '{project.service_stacks['user-service']}' registers aws:dynamodb/table:Table, "
-        "for which deploy-policy has no permissions yet: add them to offline/deploy_policy.py\n"
+        "for which deploy-policy has no permissions yet: add them to "
+        "offline/delivery/deploy_policy/\n"
     )
     # Without a table, the same stack needs no such permission.
     assert main(["deploy-policy", "--stack", project.service_stacks["api-gateway"]]) == 0

@@ -12,9 +12,9 @@ import components.service_runtime
 import config.rules
 from components.service_image import context_hash, image_build
 from components.service_table import ITEM_ACTIONS, KEY_ACTIONS
-from offline.environments import environment_document
-from offline.harness import Rendering
-from offline.stackfile import PROJECT_DIR, config_set_path
+from offline.render.environments import environment_document
+from offline.render.harness import Rendering
+from offline.render.stackfile import PROJECT_DIR, config_set_path
 from services import CATALOG
 from tests.conftest import container, render_document, render_with
 from tests.test_policies import _policy_resources, rendered_violations, run_stack

@@ -12,10 +12,10 @@ import pytest
 
 from config.calls import callers_of
 from offline.__main__ import main
-from offline.environments import environment_document
-from offline.harness import Rendering
-from offline.report import preview_text
-from offline.stackfile import available_stacks
+from offline.preview.report import preview_text
+from offline.render.environments import environment_document
+from offline.render.harness import Rendering
+from offline.render.stackfile import available_stacks
 from services import CATALOG
 from tests.conftest import render_with
 

@@ -15,9 +15,8 @@ import yaml
 
 from config.immutable import IMMUTABLE_KEYS
 from config.schema import ObservabilityConfig
-from offline import document, replacements
 from offline.__main__ import main
-from offline.diff import (
+from offline.change import (
     ConfigChange,
     PropertyChange,
     ResourceDiff,
@@ -25,10 +24,12 @@ from offline.diff import (
     format_markdown,
     format_text,
     immutable_changes,
+    replacements,
 )
-from offline.environments import environment_document
-from offline.harness import RecordedResource, Rendering, render
-from offline.stackfile import project_name, to_cli_config
+from offline.preview import document
+from offline.render.environments import environment_document
+from offline.render.harness import RecordedResource, Rendering, render
+from offline.render.stackfile import project_name, to_cli_config
 from tests.conftest import all_in_one_copy, render_with
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -80,7 +81,7 @@ def test_every_registered_type_has_a_rule(dev: Rendering, prod: Rendering) -> No
     missing = sorted(
         t for t in types if not replacements.is_component(t) and replacements.rule_for(t) is None
     )
-    assert missing == [], "add these types to offline/replacements.py, with their sources"
+    assert missing == [], "add these types to offline/change/replacements.py, with their sources"
     assert all(replacements.rule_for(t) is None for t in types if replacements.is_component(t))
     assert replacements.rule_for(TASK) is not None  # always replaced, registered or not
 

@@ -15,12 +15,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from offline import cost, document
 from offline.__main__ import main
-from offline.diff import diff
-from offline.environments import environment_document
-from offline.harness import Rendering, render
-from offline.stackfile import available_stacks
+from offline.change import diff
+from offline.estimates import cost
+from offline.preview import document
+from offline.render.environments import environment_document
+from offline.render.harness import Rendering, render
+from offline.render.stackfile import available_stacks
 from services import CATALOG
 from tests.conftest import render_with
 
@@ -150,7 +151,7 @@ def test_one_config_change_shows_as_one_property(
 def test_environment_variable_change_is_found_inside_the_container_json(
     dev: Rendering,
 ) -> None:
-    from offline.diff import PropertyChange, diff
+    from offline.change import PropertyChange, diff
 
     changed = render_with("dev", [("services.order-service.environment.LOG_LEVEL", "info")])
     result = diff(dev, changed)
@@ -192,7 +193,7 @@ def test_added_service_is_one_group_of_new_resources(tmp_path: Path, dev: Render
     saved = tmp_path / "with-billing.json"
     saved.write_text(result.stdout)
 
-    from offline.diff import diff
+    from offline.change import diff
 
     changes = diff(dev, document.load(saved))
     assert not changes.removed

@@ -23,7 +23,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from components.task import prepare_tmp_definition
-from offline.harness import Rendering
+from offline.render.harness import Rendering
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"
 sys.path.insert(0, str(POLICY_DIR))

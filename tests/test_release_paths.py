@@ -23,12 +23,13 @@ from components.ecs_service import (
 from components.service_image import PLATFORMS
 from components.service_table import ITEM_ACTIONS, KEY_ACTIONS
 from config.calls import callers_of
-from offline import cost, harness, rollout
-from offline.diff import diff, format_markdown, format_text, show_value
-from offline.environments import environment_document
-from offline.harness import RecordedResource, Rendering
-from offline.report import preview_text
-from offline.stackfile import PROJECT_DIR, config_rm_path, config_set_path, project_name
+from offline.change import diff, format_markdown, format_text, show_value
+from offline.estimates import cost, rollout
+from offline.preview.report import preview_text
+from offline.render import harness
+from offline.render.environments import environment_document
+from offline.render.harness import RecordedResource, Rendering
+from offline.render.stackfile import PROJECT_DIR, config_rm_path, config_set_path, project_name
 from services import CATALOG
 from tests.conftest import ecs_service, render_document, render_with
 from tests.metric_math import alarm_value

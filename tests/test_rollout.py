@@ -1,5 +1,5 @@
-"""Release, rollback and scale-out estimates (offline/rollout.py): the model by hand-computed
-cases, then what the preview, its JSON document and the diff show of it."""
+"""Release, rollback and scale-out estimates (offline/estimates/rollout.py): the model by
+hand-computed cases, then what the preview, its JSON document and the diff show of it."""
 
 from __future__ import annotations
 
@@ -26,13 +26,13 @@ from components.release_time import (
 )
 from config.schema import DeploymentConfig, ServiceConfig
 from config.settings import rollout as rollout_settings
-from offline import document
-from offline.diff import diff, format_markdown, format_text
-from offline.environments import environment_document
-from offline.harness import Rendering
-from offline.report import preview_text
-from offline.rollout import ECS_SERVICE, duration, estimates, settings_of, span
-from offline.stackfile import config_rm_path
+from offline.change import diff, format_markdown, format_text
+from offline.estimates.rollout import ECS_SERVICE, duration, estimates, settings_of, span
+from offline.preview import document
+from offline.preview.report import preview_text
+from offline.render.environments import environment_document
+from offline.render.harness import Rendering
+from offline.render.stackfile import config_rm_path
 from services import CATALOG
 from tests.conftest import render_document, render_with
 

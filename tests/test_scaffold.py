@@ -16,8 +16,7 @@ import yaml
 from config.limits import FARGATE_MEMORY_BY_CPU
 from config.schema import ServiceConfig
 from offline.__main__ import main
-from offline.environments import role_of, services_of
-from offline.scaffold import (
+from offline.delivery.scaffold import (
     PRODUCTION_TASKS,
     NewService,
     ScaffoldError,
@@ -25,7 +24,8 @@ from offline.scaffold import (
     plan_for,
     write,
 )
-from offline.stackfile import PROJECT_DIR, available_stacks, read_stack_document
+from offline.render.environments import role_of, services_of
+from offline.render.stackfile import PROJECT_DIR, available_stacks, read_stack_document
 from services import CATALOG
 from tests.split import split
 

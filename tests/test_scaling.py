@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from offline.diff import PropertyChange, diff
-from offline.environments import environment_document
-from offline.harness import Rendering
-from offline.stackfile import config_rm_path, config_set_path
+from offline.change import PropertyChange, diff
+from offline.render.environments import environment_document
+from offline.render.harness import Rendering
+from offline.render.stackfile import config_rm_path, config_set_path
 from tests.conftest import ecs_service, render_document, render_with
 
 # (service, its `autoscaling` block) for each service prod's stack file autoscales.

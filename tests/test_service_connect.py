@@ -18,9 +18,9 @@ from config import ConfigError, load_settings
 from config.limits import SERVICE_CONNECT_PROXY_MEMORY
 from config.schema import PER_REQUEST_TIMEOUT_DEFAULT
 from config.settings import ALARM_DEFAULTS
-from offline.graph import architecture
-from offline.harness import RecordedResource, Rendering, render
-from offline.report import preview_text
+from offline.preview.graph import architecture
+from offline.preview.report import preview_text
+from offline.render.harness import RecordedResource, Rendering, render
 from services import CATALOG
 from tests.conftest import container, containers, ecs_service, render_with
 from tests.split import SplitProject, split, write_stack

@@ -20,14 +20,14 @@ import yaml
 
 from config import CONTRACT_VERSION, ConfigError, load_settings
 from config.calls import callers_of
-from offline import cost
-from offline.diff import diff, format_markdown, format_text
-from offline.environments import environment_document
-from offline.graph import architecture, to_mermaid
-from offline.harness import Rendering, render
-from offline.moves import with_moves
-from offline.report import service_rows
-from offline.stackfile import StackFileError, config_set_path, project_name, to_cli_config
+from offline.change import diff, format_markdown, format_text
+from offline.change.moves import with_moves
+from offline.estimates import cost
+from offline.preview.graph import architecture, to_mermaid
+from offline.preview.report import service_rows
+from offline.render.environments import environment_document
+from offline.render.harness import Rendering, render
+from offline.render.stackfile import StackFileError, config_set_path, project_name, to_cli_config
 from services import CATALOG
 from tests.split import SplitProject, split, write_stack
 

@@ -12,8 +12,8 @@ import pytest
 
 import naming
 from config.calls import callers_of
-from offline.environments import environment_document
-from offline.harness import Rendering
+from offline.render.environments import environment_document
+from offline.render.harness import Rendering
 from services import CATALOG
 from tests.conftest import container, ecs_service, environment_of, render_with
 

@@ -1,6 +1,6 @@
-"""Inputs that keep their deployed value when left out (offline/sticky.py), on every committed
-stack and its variants: what one variant sends, every other variant sends too, unless AWS reads
-the kept value under none of that variant's settings."""
+"""Inputs that keep their deployed value when left out (offline/change/sticky.py), on every
+committed stack and its variants: what one variant sends, every other variant sends too, unless
+AWS reads the kept value under none of that variant's settings."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from offline import sticky
-from offline.environments import environment_document, environment_stacks
-from offline.harness import Rendering
-from offline.stackfile import config_rm_path, config_set_path
+from offline.change import sticky
+from offline.render.environments import environment_document, environment_stacks
+from offline.render.harness import Rendering
+from offline.render.stackfile import config_rm_path, config_set_path
 from services import CATALOG
 from tests.conftest import render_document
 from tests.test_offline_diff import _input_names

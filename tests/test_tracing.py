@@ -21,8 +21,8 @@ from components.tracing import (
 from config import load_settings
 from config.limits import FARGATE_MEMORY_BY_CPU, SERVICE_CONNECT_PROXY_MEMORY
 from config.schema import ObservabilityConfig, ServiceConfig
-from offline.harness import Rendering
-from offline.report import preview_text
+from offline.preview.report import preview_text
+from offline.render.harness import Rendering
 from services import CATALOG
 from tests.conftest import containers, environment_of, render_with
 from tests.test_config import problems, raw_config

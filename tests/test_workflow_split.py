@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offline.environments import environment_document
+from offline.render.environments import environment_document
 from services import CATALOG
 from tests.workflows import (
     SPLIT_DOC,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from offline.affected import ENVIRONMENTS, Affected, Stack, format_github
+from offline.delivery.affected import ENVIRONMENTS, Affected, Stack, format_github
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from offline.stackfile import available_stacks
+from offline.render.stackfile import available_stacks
 
 PROJECT = Path(__file__).resolve().parent.parent
 README = PROJECT / "README.md"

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from offline.harness import Rendering
+from offline.render.harness import Rendering
 from tests.apps.conftest import running_local_system
 from tests.iam_eval import Request, decide
 

@@ -17,8 +17,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from offline.harness import Rendering
-from offline.report import LOAD_BALANCER, ServiceRow, service_rows
+from offline.preview.report import LOAD_BALANCER, ServiceRow, service_rows
+from offline.render.harness import Rendering
 
 INTERNET = "internet"
 ALB = "alb"

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECRET_PLACEHOLDER = "[secret]"
 
 

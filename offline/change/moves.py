@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from offline import cost, rollout
-from offline.harness import RecordedResource, Rendering
+from offline.estimates import cost, rollout
+from offline.render.harness import RecordedResource, Rendering
 
 if TYPE_CHECKING:
-    from offline.diff import ResourceDiff
+    from offline.change import ResourceDiff
 
 DOCS = "docs/split-stacks.md"
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from offline.replacements import lookup, schema_path, under
+from offline.change.replacements import lookup, schema_path, under
 
 ECS_SERVICE_SOURCE = "terraform-provider-aws internal/service/ecs/service.go @ 8f59f682"
 SCHEMA_SOURCE = (

@@ -2,7 +2,7 @@
 
 The document is deterministic: keys sorted, resources in URN order, no timestamps or random
 ids, so the same program and config give byte-identical output and a saved document can be
-diffed against a later render. Its schema is `offline/preview.schema.json`.
+diffed against a later render. Its schema is `offline/preview/preview.schema.json`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from offline.harness import RecordedResource, Rendering
-from offline.report import service_rows
+from offline.preview.report import service_rows
+from offline.render.harness import RecordedResource, Rendering
 
 SCHEMA_VERSION = 3
 READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)

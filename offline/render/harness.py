@@ -30,7 +30,7 @@ from pulumi.runtime.settings import SETTINGS, get_root_resource, set_root_resour
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from offline.stackfile import (
+from offline.render.stackfile import (
     PROJECT_DIR,
     SECRET_PLACEHOLDER,
     StackConfig,

@@ -13,10 +13,10 @@ from typing import Any
 
 from components.tracing import COLLECTOR_CONTAINER
 from config.limits import is_placeholder_certificate
-from offline import cost
-from offline.harness import STACK_TYPE, RecordedResource, Rendering, is_reference
-from offline.rollout import RolloutEstimate, duration, service_estimate, span
-from offline.table import table_lines
+from offline.estimates import cost
+from offline.estimates.rollout import RolloutEstimate, duration, service_estimate, span
+from offline.render.harness import STACK_TYPE, RecordedResource, Rendering, is_reference
+from offline.text import table_lines
 
 ECS_SERVICE_COMPONENT = "microservices:ecs_service:EcsService"
 ENDPOINT_COMPONENT = "microservices:endpoint:ServiceEndpoint"
@@ -79,7 +79,7 @@ class ServiceRow:
     image: str = "-"
     """`built from <directory>` for an image `pulumi up` builds, else the image reference."""
     rollout: RolloutEstimate | None = None
-    """Estimated release, rollback and scale-out times (offline.rollout); None for an
+    """Estimated release, rollback and scale-out times (offline.estimates.rollout); None for an
     endpoint whose service runs in another stack."""
     client_alias: str | None = None
     """Under Service Connect, the `<dns name>:<port>` its callers' proxies serve it at."""

@@ -35,8 +35,8 @@ import yaml
 
 from config.limits import FARGATE_MEMORY_BY_CPU, LISTENER_PRIORITY_RANGE
 from config.schema import ServiceConfig
-from offline.environments import platform_stack_of, role_of, services_of
-from offline.stackfile import available_stacks, project_name, read_stack_document
+from offline.render.environments import platform_stack_of, role_of, services_of
+from offline.render.stackfile import available_stacks, project_name, read_stack_document
 from services import CATALOG, ServiceSpec
 
 EXIT_OK = 0

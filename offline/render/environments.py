@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from offline.harness import Rendering, render
-from offline.stackfile import (
+from offline.render.harness import Rendering, render
+from offline.render.stackfile import (
     PROJECT_DIR,
     available_stacks,
     project_name,

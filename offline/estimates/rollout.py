@@ -35,7 +35,7 @@ from components.release_time import (
     TargetGroupSettings,
     estimate,
 )
-from offline.harness import RecordedResource, Rendering
+from offline.render.harness import RecordedResource, Rendering
 
 ECS_SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
