@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 
 import naming
-from components.ecs_service import EcsService
+from components.compute.ecs_service import EcsService
 from components.platform import Platform, PlatformArgs
 from components.platform_reference import read_platform_outputs
 from components.service_runtime import platform_values, runtime_args, service_component_name

@@ -10,11 +10,9 @@ import pulumi
 import pulumi_aws as aws
 
 import naming
-from components.alerts import AlertTopic, AlertTopicArgs, DashboardService, dashboard_body
-from components.cluster import EcsCluster, EcsClusterArgs
-from components.ecs_service import EcsService
-from components.encryption import LogEncryptionKey, LogEncryptionKeyArgs
-from components.endpoint import (
+from components.compute.cluster import EcsCluster, EcsClusterArgs
+from components.compute.ecs_service import EcsService
+from components.edge.endpoint import (
     HealthCheckArgs,
     ListenerRoutesArgs,
     LogGroupArgs,
@@ -23,11 +21,18 @@ from components.endpoint import (
     ServiceEndpoint,
     ServiceEndpointArgs,
 )
-from components.load_balancer import LoadBalancer, LoadBalancerArgs
-from components.namespace import ServiceNamespace, ServiceNamespaceArgs
-from components.network import ExistingVpcArgs, FlowLogsArgs, Network, NetworkArgs
+from components.edge.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.network.namespace import ServiceNamespace, ServiceNamespaceArgs
+from components.network.network import ExistingVpcArgs, FlowLogsArgs, Network, NetworkArgs
+from components.observability.alerts import (
+    AlertTopic,
+    AlertTopicArgs,
+    DashboardService,
+    dashboard_body,
+)
+from components.observability.log_key import LogEncryptionKey, LogEncryptionKeyArgs
+from components.observability.tracing import TransactionSearch, TransactionSearchArgs
 from components.service_runtime import EndpointValues, SharedValues, capacity_strategy, runtime_args
-from components.tracing import TransactionSearch, TransactionSearchArgs
 from config import (
     PRIVATE_SUBNET_PREFIX,
     PUBLIC_SUBNET_PREFIX,

@@ -13,9 +13,8 @@ import pulumi
 import pulumi_aws as aws
 
 import naming
-from components.alarms import ServiceAlarmArgs, ServiceConnectMetricsArgs
-from components.cluster import CapacityProviderShare
-from components.ecs_service import (
+from components.compute.cluster import CapacityProviderShare
+from components.compute.ecs_service import (
     AutoscalingArgs,
     ContainerArgs,
     DeploymentArgs,
@@ -24,10 +23,12 @@ from components.ecs_service import (
     ServiceConnectArgs,
     TargetGroupArgs,
 )
-from components.service_image import ImageBuild, ServiceImageArgs, image_build
-from components.service_table import ServiceTableArgs
-from components.tracing import CollectorArgs
+from components.compute.image import ImageBuild, ServiceImageArgs, image_build
+from components.data.table import ServiceTableArgs
+from components.observability.alarms import ServiceAlarmArgs, ServiceConnectMetricsArgs
+from components.observability.tracing import CollectorArgs
 from config import ServiceSettings, StackSettings
+from config.limits import SERVICE_CONNECT_PROXY_MEMORY
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -299,6 +300,7 @@ def service_connect_args(
         port=spec.container_port,
         per_request_timeout_seconds=service.per_request_timeout_seconds,
         log_group_name=endpoint.log_group_name,
+        proxy_memory=SERVICE_CONNECT_PROXY_MEMORY,
     )
 
 

@@ -224,7 +224,7 @@ def test_a_removed_stack_file_affects_nothing_and_is_noted(
 @pytest.mark.parametrize(
     "path",
     [
-        "components/network.py",
+        "components/network/network.py",
         "config/schema.py",
         "__main__.py",
         "services/spec.py",
@@ -257,7 +257,7 @@ def test_docs_tests_and_tools_affect_no_stack(
 def test_text_lists_platforms_then_service_stacks_then_all_in_one(
     project: SplitProject, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    append(project, "components/cluster.py")
+    append(project, "components/compute/cluster.py")
     commit(project)
     code, out, _ = affected(capsys, "--base", "base", "--head", "HEAD")
     assert code == 0
@@ -272,7 +272,7 @@ def test_the_diff_starts_where_head_left_base(
     append(project, "Pulumi.prod-user-service.yaml", "# feature\n")
     commit(project)
     git(project.directory, "switch", "-q", "main")
-    append(project, "components/cluster.py")
+    append(project, "components/compute/cluster.py")
     commit(project)
     code, out, err = affected(capsys, "--base", "main", "--head", "feature")
     assert (code, out) == (0, "prod-user-service\n"), err
@@ -298,7 +298,7 @@ def test_without_head_the_working_tree_counts(
 def test_github_format_gives_matrices_with_environment_policy_and_role(
     project: SplitProject, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    append(project, "components/cluster.py")
+    append(project, "components/compute/cluster.py")
     commit(project)
     code, out, err = affected(capsys, "--base", "base", "--head", "HEAD", "--format", "github")
     assert code == 0, err

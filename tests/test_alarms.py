@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.alarms import EVALUATION_PERIODS, PERIOD_SECONDS
+from components.observability.alarms import EVALUATION_PERIODS, PERIOD_SECONDS
 from config.settings import ALARM_DEFAULTS
 from offline.render.environments import environment_document
 from offline.render.harness import RecordedResource, Rendering

@@ -7,15 +7,15 @@ from collections.abc import Callable
 
 import pytest
 
-from components.cluster import CapacityProviderShare, EcsCluster, EcsClusterArgs
-from components.ecs_service import (
+from components.compute.cluster import CapacityProviderShare, EcsCluster, EcsClusterArgs
+from components.compute.ecs_service import (
     AutoscalingArgs,
     ContainerArgs,
     EcsService,
     EcsServiceArgs,
     TargetGroupArgs,
 )
-from components.endpoint import (
+from components.edge.endpoint import (
     ListenerRoutesArgs,
     LogGroupArgs,
     RouteArgs,
@@ -23,9 +23,9 @@ from components.endpoint import (
     ServiceEndpoint,
     ServiceEndpointArgs,
 )
-from components.load_balancer import LoadBalancer, LoadBalancerArgs
-from components.namespace import ServiceNamespace, ServiceNamespaceArgs
-from components.network import ExistingVpcArgs, Network, NetworkArgs
+from components.edge.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.network.namespace import ServiceNamespace, ServiceNamespaceArgs
+from components.network.network import ExistingVpcArgs, Network, NetworkArgs
 from offline.render.harness import Rendering, run_program
 from offline.render.stackfile import StackConfig
 

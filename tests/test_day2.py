@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from components.network import subnet_layout
+from components.network.network import subnet_layout
 from config import ConfigError, OtherStack, load_settings
 from config.limits import PRIVATE_SUBNET_PREFIX, PUBLIC_SUBNET_PREFIX
 from config.routes import Rule, pattern_covers, shadowed_rules

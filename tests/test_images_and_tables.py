@@ -10,8 +10,8 @@ import pytest
 
 import components.service_runtime
 import config.rules
-from components.service_image import context_hash, image_build
-from components.service_table import ITEM_ACTIONS, KEY_ACTIONS
+from components.compute.image import context_hash, image_build
+from components.data.table import ITEM_ACTIONS, KEY_ACTIONS
 from offline.render.environments import environment_document
 from offline.render.harness import Rendering
 from offline.render.stackfile import PROJECT_DIR, config_set_path

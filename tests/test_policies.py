@@ -22,7 +22,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from components.task import prepare_tmp_definition
+from components.compute import prepare_tmp_definition
 from offline.render.harness import Rendering
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"

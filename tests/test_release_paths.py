@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 import yaml
 
-from components import release_time
-from components.ecs_service import (
+from components.compute import release_time
+from components.compute.ecs_service import (
     PROVIDER_DEFAULT_WAIT_MINUTES,
     RELEASE_WAIT_FACTOR,
     RELEASE_WAIT_SLACK_SECONDS,
     release_wait_minutes,
     serving_group,
 )
-from components.service_image import PLATFORMS
-from components.service_table import ITEM_ACTIONS, KEY_ACTIONS
+from components.compute.image import PLATFORMS
+from components.data.table import ITEM_ACTIONS, KEY_ACTIONS
 from config.calls import callers_of
 from offline.change import diff, format_markdown, format_text, show_value
 from offline.estimates import cost, rollout

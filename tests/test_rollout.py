@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from components.release_time import (
+from components.compute.release_time import (
     ASSUMPTIONS,
     NO_LOAD_BALANCER_WAIT_SECONDS,
     Assumptions,

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import naming
-from components.ecs_service import SERVICE_CONNECT_LOG_PREFIX
+from components.compute.ecs_service import SERVICE_CONNECT_LOG_PREFIX
 from config import ConfigError, load_settings
 from config.limits import SERVICE_CONNECT_PROXY_MEMORY
 from config.schema import PER_REQUEST_TIMEOUT_DEFAULT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from components.task import (
+from components.compute import (
     PREPARE_TMP_IMAGE,
     Container,
     assume_role_policy,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.tracing import (
+from components.observability.tracing import (
     COLLECTOR_CONTAINER,
     COLLECTOR_IMAGE,
     OTLP_HTTP_PORT,

@@ -3,7 +3,7 @@ offline from the rendered resources.
 
 `settings_of` reads what the model needs from a rendering (the service, its task definition,
 target groups and scaling policies); the model itself, plain arithmetic over those settings, is
-`components/release_time.py`, which EcsService also uses to bound its wait for a release.
+`components/compute/release_time.py`, which EcsService also uses to bound its wait for a release.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from components.release_time import (
+from components.compute.release_time import (
     ASSUMPTIONS,
     DEFAULT_CANARY_BAKE_MINUTES,
     DEFAULT_CANARY_PERCENT,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.tracing import COLLECTOR_CONTAINER
+from components.observability.tracing import COLLECTOR_CONTAINER
 from config.limits import is_placeholder_certificate
 from offline.estimates import cost
 from offline.estimates.rollout import RolloutEstimate, duration, service_estimate, span

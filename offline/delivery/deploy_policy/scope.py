@@ -34,7 +34,7 @@ class ServiceScope:
     """Whether it has an Application Auto Scaling target."""
     routed: bool = False
     """Behind the load balancer: its ECS service reads its production listener rule to register
-    where the rule sends traffic (components/ecs_service.py)."""
+    where the rule sends traffic (components/compute/ecs_service/)."""
     repositories: tuple[str, ...] = ()
     """Logical names of its ECR repositories; Pulumi names each `<logical name>-<7 hex>`."""
     lifecycle_repositories: tuple[str, ...] = ()

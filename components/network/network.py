@@ -6,12 +6,11 @@ import ipaddress
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
-
-from components.security_documents import flow_logs_policy, flow_logs_trust_policy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,3 +216,49 @@ class Network(pulumi.ComponentResource):
             # Delivery starts with the role's permissions in place.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
+
+
+def flow_logs_trust_policy(
+    *, account_id: str, region: str, partition: str = "aws"
+) -> dict[str, Any]:
+    """VPC Flow Logs may assume the role, for flow logs of this account only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{partition}:ec2:{region}:{account_id}:vpc-flow-log/*"
+                    },
+                },
+            }
+        ],
+    }
+
+
+def flow_logs_policy(
+    *, log_group_arn: str, account_id: str, region: str, partition: str = "aws"
+) -> dict[str, Any]:
+    """What VPC Flow Logs needs to deliver to one log group."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DeliverFlowLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Resource": [log_group_arn, f"{log_group_arn}:*"],
+            },
+            {
+                # DescribeLogGroups lists the account's groups; it takes no single group.
+                "Sid": "FindTheLogGroup",
+                "Effect": "Allow",
+                "Action": "logs:DescribeLogGroups",
+                "Resource": f"arn:{partition}:logs:{region}:{account_id}:log-group:*",
+            },
+        ],
+    }

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.security_documents import log_key_policy
+from components.key_policy import account_administers_the_key
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,3 +45,37 @@ class LogEncryptionKey(pulumi.ComponentResource):
         )
         self.key_arn = key.arn
         self.register_outputs({"keyArn": self.key_arn})
+
+
+def log_key_policy(*, account_id: str, region: str, partition: str = "aws") -> dict[str, Any]:
+    """Key policy for a customer-managed key that encrypts this account's log groups.
+
+    The account keeps control of the key through IAM (AWS's default key policy statement), and
+    CloudWatch Logs may use it only for log groups of this account and region.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            account_administers_the_key(account_id=account_id, partition=partition),
+            {
+                "Sid": "CloudWatchLogsEncryptsLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": [
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
+                        )
+                    }
+                },
+            },
+        ],
+    }

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.security_documents import alarm_topic_key_policy
+from components.key_policy import account_administers_the_key
 
 PERIOD_SECONDS = 60
 
@@ -176,3 +176,36 @@ def dashboard_body(
             ),
         ]
     return {"widgets": widgets}
+
+
+def alarm_topic_key_policy(
+    *, account_id: str, region: str, partition: str = "aws"
+) -> dict[str, Any]:
+    """Key policy for the key that encrypts the alarm topic.
+
+    CloudWatch publishes alarm notifications to an encrypted topic only if the key lets it
+    decrypt and generate data keys; AWS's managed key for SNS cannot be used for that
+    (https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns,
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). The same SNS page
+    asks for aws:SourceAccount and aws:SourceArn on such a statement against the confused
+    deputy problem, so only this account's alarms, in this region, may use it.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            account_administers_the_key(account_id=account_id, partition=partition),
+            {
+                "Sid": "CloudWatchPublishesAlarms",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"
+                    },
+                },
+            },
+        ],
+    }

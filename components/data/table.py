@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.security_documents import account_key_policy
+from components.key_policy import account_administers_the_key
 
 # Item-level actions the applications use (TransactWriteItems is authorised per item, as
 # PutItem and ConditionCheckItem): https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/api-permissions-reference.html
@@ -134,3 +134,12 @@ class ServiceTable(pulumi.ComponentResource):
         return pulumi.Output.all(self.table_arn, self.key_arn).apply(
             lambda values: json.dumps(table_policy(values[0], key_arn=values[1], region=region))
         )
+
+
+def account_key_policy(*, account_id: str, partition: str = "aws") -> dict[str, Any]:
+    """AWS's default key policy: the account administers the key through IAM policies
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [account_administers_the_key(account_id=account_id, partition=partition)],
+    }

@@ -3,383 +3,38 @@
 Execution and task roles, the Fargate task definition, the ECS service and its autoscaling.
 How the service is reached and where it logs (security group, Cloud Map service, target
 group, log group) is its ServiceEndpoint's, which may live in another stack: this component
-takes those as plain inputs.
-"""
+takes those as plain inputs."""
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components import release_time
-from components.alarms import ServiceAlarmArgs, alarm_definitions
-from components.cluster import CapacityProviderShare, strategy_inputs
-from components.security_documents import infrastructure_trust_policy
-from components.service_image import ServiceImage, ServiceImageArgs
-from components.service_table import ServiceTable, ServiceTableArgs
-from components.task import (
-    TMP_VOLUME,
-    Container,
-    assume_role_policy,
-    execution_policy,
-    task_containers,
-    task_policy,
+from components.compute.cluster import strategy_inputs
+from components.compute.containers import TMP_VOLUME, Container, task_containers
+from components.compute.ecs_service.args import ContainerArgs, EcsServiceArgs, TargetGroupArgs
+from components.compute.ecs_service.release import (
+    LiveGroups,
+    deployment_alarms,
+    deployment_configuration,
+    infrastructure_trust_policy,
+    release_settings,
+    release_wait_minutes,
+    service_connect_configuration,
+    serving_group,
 )
-from components.tracing import CollectorArgs, exporter_policy, tracing_environment
-from config.limits import SERVICE_CONNECT_PROXY_MEMORY
+from components.compute.ecs_service.scaling import autoscaling
+from components.compute.image import ServiceImage
+from components.compute.task_iam import assume_role_policy, execution_policy, task_policy
+from components.data.table import ServiceTable
+from components.observability.alarms import alarm_definitions
+from components.observability.tracing import exporter_policy, tracing_environment
 
-SCALE_OUT_COOLDOWN = 60
-SCALE_IN_COOLDOWN = 300
-# The provider waits 20 minutes by default for an ECS service's create and update
-# (terraform-provider-aws internal/service/ecs/service.go, `Timeouts`), and with
-# wait_for_steady_state its wait lasts until the service deployment is SUCCESSFUL (bake time
-# included) or has rolled back. A release longer than that fails `pulumi up` while ECS carries
-# on, so each service waits for its own estimate (components/release_time.py) instead:
-# the release at the most tasks it may run, then its rollback (a release that fails at its end
-# rolls back before the deployment is over), plus half again and five minutes. The half covers
-# the model's assumed task start (AWS publishes none) and the five minutes ECS's scheduling and
-# the provider's polling. Never under the provider's own default.
-PROVIDER_DEFAULT_WAIT_MINUTES = 20
-RELEASE_WAIT_FACTOR = 1.5
-RELEASE_WAIT_SLACK_SECONDS = 300
-SERVICE_CONNECT_LOG_PREFIX = "service-connect"
 # The AWS managed policy for the role ECS uses to shift load balancer traffic.
 LOAD_BALANCER_INFRASTRUCTURE_POLICY = "AmazonECSInfrastructureRolePolicyForLoadBalancers"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ContainerArgs:
-    """The one container the task definition is built from."""
-
-    image: str
-    cpu: int
-    memory: int
-    environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    secrets: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    """Variable name -> Secrets Manager secret or SSM parameter ARN."""
-    secret_kms_keys: Sequence[str] = ()
-    """Customer-managed KMS keys the secrets are encrypted with; the agent may decrypt them."""
-    user: str | None = None
-    prepare_tmp: bool = True
-    """For a non-root user, make /tmp writable with a short root init container first. Not
-    needed for images that declare `VOLUME /tmp` owned by their user."""
-    stop_timeout: int = 30
-    log_group_name: pulumi.Input[str]
-    """The endpoint's log group."""
-    log_group_arn: pulumi.Input[str]
-    family: str | None = None
-    """The task definition family; defaults to the component's name. Families are shared by
-    the whole account and region, so a family name should carry the project and stack."""
-    cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
-    build: ServiceImageArgs | None = None
-    """Build the image into a repository of the service's own; `image` is then unused."""
-    table: ServiceTableArgs | None = None
-    """Give the service a DynamoDB table of its own, named in TABLE_NAME."""
-    collector: CollectorArgs | None = None
-    """Run a trace collector beside the application, with this share of the task."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class TargetGroupArgs:
-    """Register the service's tasks in a target group behind the ALB."""
-
-    target_group_arn: pulumi.Input[str]
-    load_balancer_arn_suffix: pulumi.Input[str] | None = None
-    target_group_arn_suffix: pulumi.Input[str] | None = None
-    """Both suffixes are needed to scale on ALB requests per target."""
-    alternate_target_group_arn: pulumi.Input[str] | None = None
-    alternate_target_group_arn_suffix: pulumi.Input[str] | None = None
-    production_listener_rule_arn: pulumi.Input[str] | None = None
-    """The rule whose weights ECS shifts between the two groups in a traffic-shifting
-    release; needed, with the alternate group, by every strategy but rolling."""
-    health_check_interval: int = release_time.DEFAULT_HEALTH_CHECK_INTERVAL_SECONDS
-    healthy_threshold: int = release_time.DEFAULT_HEALTHY_THRESHOLD
-    unhealthy_threshold: int = release_time.DEFAULT_UNHEALTHY_THRESHOLD
-    deregistration_delay: int = release_time.DEFAULT_DEREGISTRATION_DELAY_SECONDS
-    """The groups' settings that time a release (how long pulumi up waits for one)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ServiceConnectArgs:
-    """Join ECS Service Connect: ECS adds a proxy to each task, creates the Cloud Map service
-    `discovery_name` in the namespace, and the namespace's other services reach this one at
-    `dns_name:port` through their own proxies."""
-
-    namespace: pulumi.Input[str]
-    """The Cloud Map namespace's ARN; any namespace type will do."""
-    port_name: str
-    """The name of the container's port mapping."""
-    discovery_name: str
-    dns_name: str
-    """The client alias callers use: `<discovery name>.<namespace>`, as their URLs say."""
-    port: int
-    per_request_timeout_seconds: int
-    log_group_name: pulumi.Input[str]
-    """The proxy logs to the service's log group, under its own stream prefix."""
-    log_stream_prefix: str = SERVICE_CONNECT_LOG_PREFIX
-
-
-@dataclass(frozen=True, kw_only=True)
-class RolloutArgs:
-    """How ECS releases a new revision (the service's deploymentConfiguration)."""
-
-    strategy: Literal["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"] = "ROLLING"
-    bake_time_minutes: int | None = None
-    canary_percent: float | None = None
-    canary_bake_time_minutes: int | None = None
-    step_percent: float | None = None
-    step_bake_time_minutes: int | None = None
-
-    @property
-    def shifts_traffic(self) -> bool:
-        return self.strategy != "ROLLING"
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeploymentArgs:
-    minimum_healthy_percent: int = 100
-    maximum_percent: int = 200
-    health_check_grace_period: int = 60
-    """Seconds; applies only to services behind a load balancer."""
-    wait_for_steady_state: bool = True
-    """Make the deploy wait for the service to be stable, and fail if its rollout fails."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class AutoscalingArgs:
-    min_count: int
-    max_count: int
-    cpu_target: int = 60
-    memory_target: int | None = None
-    requests_per_target: int | None = None
-    scale_out_cooldown: int = SCALE_OUT_COOLDOWN
-    scale_in_cooldown: int = SCALE_IN_COOLDOWN
-
-
-@dataclass(frozen=True, kw_only=True)
-class EcsServiceArgs:
-    service_name: str
-    cluster_arn: pulumi.Input[str]
-    cluster_name: pulumi.Input[str]
-    subnet_ids: pulumi.Input[Sequence[str]]
-    """Private subnets; tasks never get a public IP."""
-    security_group_id: pulumi.Input[str]
-    """The endpoint's security group."""
-    container_name: str
-    container_port: int
-    region: str
-    container: ContainerArgs | None = None
-    """Build the task definition from this container..."""
-    task_definition_arn: pulumi.Input[str] | None = None
-    """...or run an existing task definition."""
-    account_id: pulumi.Input[str] | None = None
-    """Restricts the task role's trust to tasks of this account."""
-    partition: pulumi.Input[str] = "aws"
-    desired_count: int = 1
-    """With autoscaling, only the initial count: later changes are ignored."""
-    capacity_provider_strategy: Sequence[CapacityProviderShare] = (
-        CapacityProviderShare(provider="FARGATE", weight=1),
-    )
-    deployment: DeploymentArgs = DeploymentArgs()
-    discovery_service_arn: pulumi.Input[str] | None = None
-    """Register tasks in this Cloud Map service."""
-    target_group: TargetGroupArgs | None = None
-    autoscaling: AutoscalingArgs | None = None
-    task_permissions: Sequence[Mapping[str, Sequence[str]]] = ()
-    """`{"actions": [...], "resources": [...]}` the application may use; none by default."""
-    rollout: RolloutArgs = RolloutArgs()
-    alarms: ServiceAlarmArgs | None = None
-    service_connect: ServiceConnectArgs | None = None
-    start_after: Sequence[pulumi.Resource] = ()
-    """Create these first: under Service Connect, the services this one calls, since a task
-    resolves only the endpoints that exist when it starts."""
-
-    def __post_init__(self) -> None:
-        tg = self.target_group
-        if self.rollout.shifts_traffic and (
-            (tg is None and self.service_connect is None)
-            or (
-                tg is not None
-                and (
-                    tg.alternate_target_group_arn is None or tg.production_listener_rule_arn is None
-                )
-            )
-        ):
-            raise ValueError(
-                f"the {self.rollout.strategy} strategy needs target_group with an alternate "
-                "target group and the production listener rule, or service_connect"
-            )
-        if (self.container is None) == (self.task_definition_arn is None):
-            raise ValueError("EcsServiceArgs needs exactly one of container, task_definition_arn")
-        tg = self.target_group
-        if (
-            self.autoscaling is not None
-            and self.autoscaling.requests_per_target is not None
-            and (
-                tg is None
-                or tg.load_balancer_arn_suffix is None
-                or tg.target_group_arn_suffix is None
-            )
-        ):
-            raise ValueError(
-                "autoscaling on requests per target needs target_group with both ARN suffixes"
-            )
-
-
-def service_connect_configuration(sc: ServiceConnectArgs, region: str) -> dict[str, Any]:
-    """The service's serviceConnectConfiguration: one client-server endpoint."""
-    return {
-        "enabled": True,
-        "namespace": sc.namespace,
-        "services": [
-            {
-                "port_name": sc.port_name,
-                "discovery_name": sc.discovery_name,
-                "client_alias": [{"dns_name": sc.dns_name, "port": sc.port}],
-                "timeout": {"per_request_timeout_seconds": sc.per_request_timeout_seconds},
-            }
-        ],
-        "log_configuration": {
-            "log_driver": "awslogs",
-            "options": {
-                "awslogs-group": sc.log_group_name,
-                "awslogs-region": region,
-                "awslogs-stream-prefix": sc.log_stream_prefix,
-            },
-        },
-    }
-
-
-def deployment_configuration(rollout: RolloutArgs) -> dict[str, Any]:
-    """The service's deploymentConfiguration, sent for every strategy, rolling included.
-
-    The provider keeps the block's old value when it is left out (Optional and Computed in
-    terraform-provider-aws internal/service/ecs/service.go), so a service leaving canary must
-    say ROLLING. The bake time and the canary and linear settings are sent only with the
-    strategies that use them (ECS takes them for those); left out, they keep their old values,
-    which no other strategy reads (offline/change/sticky.py lists them)."""
-    if not rollout.shifts_traffic:
-        return {"strategy": rollout.strategy}
-    configuration: dict[str, Any] = {
-        "strategy": rollout.strategy,
-        # The provider takes the minutes as strings.
-        "bake_time_in_minutes": str(rollout.bake_time_minutes),
-    }
-    if rollout.strategy == "CANARY":
-        configuration["canary_configuration"] = {
-            "canary_percent": rollout.canary_percent,
-            "canary_bake_time_in_minutes": str(rollout.canary_bake_time_minutes),
-        }
-    if rollout.strategy == "LINEAR":
-        configuration["linear_configuration"] = {
-            "step_percent": rollout.step_percent,
-            "step_bake_time_in_minutes": str(rollout.step_bake_time_minutes),
-        }
-    return configuration
-
-
-def deployment_alarms(
-    release_alarms: Sequence[pulumi.Input[str]],
-    other_alarms: Sequence[pulumi.Input[str]],
-    *,
-    rollback: bool,
-) -> dict[str, Any] | None:
-    """The service's alarms block, sent whatever the choice: the provider sends nothing when
-    the block is left out (a missing block's diff is suppressed), so ECS would keep rolling
-    back after rollback was turned off. `alarm_names` is required, so a service without
-    release alarms names its others, watched by nothing."""
-    watching = bool(release_alarms) and rollback
-    names = list(release_alarms) or list(other_alarms)
-    if not names:
-        return None
-    return {"alarm_names": names, "enable": watching, "rollback": watching}
-
-
-@dataclass(frozen=True, kw_only=True)
-class LiveGroups:
-    serving_arn: pulumi.Output[str]
-    """The group the production rule sends traffic to: the service registers there."""
-    standby_arn: pulumi.Output[str] | None
-    """The other group, which a traffic-shifting release fills."""
-    serving_suffix: pulumi.Output[str] | None
-
-
-def serving_group(actions: Any, primary: str, alternate: str) -> str:
-    """The group of the two that a rule's forward action gives the most weight (the primary on
-    a tie, or for a rule not read); a rule forwards all of it to one group after any finished
-    release."""
-    weights = {primary: 0, alternate: 0}
-    for action in actions or []:
-        for forward in _get(action, "forwards") or []:
-            for group in _get(forward, "target_groups") or []:
-                arn, weight = _get(group, "arn"), _get(group, "weight")
-                if arn in weights and isinstance(weight, int | float):
-                    weights[arn] += weight
-    return alternate if weights[alternate] > weights[primary] else primary
-
-
-def _get(value: Any, key: str) -> Any:
-    """A field of an invoke result, as an object or as a plain mapping."""
-    if isinstance(value, Mapping):
-        return value.get(key)
-    return getattr(value, key, None)
-
-
-def release_settings(args: EcsServiceArgs) -> release_time.ServiceSettings:
-    """What the release-time model needs, from the service's own arguments, at the most tasks
-    it may run (a release then takes longest)."""
-    tg = args.target_group
-    rollout = args.rollout
-    band = args.autoscaling
-    container = args.container
-    return release_time.ServiceSettings(
-        strategy=rollout.strategy,
-        desired_count=max(args.desired_count, band.max_count if band is not None else 0),
-        minimum_healthy_percent=args.deployment.minimum_healthy_percent,
-        maximum_percent=args.deployment.maximum_percent,
-        load_balanced=tg is not None,
-        target_group=(
-            release_time.TargetGroupSettings(
-                interval=tg.health_check_interval,
-                healthy_threshold=tg.healthy_threshold,
-                unhealthy_threshold=tg.unhealthy_threshold,
-                deregistration_delay=tg.deregistration_delay,
-            )
-            if tg is not None
-            else None
-        ),
-        health_check_grace_period=args.deployment.health_check_grace_period if tg else 0,
-        stop_timeout=container.stop_timeout if container is not None else 30,
-        bake_time_minutes=rollout.bake_time_minutes or 0,
-        canary_percent=rollout.canary_percent or release_time.DEFAULT_CANARY_PERCENT,
-        canary_bake_minutes=(
-            rollout.canary_bake_time_minutes
-            if rollout.canary_bake_time_minutes is not None
-            else release_time.DEFAULT_CANARY_BAKE_MINUTES
-        ),
-        step_percent=rollout.step_percent or release_time.DEFAULT_STEP_PERCENT,
-        step_bake_minutes=(
-            rollout.step_bake_time_minutes
-            if rollout.step_bake_time_minutes is not None
-            else release_time.DEFAULT_STEP_BAKE_MINUTES
-        ),
-        service_connect=args.service_connect is not None,
-    )
-
-
-def release_wait_minutes(settings: release_time.ServiceSettings) -> int:
-    """How long `pulumi up` waits for one release of the service (see the constants above)."""
-    estimate = release_time.estimate(settings)
-    worst = (estimate.release_done_seconds or 0) + (estimate.rollback_done_seconds or 0)
-    minutes = math.ceil((worst * RELEASE_WAIT_FACTOR + RELEASE_WAIT_SLACK_SECONDS) / 60)
-    return max(PROVIDER_DEFAULT_WAIT_MINUTES, minutes)
 
 
 class EcsService(pulumi.ComponentResource):
@@ -516,7 +171,7 @@ class EcsService(pulumi.ComponentResource):
         )
 
         if args.autoscaling is not None:
-            self._autoscaling(
+            autoscaling(
                 name,
                 args,
                 args.autoscaling,
@@ -726,7 +381,7 @@ class EcsService(pulumi.ComponentResource):
             )
 
         sc = args.service_connect
-        proxy_memory = SERVICE_CONNECT_PROXY_MEMORY if sc is not None else 0
+        proxy_memory = sc.proxy_memory if sc is not None else 0
         collector = container.collector
         if collector is not None:
             # The collector's only permissions: write spans to X-Ray, read its sampling rules.
@@ -798,61 +453,3 @@ class EcsService(pulumi.ComponentResource):
         )
         self.task_role_arn = task_role.arn
         return task_definition.arn, execution_policy_resource
-
-    def _autoscaling(
-        self,
-        name: str,
-        args: EcsServiceArgs,
-        band: AutoscalingArgs,
-        service: aws.ecs.Service,
-        *,
-        request_label: pulumi.Output[str] | None,
-        child: pulumi.ResourceOptions,
-    ) -> None:
-        target = aws.appautoscaling.Target(
-            f"{name}-scaling",
-            service_namespace="ecs",
-            scalable_dimension="ecs:service:DesiredCount",
-            resource_id=pulumi.Output.format("service/{0}/{1}", args.cluster_name, service.name),
-            min_capacity=band.min_count,
-            max_capacity=band.max_count,
-            opts=child,
-        )
-        metrics: list[tuple[str, int, dict[str, object]]] = [
-            ("cpu", band.cpu_target, {"predefined_metric_type": "ECSServiceAverageCPUUtilization"})
-        ]
-        if band.memory_target is not None:
-            metrics.append(
-                (
-                    "memory",
-                    band.memory_target,
-                    {"predefined_metric_type": "ECSServiceAverageMemoryUtilization"},
-                )
-            )
-        if band.requests_per_target is not None and request_label is not None:
-            metrics.append(
-                (
-                    "requests",
-                    band.requests_per_target,
-                    {
-                        "predefined_metric_type": "ALBRequestCountPerTarget",
-                        "resource_label": request_label,
-                    },
-                )
-            )
-        for metric, target_value, specification in metrics:
-            aws.appautoscaling.Policy(
-                f"{name}-{metric}-scaling",
-                name=f"{args.service_name}-{metric}-target-tracking",
-                policy_type="TargetTrackingScaling",
-                service_namespace=target.service_namespace,
-                scalable_dimension=target.scalable_dimension,
-                resource_id=target.resource_id,
-                target_tracking_scaling_policy_configuration={
-                    "target_value": target_value,
-                    "predefined_metric_specification": specification,
-                    "scale_out_cooldown": band.scale_out_cooldown,
-                    "scale_in_cooldown": band.scale_in_cooldown,
-                },
-                opts=child,
-            )
