@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 import components.service_runtime
-import config.rules
+import config.rules.catalog
 import naming
 import offline.delivery.deploy_policy.scope
 from offline.__main__ import main
@@ -114,7 +114,7 @@ def use_variant(mp: pytest.MonkeyPatch, variant: str, root: Path) -> None:
             (app.parent / "Dockerfile").write_text("FROM scratch\n")
         mp.setitem(CATALOG, name, spec)
     mp.setattr(components.service_runtime, "PROJECT_ROOT", root)
-    mp.setattr(config.rules, "PROJECT_ROOT", root)
+    mp.setattr(config.rules.catalog, "PROJECT_ROOT", root)
 
 
 def policies_of(project: SplitProject) -> Policies:

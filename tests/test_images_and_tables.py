@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import components.service_runtime
-import config.rules
+import config.rules.catalog
 from components.compute.image import context_hash, image_build
 from components.data.table import ITEM_ACTIONS, KEY_ACTIONS
 from offline.render.environments import environment_document
@@ -199,7 +199,7 @@ def test_a_build_directory_that_is_no_app_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(components.service_runtime, "PROJECT_ROOT", tmp_path)
-    monkeypatch.setattr(config.rules, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(config.rules.catalog, "PROJECT_ROOT", tmp_path)
     rendering = render_with("dev", check=False)
     assert rendering.resources == []
     assert f'services.{SERVICE}: builds its image from "apps/{SERVICE}", which is no app' in str(

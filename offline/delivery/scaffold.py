@@ -48,7 +48,7 @@ DNS_LABEL_MAX = 63
 APP_USER = "10001"
 """The uid the apps' images run as (apps/Dockerfile's `USER`)."""
 PRODUCTION_TASKS = 2
-"""Production warns about a service that can run on a single task (config/rules.py)."""
+"""Production warns about a service that can run on a single task (config/rules/production.py)."""
 DOCKERFILE = "Dockerfile"
 """The one Dockerfile, in apps/, that builds every app's image."""
 SHARED_LIBRARY = "service-kit"
