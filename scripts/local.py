@@ -238,6 +238,12 @@ def _process_environment(variables: Mapping[str, str]) -> dict[str, str]:
     return base
 
 
+def _say(line: str) -> None:
+    """A line on stdout in one write (see main)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def _app_environment(variables: Mapping[str, str]) -> dict[str, str]:
     """An app's process environment: service-kit importable, as its image installs it."""
     environment = _process_environment(variables)
@@ -747,7 +753,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     # First, before the services' logs: where to send requests.
-    print(f"gateway: {system.gateway_url}", flush=True)
+    _say(f"gateway: {system.gateway_url}")
     for service in WITHOUT_APPS:
         print(
             f"note: {service} has no app under apps/ (it runs {CATALOG[service].image}); it "
@@ -765,10 +771,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for service in APPS:
             print(f"{service}: {system.urls[service]}", file=sys.stderr)
-        print(
-            f"ready: {', '.join(APPS)} answer; gateway {system.gateway_url} (Ctrl-C stops "
-            "everything)",
-            flush=True,
+        # One write, line and newline together: the services write their logs to this stdout
+        # too, and one of theirs must not land between the two (PYTHONUNBUFFERED writes
+        # print's text and its end separately).
+        _say(
+            f"ready: {', '.join(APPS)} answer; gateway {system.gateway_url} "
+            "(Ctrl-C stops everything)"
         )
         while True:
             time.sleep(0.5)
