@@ -230,7 +230,7 @@ def test_a_removed_stack_file_affects_nothing_and_is_noted(
         "services/spec.py",
         "requirements.txt",
         "Pulumi.yaml",
-        "policy/policies.py",  # the pack checks every preview and deploy
+        "policy/policies/ecs.py",  # the pack checks every preview and deploy
     ],
 )
 def test_program_code_affects_every_stack(
