@@ -119,6 +119,40 @@ def _as_list(value: Any) -> list[Any]:
     return list(value)
 
 
+ResourceCheck = Callable[[Mapping[str, Any]], Iterable[str]]
+StackCheck = Callable[[Sequence[PolicyResource]], Iterable[tuple[str, str | None]]]
+
+
+class Declared:
+    """An area's controls, in the order they are declared: each check function is made a
+    control by the decorator above it, which names it and says what it is for, as awsguard
+    declares each policy next to its validation."""
+
+    def __init__(self) -> None:
+        self._controls: list[Control] = []
+
+    def resource(self, **fields: Any) -> Callable[[ResourceCheck], ResourceCheck]:
+        """A resource control: `check` yields the violations of one resource's inputs."""
+
+        def declare(check: ResourceCheck) -> ResourceCheck:
+            self._controls.append(Control(check=check, **fields))
+            return check
+
+        return declare
+
+    def stack(self, **fields: Any) -> Callable[[StackCheck], StackCheck]:
+        """A stack control: `check_stack` yields (violation, URN or None) over all resources."""
+
+        def declare(check: StackCheck) -> StackCheck:
+            self._controls.append(Control(check_stack=check, **fields))
+            return check
+
+        return declare
+
+    def controls(self) -> tuple[Control, ...]:
+        return tuple(self._controls)
+
+
 def _report(
     control: Control,
     violations: Callable[[], Iterable[tuple[str, str | None]]],

@@ -8,9 +8,27 @@ from pulumi_policy import (
     PolicyResource,
 )
 
-from policies.control import DYNAMODB_TABLE, ROLE_POLICY, Control, _referenced_by
+from policies.control import DYNAMODB_TABLE, ROLE_POLICY, Declared, _referenced_by
+
+declare = Declared()
+"""This area's controls, each declared above its check, in the table's order."""
 
 
+@declare.stack(
+    name="dynamodb-own-table-only",
+    ids="project",
+    description=(
+        "A service's task role reaches no other service's DynamoDB table, nor the key that "
+        "encrypts one."
+    ),
+    how=(
+        "A service that owns a table gets item-level actions on that table's ARN alone "
+        "(`table=True` in its spec) and, for a table under its own key, that key through "
+        "DynamoDB (`kms:ViaService`); no other role is granted either."
+    ),
+    scope="all",
+    on_unknown="allow",
+)
 def _task_roles_reach_own_tables(
     resources: Sequence[PolicyResource],
 ) -> Iterable[tuple[str, str | None]]:
@@ -45,21 +63,4 @@ def _task_roles_reach_own_tables(
                     )
 
 
-CONTROLS: tuple[Control, ...] = (
-    Control(
-        name="dynamodb-own-table-only",
-        ids="project",
-        description=(
-            "A service's task role reaches no other service's DynamoDB table, nor the key that "
-            "encrypts one."
-        ),
-        how=(
-            "A service that owns a table gets item-level actions on that table's ARN alone "
-            "(`table=True` in its spec) and, for a table under its own key, that key through "
-            "DynamoDB (`kms:ViaService`); no other role is granted either."
-        ),
-        scope="all",
-        on_unknown="allow",
-        check_stack=_task_roles_reach_own_tables,
-    ),
-)
+CONTROLS = declare.controls()

@@ -13,12 +13,24 @@ from policies.control import (
     BUCKET,
     BUCKET_POLICY,
     PUBLIC_ACCESS_BLOCK,
-    Control,
+    Declared,
     _referenced_by,
     _statements,
 )
 
+declare = Declared()
+"""This area's controls, each declared above its check, in the table's order."""
 
+
+@declare.resource(
+    name="s3-public-access-blocked",
+    ids="S3.8",
+    description="Public access blocks on buckets block everything.",
+    how="The access-log bucket blocks all four kinds of public access.",
+    scope="all",
+    on_unknown="deny",
+    types=(PUBLIC_ACCESS_BLOCK,),
+)
 def _public_access_blocked(props: Mapping[str, Any]) -> Iterable[str]:
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     off = [flag for flag in flags if props.get(flag) is not True]
@@ -26,6 +38,14 @@ def _public_access_blocked(props: Mapping[str, Any]) -> Iterable[str]:
         yield f"public access is not fully blocked: {', '.join(off)} not true"
 
 
+@declare.stack(
+    name="s3-bucket-has-public-access-block",
+    ids="S3.8",
+    description="Every bucket the stack creates has a public access block.",
+    how="The only bucket, for access logs, has its public access block.",
+    scope="all",
+    on_unknown="deny",
+)
 def _buckets_have_public_access_blocks(
     resources: Sequence[PolicyResource],
 ) -> Iterable[tuple[str, str | None]]:
@@ -35,6 +55,16 @@ def _buckets_have_public_access_blocks(
             yield ("the bucket has no public access block", bucket.urn)
 
 
+@declare.resource(
+    name="s3-tls-only",
+    ids="S3.5",
+    description="Bucket policies deny requests that do not use TLS.",
+    how="The bucket policy denies requests without TLS.",
+    scope="all",
+    # The policy names the bucket's ARN, unknown until the bucket exists.
+    on_unknown="allow",
+    types=(BUCKET_POLICY,),
+)
 def _tls_only(props: Mapping[str, Any]) -> Iterable[str]:
     for statement in _statements(props["policy"]):
         condition = (statement.get("Condition") or {}).get("Bool") or {}
@@ -46,35 +76,4 @@ def _tls_only(props: Mapping[str, Any]) -> Iterable[str]:
     yield "the bucket policy does not deny requests without TLS (aws:SecureTransport false)"
 
 
-CONTROLS: tuple[Control, ...] = (
-    Control(
-        name="s3-public-access-blocked",
-        ids="S3.8",
-        description="Public access blocks on buckets block everything.",
-        how="The access-log bucket blocks all four kinds of public access.",
-        scope="all",
-        on_unknown="deny",
-        types=(PUBLIC_ACCESS_BLOCK,),
-        check=_public_access_blocked,
-    ),
-    Control(
-        name="s3-bucket-has-public-access-block",
-        ids="S3.8",
-        description="Every bucket the stack creates has a public access block.",
-        how="The only bucket, for access logs, has its public access block.",
-        scope="all",
-        on_unknown="deny",
-        check_stack=_buckets_have_public_access_blocks,
-    ),
-    Control(
-        name="s3-tls-only",
-        ids="S3.5",
-        description="Bucket policies deny requests that do not use TLS.",
-        how="The bucket policy denies requests without TLS.",
-        scope="all",
-        # The policy names the bucket's ARN, unknown until the bucket exists.
-        on_unknown="allow",
-        types=(BUCKET_POLICY,),
-        check=_tls_only,
-    ),
-)
+CONTROLS = declare.controls()
