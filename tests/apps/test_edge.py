@@ -366,7 +366,7 @@ def test_the_refused_set_is_unicodes_control_and_format_characters() -> None:
 
 
 def test_the_published_patterns_are_read_alike_by_python_and_ecma_262() -> None:
-    """No escape that only Python reads (\\U, \\x with more than 2 digits, \\N, \\A, \\Z)."""
+    """Escapes both read alike only: \\uXXXX, \\s, \\S, \\. (not Python's \\U, \\N, \\A, \\Z)."""
     for pattern in (TEXT_PATTERN, NON_BLANK_TEXT_PATTERN, EMAIL_PATTERN):
         assert not re.search(r"\\[UNAZ]", pattern)
         assert re.sub(r"\\u[0-9a-f]{4}|\\[sS.]|[^\\]", "", pattern) == "", pattern
