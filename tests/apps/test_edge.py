@@ -353,8 +353,9 @@ def test_the_idempotency_key_header_refuses_control_and_format_characters(
 
 
 def test_the_refused_set_is_unicodes_control_and_format_characters() -> None:
-    """REFUSED_RANGES is Cc, Cf, Zl and Zp as of Unicode 15.0 to 17.0; this interpreter's
-    Unicode may be older, in which case what it does not assign yet (Cn) is the difference."""
+    """REFUSED_RANGES is Cc, Cf, Zl and Zp as of Unicode 15.0; this interpreter's Unicode may
+    be older (Python 3.11: 14.0), in which case what it does not assign yet (Cn) is the
+    difference."""
     refused = {code for start, end in REFUSED_RANGES for code in range(start, end + 1)}
     categories = {code: unicodedata.category(chr(code)) for code in range(0x110000)}
     wanted = {code for code, category in categories.items() if category in ("Cc", "Cf", "Zl", "Zp")}

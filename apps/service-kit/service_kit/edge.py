@@ -39,9 +39,11 @@ SINGLE_HEADERS = ("idempotency-key",)
 # Unicode's general categories Cc (controls: C0, DEL, C1), Cf (format: soft hyphen, bidi marks
 # U+061C, U+200E, U+200F, embeddings and overrides U+202A-U+202E, isolates U+2066-U+2069,
 # zero-width characters U+200B-U+200D, word joiner, BOM, interlinear annotation, tags) and Zl,
-# Zp (U+2028, U+2029), as code point ranges. A constant, not `unicodedata`: the same rule and the
-# same published pattern whatever the interpreter's Unicode version (Python 3.11: 14.0, the
-# image's 3.12: 15.0); tests/apps/test_edge.py holds it to the interpreter's categories.
+# Zp (U+2028, U+2029), as code point ranges: the set of Unicode 15.0 (U+13439-U+1343F became
+# Cf there), unchanged in the later data checked (the `regex` package's, 16.0 or later). A
+# constant, not `unicodedata`: the same rule and the same published pattern whatever the
+# interpreter's Unicode version (Python 3.11: 14.0, the image's 3.12: 15.0);
+# tests/apps/test_edge.py holds it to the interpreter's categories.
 REFUSED_RANGES: tuple[tuple[int, int], ...] = (
     (0x0000, 0x001F),
     (0x007F, 0x009F),
