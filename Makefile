@@ -18,7 +18,7 @@ PORT ?=
 PYTEST_WORKERS ?= auto
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: preview preview-json diff graph docs service bench bench-split scan local test test-all lint setup policy-setup clean
+.PHONY: preview preview-json diff graph docs openapi service bench bench-split scan local test test-all lint setup policy-setup clean
 
 setup: $(VENV)/.installed
 
@@ -61,6 +61,12 @@ graph: setup
 docs: setup
 	@$(PY) scripts/gen_docs.py
 
+# The API's OpenAPI documents, generated from the apps: docs/openapi/<service>.json and the public
+# one the gateway serves (apps/api-gateway/api_gateway/openapi.json); `make test` fails while one
+# of them is stale (docs/apps.md, "The contract").
+openapi: setup
+	@$(PY) scripts/openapi.py
+
 # A new service end to end: its module in services/, its app in apps/<NAME>/, its size in
 # every stack file, the docs (README.md, "Adding a service").
 service: setup
@@ -99,8 +105,8 @@ lint: setup
 test: lint
 	@$(PY) -m pytest -m "not slow" $(PYTEST_PARALLEL)
 
-# Every test: the fast tier and the slow one (end-to-end runs, the README's workflows in
-# copies of the project, the split proofs, the config fuzzer).
+# Every test: the fast tier and the slow one (end-to-end runs, the API contract's schemathesis
+# run, the README's workflows in copies of the project, the split proofs, the config fuzzer).
 test-all: lint
 	@$(PY) -m pytest $(PYTEST_PARALLEL)
 

@@ -10,9 +10,12 @@ import importlib.util
 import json
 import logging
 import os
+import socket
 import sys
+import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -51,10 +54,13 @@ for _directory in [SERVICE_KIT, *APP_DIRECTORIES]:
         sys.path.insert(0, str(_directory))
 
 from service_kit import (  # noqa: E402 - importable once sys.path has the apps
+    HEAD_TIMEOUT_SECONDS,
+    KEEP_ALIVE_SECONDS,
     RequestContext,
     configure_logging,
     install_error_handlers,
     instrument_app,
+    json_error_protocol,
 )
 
 REGION = "us-east-1"
@@ -243,3 +249,136 @@ def small_app(provider: AnyTracerProvider | None = None) -> FastAPI:
 def lines(out: str) -> list[dict[str, Any]]:
     """JSON log lines, as written to stdout."""
     return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+# --- raw HTTP/1.1, as a client sends it ----------------------------------------------------------
+
+Address = tuple[str, int]
+
+
+@dataclass
+class Answer:
+    """What a server sent back on one connection: its first answer, and whether it closed."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    closed: bool
+    """The server closed the connection after this answer (within the read's timeout)."""
+    seconds: float
+    """From the request's first byte to the answer's end."""
+    rest: bytes = b""
+    """What came after the first answer (pipelined answers)."""
+    lines: list[str] = field(default_factory=list)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def error(self) -> dict[str, Any]:
+        """The JSON error body, which every error has."""
+        assert self.headers.get("content-type") == "application/json", self.headers
+        found = self.json()
+        assert set(found) >= {"status", "message"} and found["status"] == self.status, found
+        return found
+
+
+def raw_request(method: str, target: str | bytes, *, headers: str = "", body: bytes = b"") -> bytes:
+    """A request as bytes, exactly as given (target included: no normalising, no encoding)."""
+    target = target.encode("latin-1") if isinstance(target, str) else target
+    head = f"\r\nHost: api\r\n{headers}\r\n".encode("latin-1")
+    return method.encode() + b" " + target + b" HTTP/1.1" + head + body
+
+
+def json_request(path: str, body: bytes, *, headers: str = "") -> bytes:
+    return raw_request(
+        "POST",
+        path,
+        headers=f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{headers}",
+        body=body,
+    )
+
+
+def exchange(address: Address, data: bytes, *, timeout: float = 5.0, head: bool = False) -> Answer:
+    """Send `data` as is on a new connection; read one answer (its head only when `head`:
+    the answer to a HEAD has no body), then whether the server closes the connection."""
+    started = time.monotonic()
+    with socket.create_connection(address, timeout=timeout) as sock:
+        sock.sendall(data)
+        raw = b""
+        closed = False
+        while b"\r\n\r\n" not in raw:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"closed without an answer; got {raw!r}")
+            raw += chunk
+        head_bytes, _, rest = raw.partition(b"\r\n\r\n")
+        lines = head_bytes.decode("latin-1").split("\r\n")
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+        }
+        length = 0 if head else int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        body, rest = rest[:length], rest[length:]
+        seconds = time.monotonic() - started
+        if headers.get("connection", "").lower() == "close":
+            sock.settimeout(min(timeout, 2.0))
+            with contextlib.suppress(TimeoutError):
+                while chunk := sock.recv(65536):
+                    rest += chunk
+                closed = True
+    return Answer(int(lines[0].split()[1]), headers, body, closed, seconds, rest, lines)
+
+
+def waits_for_close(sock: socket.socket, limit: float) -> tuple[bytes, float | None]:
+    """What `sock` receives until the server closes it, and after how long (None: not within
+    `limit` seconds)."""
+    started = time.monotonic()
+    sock.settimeout(limit)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except TimeoutError:
+        return received, None
+    return received, time.monotonic() - started
+
+
+@contextlib.contextmanager
+def serving(
+    app: Any,
+    *,
+    head_timeout: float = HEAD_TIMEOUT_SECONDS,
+    keep_alive: float = KEEP_ALIVE_SECONDS,
+) -> Iterator[Address]:
+    """`app` served by uvicorn with the services' protocol (service_kit.json_error_protocol) on
+    127.0.0.1, in a thread of this process; stopped afterwards."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_keep_alive=keep_alive,  # type: ignore[arg-type]
+        http=json_error_protocol(head_timeout),
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield sock.getsockname()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -136,8 +136,34 @@ def test_a_generated_request_id_is_passed_on(client: TestClient, users: Service)
 
 
 def test_an_encoded_path_is_passed_on_as_received(client: TestClient, users: Service) -> None:
-    client.get("/users/a%2Fb")
-    assert users.requests[0].url.raw_path == b"/users/a%2Fb"
+    client.get("/users/a%20b%41")
+    assert users.requests[0].url.raw_path == b"/users/a%20b%41"
+
+
+@pytest.mark.parametrize("path", ["/users/a%2Fb", "/users/a%5cb", "/users/%2e%2e/x"])
+def test_an_encoded_separator_or_dot_segment_is_400_and_not_forwarded(
+    client: TestClient, users: Service, path: str
+) -> None:
+    response = client.get(path)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("path: refused")
+    assert users.requests == []
+
+
+def test_head_is_forwarded_as_get_and_answered_without_a_body(
+    client: TestClient, users: Service
+) -> None:
+    response = client.head("/users/abc")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert [r.method for r in users.requests] == ["GET"]
+
+
+def test_an_unknown_method_on_the_gateways_own_path_is_405(client: TestClient) -> None:
+    response = client.put("/health")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    assert response.json() == {"status": 405, "message": "Method Not Allowed"}
 
 
 def test_downstream_errors_pass_through(client: TestClient, orders: Service) -> None:

@@ -109,6 +109,23 @@ def test_every_app_answers_health_with_its_ids_and_one_log_line(
     assert (request["requestId"], request["traceId"]) == ("health-1", trace_id(server))
 
 
+@pytest.mark.parametrize("app", APP_DIRECTORIES, ids=lambda d: d.name)
+def test_every_app_keeps_the_edge_rules(app: Path, aws: None) -> None:
+    """What service_kit gives every app, those `make service` writes included: no redirect,
+    HEAD as GET, 405 with Allow, dot segments refused (docs/apps.md, "The API's edge")."""
+    module = importlib.import_module(f"{PACKAGES[app.name]}.main")
+    client = TestClient(module.create_app(module.Settings.from_env(task_environment(app.name))))
+    slash = client.get("/health/", follow_redirects=False)
+    assert slash.status_code == 404 and "location" not in slash.headers
+    head = client.head("/health")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == client.get("/health").headers["content-length"]
+    put = client.put("/health")
+    assert (put.status_code, put.headers["allow"]) == (405, "GET, HEAD")
+    dots = client.get("/x/%2e%2e/health")
+    assert dots.status_code == 400 and dots.json()["message"].startswith("path: refused")
+
+
 def test_one_json_line_per_request_with_its_ids(
     logs: None, capsys: pytest.CaptureFixture[str], recorded: Recorded
 ) -> None:

@@ -29,8 +29,10 @@ DISTRIBUTIONS = {
     "boto3": "boto3",
     "botocore": "botocore",
     "fastapi": "fastapi",
+    "h11": "h11",
     "httpx": "httpx",
     "pydantic": "pydantic",
+    "pydantic_core": "pydantic-core",
     "starlette": "starlette",
     "uvicorn": "uvicorn",
 }

@@ -1,4 +1,5 @@
-"""api-gateway: forwards `/users…` to user-service and `/orders…` to order-service.
+"""api-gateway: forwards `/users…` to user-service and `/orders…` to order-service, and serves
+the public API's OpenAPI document at `GET /openapi.json`.
 
 Each downstream has its own connection pool and its own timeout, so a slow or failed service
 delays or fails only its own routes. A downstream's own answers, errors included, pass through
@@ -11,30 +12,39 @@ unchanged; when there is no answer the gateway says why:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.trace import TracerProvider
 
 from service_kit import (
     AMZN_TRACE_ID_HEADER,
+    EVERY_REQUEST,
     REQUEST_ID_HEADER,
     RequestContext,
     env_seconds,
     env_url,
     error_response,
+    error_responses,
     install_error_handlers,
     instrument_app,
 )
 
 SERVICE = "api-gateway"
+PUBLIC_OPENAPI = Path(__file__).with_name("openapi.json")
+"""The public API's OpenAPI document, served at GET /openapi.json: the services' `/users…` and
+`/orders…` operations with the gateway's own answers, and its /health; generated from the apps
+by scripts/openapi.py (`make openapi`), and held equal to them by tests/apps/test_openapi.py."""
 DEFAULT_TIMEOUT = 3.0
 RETRY_AFTER = "1"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -78,9 +88,6 @@ class Downstream:
     prefix: str
     url: str
     timeout: float
-
-    def serves(self, path: str) -> bool:
-        return path == self.prefix or path.startswith(self.prefix + "/")
 
 
 @dataclass(frozen=True)
@@ -154,8 +161,11 @@ def create_app(
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     tracer_provider: TracerProvider | None = None,
+    public_openapi: Mapping[str, Any] | None = None,
 ) -> FastAPI:
-    """`tracer_provider`: the global one unless given (tests give their own)."""
+    """`tracer_provider`: the global one unless given (tests give their own). `public_openapi`:
+    the document served at GET /openapi.json, PUBLIC_OPENAPI's unless given (scripts/openapi.py
+    gives one, to generate that file)."""
     logger = logging.getLogger(SERVICE)
     transports = transports or {}
     clients = {
@@ -168,15 +178,23 @@ def create_app(
         for client in clients.values():
             await client.aclose()
 
+    # FastAPI's own document would list the gateway's routes (catch-alls); the public one is
+    # served instead.
     app = FastAPI(title=SERVICE, openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(RequestContext, logger=logger)
     instrument_app(app, tracer_provider)
     _start_traces_at_the_edge(app)
+    if public_openapi is None:
+        public_openapi = json.loads(PUBLIC_OPENAPI.read_text())
 
-    @app.get("/health")
+    @app.get("/health", responses=error_responses(*EVERY_REQUEST))
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> JSONResponse:
+        return JSONResponse(public_openapi)
 
     async def forward(downstream: Downstream, request: Request) -> Response:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
@@ -225,12 +243,26 @@ def create_app(
         )
         return response
 
-    @app.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
-    async def route(request: Request, path: str) -> Response:
-        for downstream in settings.downstreams:
-            if downstream.serves(request.url.path):
-                return await forward(downstream, request)
-        return error_response(404, f"no route for {request.url.path}")
+    def forwarding_to(downstream: Downstream) -> Callable[[Request], Awaitable[Response]]:
+        async def route(request: Request) -> Response:
+            return await forward(downstream, request)
+
+        return route
+
+    # Each prefix, and what is under it; any other path is the router's 404, and an unknown
+    # method on a path routed here (PUT /health) its 405 with Allow. The router decides on the
+    # decoded path; a path whose segments differ from those of the path as received (dot
+    # segments, encoded separators) never gets here (RequestContext's 400), so the service is
+    # sent the path that was routed.
+    for downstream in settings.downstreams:
+        for path in (downstream.prefix, downstream.prefix + "/{path:path}"):
+            app.add_api_route(
+                path,
+                forwarding_to(downstream),
+                methods=METHODS,
+                include_in_schema=False,
+                name=f"{downstream.name} {path}",
+            )
 
     return app
 

@@ -21,19 +21,26 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.trace import TracerProvider
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from service_kit import (
+    EVERY_REQUEST,
+    TEXT_PATTERN,
     RequestContext,
+    declared_responses_only,
     env_region,
     env_required,
     env_seconds,
     env_url,
     error_response,
+    error_responses,
     install_error_handlers,
     instrument_app,
     outgoing_headers,
+    path_id,
+    refuse_control_characters,
+    text_field,
 )
 
 from .store import KeyTakenError, OrderStore, Replay
@@ -45,6 +52,8 @@ DEFAULT_USER_SERVICE_TIMEOUT = 2.0
 RETRY_AFTER = "1"
 MAX_ITEMS = 100
 MAX_QUANTITY = 1000
+OrderId = path_id(ID_PATTERN)
+Sku = text_field(max_length=64)
 
 
 @dataclass(frozen=True)
@@ -88,14 +97,16 @@ def instrument_dynamodb(provider: TracerProvider | None = None) -> None:
 class Item(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sku: Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    sku: Sku
     quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)]
 
 
 class NewOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: Annotated[StrictStr, Field(alias="userId", pattern=ID_PATTERN)]
+    user_id: Annotated[
+        StrictStr, Field(alias="userId", pattern=ID_PATTERN), refuse_control_characters
+    ]
     items: Annotated[list[Item], Field(min_length=1, max_length=MAX_ITEMS)]
 
 
@@ -143,8 +154,10 @@ def create_app(
         yield
         await users.aclose()
 
-    app = FastAPI(title=SERVICE, openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
+    # Its internal API's document at GET /openapi.json (docs/openapi/order-service.json).
+    app = FastAPI(title=SERVICE, version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
     install_error_handlers(app)
+    declared_responses_only(app)
     app.add_middleware(RequestContext, logger=logger)
     instrument_app(app, tracer_provider)
 
@@ -178,16 +191,36 @@ def create_app(
         logger.info("order replayed", extra={"fields": {"orderId": first.order["id"]}})
         return created(first.order, replayed=True)
 
-    @app.get("/health")
+    @app.get("/health", responses=error_responses(*EVERY_REQUEST))
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/orders", status_code=201, response_model=Order)
+    @app.post(
+        "/orders",
+        status_code=201,
+        response_model=Order,
+        responses={
+            201: {
+                "headers": {
+                    "Location": {"schema": {"type": "string"}, "required": True},
+                    "Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}},
+                }
+            },
+            **error_responses(*EVERY_REQUEST, 422, 503),
+        },
+    )
     async def create_order(
         new: NewOrder,
         request: Request,
         idempotency_key: Annotated[
-            str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=255,
+                json_schema_extra={"pattern": TEXT_PATTERN},
+            ),
+            refuse_control_characters,
         ] = None,
     ) -> JSONResponse:
         request_fingerprint = fingerprint(new)
@@ -232,8 +265,12 @@ def create_app(
         logger.info("order created", extra={"fields": {"orderId": order["id"]}})
         return created(order, replayed=False)
 
-    @app.get("/orders/{order_id}", response_model=Order)
-    async def get_order(order_id: str) -> Any:
+    @app.get(
+        "/orders/{order_id}",
+        response_model=Order,
+        responses=error_responses(*EVERY_REQUEST, 404, 503),
+    )
+    async def get_order(order_id: OrderId) -> Any:
         if not re.fullmatch(ID_PATTERN, order_id):
             return error_response(404, f"no order {order_id!r}")
         order = await run_in_threadpool(store.get_order, order_id)

@@ -1,6 +1,7 @@
 """The HTTP conventions every service here follows: request ids, trace ids and spans
-(OpenTelemetry), JSON logs on stdout, the request body limit, error bodies and configuration
-from the environment.
+(OpenTelemetry), JSON logs on stdout, the request body limit, error bodies, the API's edge
+(what every request is refused for, the text rule, the HTTP protocol served, the OpenAPI
+document's error responses) and configuration from the environment.
 
 One copy, installed into every image (apps/Dockerfile pip-installs apps/service-kit beside the
 app's pinned requirements); an app imports it as `service_kit` and ships no copy of its own.
@@ -15,6 +16,19 @@ from .config import (
     env_required,
     env_seconds,
     env_url,
+)
+from .edge import (
+    BODY_TIMEOUT_SECONDS,
+    HEAD_TIMEOUT_SECONDS,
+    NON_BLANK_TEXT_PATTERN,
+    REFUSED_RANGES,
+    SINGLE_HEADERS,
+    TEXT_PATTERN,
+    TEXT_REFUSED,
+    duplicate_json_key,
+    refuse_control_characters,
+    refused_path,
+    text_field,
 )
 from .errors import error_body, error_response, install_error_handlers
 from .logs import (
@@ -33,6 +47,16 @@ from .middleware import (
     RequestContext,
     outgoing_headers,
 )
+from .openapi import (
+    ERROR_DESCRIPTIONS,
+    EVERY_REQUEST,
+    ErrorBody,
+    FieldError,
+    declared_responses_only,
+    error_responses,
+    path_id,
+)
+from .protocol import json_error_protocol
 from .serve import GRACEFUL_SHUTDOWN_SECONDS, KEEP_ALIVE_SECONDS, serve
 from .tracing import (
     OTLP_PROTOCOL,
@@ -47,21 +71,34 @@ from .tracing import (
 
 __all__ = [
     "AMZN_TRACE_ID_HEADER",
+    "BODY_TIMEOUT_SECONDS",
     "DEFAULT_PORT",
+    "ERROR_DESCRIPTIONS",
+    "EVERY_REQUEST",
     "GRACEFUL_SHUTDOWN_SECONDS",
+    "HEAD_TIMEOUT_SECONDS",
     "KEEP_ALIVE_SECONDS",
     "MAX_BODY_BYTES",
+    "NON_BLANK_TEXT_PATTERN",
     "OTLP_PROTOCOL",
+    "REFUSED_RANGES",
     "REQUEST_ID_HEADER",
+    "SINGLE_HEADERS",
+    "TEXT_PATTERN",
+    "TEXT_REFUSED",
     "TRACE_ID_HEADER",
     "TRACING_SHUTDOWN_SECONDS",
     "ConfigError",
+    "ErrorBody",
+    "FieldError",
     "JsonFormatter",
     "RequestContext",
     "StdoutHandler",
     "amzn_trace_id_var",
     "configure_logging",
     "current_trace_ids",
+    "declared_responses_only",
+    "duplicate_json_key",
     "env_port",
     "env_region",
     "env_required",
@@ -69,14 +106,20 @@ __all__ = [
     "env_url",
     "error_body",
     "error_response",
+    "error_responses",
     "install_error_handlers",
     "instrument_app",
+    "json_error_protocol",
     "log_level",
     "otlp_export_enabled",
     "outgoing_headers",
+    "path_id",
+    "refuse_control_characters",
+    "refused_path",
     "request_id_var",
     "serve",
     "shutdown_tracing",
     "span_exporter",
+    "text_field",
     "tracer_provider",
 ]

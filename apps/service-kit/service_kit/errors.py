@@ -50,6 +50,7 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     if malformed is not None:
         position = malformed["loc"][1] if len(malformed["loc"]) > 1 else "?"
         reason = (malformed.get("ctx") or {}).get("error", "not JSON")
+        reason = reason.removesuffix(" at")  # json's "Invalid control character at"
         return error_response(
             400, f"body: the request body is not valid JSON ({reason} at position {position})"
         )
@@ -74,6 +75,10 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error body is `{"status", "message"}`; validation errors name each field."""
+    """Every error body is `{"status", "message"}`; validation errors name each field. A path
+    no route takes is that 404, never a redirect: the router's slash redirect (`/users/` to
+    `/users`) would build its `Location` from the request as this service received it, naming
+    the service's own, internal address."""
+    app.router.redirect_slashes = False
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,8 +1,10 @@
-"""The request middleware every service's own middleware sits in: request ids, the body limit,
-one log line per request, and the ids a service passes on to those it calls."""
+"""The request middleware every service's own middleware sits in: request ids, the edge's rules
+(edge.py), the body limit and its time limit, HEAD as GET, one log line per request, and the
+ids a service passes on to those it calls."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -13,6 +15,7 @@ from typing import Any
 
 from fastapi import Request
 
+from .edge import BODY_TIMEOUT_SECONDS, SINGLE_HEADERS, duplicate_json_key, refused_path
 from .errors import error_body
 from .logs import amzn_trace_id_var, request_id_var
 from .tracing import current_trace_ids
@@ -27,6 +30,7 @@ AMZN_TRACE_ID_HEADER = "X-Amzn-Trace-Id"
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _AMZN_TRACE_ID = re.compile(r"^[A-Za-z0-9=;._:-]{1,256}$")
+_DIGITS = re.compile(r"[0-9]+")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -57,20 +61,42 @@ class _DisconnectedError(Exception):
     pass
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+class _BodyTimeoutError(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, limit: int, timeout: float) -> bytes:
+    """The whole body, within `timeout` seconds in all."""
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _DisconnectedError
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _TooLargeError
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _DisconnectedError
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise _TooLargeError
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+    except TimeoutError:
+        raise _BodyTimeoutError from None
+
+
+def _repeated(scope: Scope, names: tuple[str, ...]) -> str | None:
+    """The first of `names` that the request's headers carry more than once."""
+    counts: dict[bytes, int] = {}
+    for key, _ in scope.get("headers", ()):
+        counts[key.lower()] = counts.get(key.lower(), 0) + 1
+    return next((name for name in names if counts.get(name.encode(), 0) > 1), None)
+
+
+def _is_json(scope: Scope) -> bool:
+    content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    return content_type == "application/json" or content_type.endswith("+json")
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -86,19 +112,42 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    content = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(content)).encode()),
-            ],
-        }
-    )
+async def _send_json(send: Send, status: int, body: dict[str, Any], *, close: bool = False) -> None:
+    content = json.dumps(body, separators=(",", ":")).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(content)).encode()),
+    ]
+    if close:  # the server closes the connection after this answer (RFC 9110, 15.5.9)
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
+
+
+def _head_as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
+    """HEAD wherever GET is routed: the application sees a GET (on a copy of the scope: the
+    server reads its own to know it must send no body), and a 405 whose Allow names GET names
+    HEAD too."""
+    if scope["method"] == "HEAD":
+        scope = {**scope, "method": "GET"}
+    return scope, _allow_head(send)
+
+
+def _allow_head(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 405:
+            headers = []
+            for key, value in message.get("headers", ()):
+                if key.lower() == b"allow":
+                    methods = {m.strip() for m in value.split(b",") if m.strip()}
+                    if b"GET" in methods:
+                        methods.add(b"HEAD")
+                    value = b", ".join(sorted(methods))
+                headers.append((key, value))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
 
 
 class RequestContext:
@@ -109,15 +158,28 @@ class RequestContext:
       one, returns it in the response's `X-Request-Id` and keeps it, with the load balancer's
       trace header, for every log line written while the request is served;
     - returns the request's trace id in `X-Trace-Id` (none without a span: OTEL_SDK_DISABLED);
+    - refuses, with 400, a path with a dot segment, an encoded separator or a backslash, and a
+      header of SINGLE_HEADERS sent twice (edge.py);
     - reads the whole body before the application runs: more than MAX_BODY_BYTES, announced
-      by Content-Length or actually sent, gets 413 and the application never sees the request;
+      by Content-Length or actually sent, gets 413; not all of it within `body_timeout`
+      seconds, 408 and the connection closed; a JSON body with a key repeated in one object,
+      400. The application never sees such a request;
+    - routes HEAD as GET, and adds HEAD to a 405's Allow wherever it names GET;
     - writes one JSON log line per request; an unhandled error becomes a 500 with a JSON body.
     """
 
-    def __init__(self, app: ASGIApp, *, logger: logging.Logger, max_body: int = MAX_BODY_BYTES):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        logger: logging.Logger,
+        max_body: int = MAX_BODY_BYTES,
+        body_timeout: float = BODY_TIMEOUT_SECONDS,
+    ):
         self.app = app
         self.logger = logger
         self.max_body = max_body
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,17 +213,34 @@ class RequestContext:
                 response["bytes"] += len(message.get("body", b""))
             await send(message)
 
+        async def refuse(status: int, message: str) -> None:
+            await _send_json(send_with_id, status, error_body(status, message))
+
         try:
             declared = _header(scope, b"content-length")
-            if declared is not None and not declared.strip().isdigit():
-                await _send_json(send_with_id, 400, error_body(400, "Content-Length: not a number"))
+            path_refused = refused_path(scope.get("raw_path") or scope["path"].encode())
+            repeated = _repeated(scope, SINGLE_HEADERS)
+            if path_refused is not None:
+                await refuse(400, f"path: refused, it has {path_refused}")
+            elif declared is not None and not _DIGITS.fullmatch(declared.strip()):
+                await refuse(400, "Content-Length: not a number")
             elif declared is not None and int(declared) > self.max_body:
                 await _send_json(send_with_id, 413, self._too_large())
+            elif repeated is not None:
+                await refuse(400, f"header {repeated.title()}: sent more than once")
             else:
-                body = await _read_body(receive, self.max_body)
-                await self.app(scope, _replay(body, receive), send_with_id)
+                body = await _read_body(receive, self.max_body, self.body_timeout)
+                key = duplicate_json_key(body) if body and _is_json(scope) else None
+                if key is not None:
+                    await refuse(400, f"body: the key {key!r} is repeated in one object")
+                else:
+                    inner_scope, inner_send = _head_as_get(scope, send_with_id)
+                    await self.app(inner_scope, _replay(body, receive), inner_send)
         except _TooLargeError:
             await _send_json(send_with_id, 413, self._too_large())
+        except _BodyTimeoutError:
+            message = f"body: not received in full within {self.body_timeout:g} s"
+            await _send_json(send_with_id, 408, error_body(408, message), close=True)
         except _DisconnectedError:
             response["status"] = 499  # the client went away before sending its whole body
         except Exception:

@@ -12,6 +12,7 @@ from opentelemetry import trace
 
 from .config import ConfigError, env_port
 from .logs import configure_logging
+from .protocol import json_error_protocol
 from .tracing import (
     TRACING_SHUTDOWN_SECONDS,
     otlp_export_enabled,
@@ -68,6 +69,9 @@ def serve(
             server_header=False,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            # h11, answering what its parser refuses with the JSON error body, and bounding the
+            # time a request's head may take (protocol.py).
+            http=json_error_protocol(),
         )
     finally:
         if not shutdown_tracing(provider):

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -17,20 +17,35 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.trace import TracerProvider
-from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from service_kit import (
+    EVERY_REQUEST,
+    TEXT_REFUSED,
     RequestContext,
+    declared_responses_only,
     env_region,
     env_required,
     error_response,
+    error_responses,
     install_error_handlers,
     instrument_app,
+    path_id,
+    text_field,
 )
 
 SERVICE = "user-service"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_PATTERN = (
+    f"^[^\\S{TEXT_REFUSED}]*[^@\\s{TEXT_REFUSED}]+@[^@\\s{TEXT_REFUSED}]+"
+    f"\\.[^@\\s{TEXT_REFUSED}]+[^\\S{TEXT_REFUSED}]*$"
+)
+"""What the email field accepts, as sent: an address as _EMAIL checks it once its surrounding
+blanks are dropped, and no control or format character."""
+UserId = path_id(ID_PATTERN.pattern)
+Name = text_field(max_length=200)
+Email = text_field(max_length=254, pattern=EMAIL_PATTERN)
 STORE_RETRY_AFTER = "1"
 
 
@@ -66,10 +81,8 @@ def instrument_dynamodb(provider: TracerProvider | None = None) -> None:
 class NewUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[
-        StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ]
-    email: Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=254)]
+    name: Name
+    email: Email
 
     @field_validator("email")
     @classmethod
@@ -94,8 +107,10 @@ def create_app(
     client = dynamodb if dynamodb is not None else dynamodb_client(settings.region)
     instrument_dynamodb(tracer_provider)
 
-    app = FastAPI(title=SERVICE, openapi_url=None, docs_url=None, redoc_url=None)
+    # Its internal API's document at GET /openapi.json (docs/openapi/user-service.json).
+    app = FastAPI(title=SERVICE, version="1", docs_url=None, redoc_url=None)
     install_error_handlers(app)
+    declared_responses_only(app)
     app.add_middleware(RequestContext, logger=logger)
     instrument_app(app, tracer_provider)
 
@@ -115,11 +130,19 @@ def create_app(
     app.add_exception_handler(BotoCoreError, store_unavailable)
     app.add_exception_handler(ClientError, store_unavailable)
 
-    @app.get("/health")
+    @app.get("/health", responses=error_responses(*EVERY_REQUEST))
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/users", status_code=201, response_model=User)
+    @app.post(
+        "/users",
+        status_code=201,
+        response_model=User,
+        responses={
+            201: {"headers": {"Location": {"schema": {"type": "string"}, "required": True}}},
+            **error_responses(*EVERY_REQUEST, 422, 503),
+        },
+    )
     def create_user(new: NewUser) -> JSONResponse:
         user = User(id=str(uuid.uuid4()), name=new.name, email=new.email)
         client.put_item(
@@ -137,8 +160,12 @@ def create_app(
             user.model_dump(), status_code=201, headers={"Location": f"/users/{user.id}"}
         )
 
-    @app.get("/users/{user_id}", response_model=User)
-    def get_user(user_id: str) -> Any:
+    @app.get(
+        "/users/{user_id}",
+        response_model=User,
+        responses=error_responses(*EVERY_REQUEST, 404, 503),
+    )
+    def get_user(user_id: UserId) -> Any:
         if not ID_PATTERN.fullmatch(user_id):
             return error_response(404, f"no user {user_id!r}")
         # Strongly consistent: order-service checks a user it may have been told of just now.
