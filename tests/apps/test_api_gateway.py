@@ -241,3 +241,20 @@ def test_the_response_body_is_json_with_a_message(client: TestClient, users: Ser
     users.handler = _refused
     body = client.get("/users/abc").content
     assert set(json.loads(body)) == {"status", "message"}
+
+
+def test_the_budget_passed_downstream_is_less_than_the_gateways_own_wait(
+    client: TestClient, orders: Service
+) -> None:
+    from service_kit import BUDGET_HEADER, HOP_MARGIN_SECONDS
+
+    # A client's own budget is not passed on: the gateway sets it from its timeout.
+    response = client.post(
+        "/orders", content=b"{}", headers={BUDGET_HEADER: "999999", "Content-Type": "text/x"}
+    )
+    assert response.status_code == 200
+    (forwarded,) = orders.requests
+    assert forwarded.headers.get_list(BUDGET_HEADER) == [
+        str(int((TIMEOUT - HOP_MARGIN_SECONDS) * 1000))
+    ]
+    assert int(forwarded.headers[BUDGET_HEADER]) / 1000 < TIMEOUT

@@ -41,6 +41,9 @@ TIME_BOX = 240.0
 is a budget it fills, not a bound, so the run is stopped from here."""
 REQUEST_TIMEOUT = 10.0
 SEEDED = 3
+SPARE = 60
+"""Users per document for the path's user id: DELETE /users/{user_id} deletes some of them, and
+the seeded users, whose ids orders take, are never among them."""
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -67,10 +70,15 @@ POSITIVE = {
     "public": [
         ("POST", "/users", 201),
         ("GET", f"/users/{_ID}", 200),
+        ("DELETE", f"/users/{_ID}", 204),
         ("POST", "/orders", 201),
         ("GET", f"/orders/{_ID}", 200),
     ],
-    "user-service": [("POST", "/users", 201), ("GET", f"/users/{_ID}", 200)],
+    "user-service": [
+        ("POST", "/users", 201),
+        ("GET", f"/users/{_ID}", 200),
+        ("DELETE", f"/users/{_ID}", 204),
+    ],
     "order-service": [("POST", "/orders", 201), ("GET", f"/orders/{_ID}", 200)],
 }
 """Answers each run must have brought about (in the log of the service that serves the
@@ -85,9 +93,17 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def seeded(system: Any) -> dict[str, list[str]]:
-    """The ids of SEEDED users, and of an order for each, created through the gateway."""
+    """The ids of SEEDED users, and of an order for each, created through the gateway; and SPARE
+    users for each document that has DELETE /users/{user_id}."""
     users, orders = [], []
+    spare: dict[str, list[str]] = {"public": [], "user-service": []}
     with httpx.Client(base_url=system.gateway_url, timeout=10) as client:
+        for document, ids in spare.items():
+            for number in range(SPARE):
+                user = {"name": f"Spare {number}", "email": f"spare{number}@example.com"}
+                created = client.post("/users", json=user)
+                assert created.status_code == 201, created.text
+                ids.append(created.json()["id"])
         for number in range(SEEDED):
             user = {"name": f"Seed {number}", "email": f"seed{number}@example.com"}
             created = client.post("/users", json=user)
@@ -97,16 +113,22 @@ def seeded(system: Any) -> dict[str, list[str]]:
             created = client.post("/orders", json=order)
             assert created.status_code == 201, created.text
             orders.append(created.json()["id"])
-    return {"users": users, "orders": orders}
+    return {
+        "users": users,
+        "orders": orders,
+        **{f"spare-{document}": ids for document, ids in spare.items()},
+    }
 
 
 def configuration(document: str, seeded: dict[str, list[str]]) -> str:
     """schemathesis.toml for one document: the seeded ids, bound to the parameters that take
     them, and the business rules under which POST /orders refuses schema-valid input."""
-    lines = [f"[dictionaries.{name}]\nvalues = {json.dumps(ids)}\n" for name, ids in seeded.items()]
+    lines = [
+        f'[dictionaries."{name}"]\nvalues = {json.dumps(ids)}\n' for name, ids in seeded.items()
+    ]
     parameters = {
-        "public": {"body.userId": ("users", 0.9), "path.user_id": ("users", 0.5)},
-        "user-service": {"path.user_id": ("users", 0.5)},
+        "public": {"body.userId": ("users", 0.9), "path.user_id": ("spare-public", 0.5)},
+        "user-service": {"path.user_id": ("spare-user-service", 0.5)},
         "order-service": {"body.userId": ("users", 0.9)},
     }[document]
     if document != "user-service":

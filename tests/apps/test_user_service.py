@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -131,3 +132,86 @@ def test_a_store_failure_is_503_with_retry_after(dynamodb: Any) -> None:
         assert response.status_code == 503
         assert response.headers["retry-after"] == "1"
         assert client.get("/users/abc").status_code == 503
+
+
+# --- DELETE /users/{id}, and honest answers about writes ----------------------------------------
+
+
+def test_delete_then_read_and_delete_again(client: TestClient, dynamodb: Any) -> None:
+    user = client.post("/users", json={"name": "Ada", "email": "ada@example.com"}).json()
+    deleted = client.delete(f"/users/{user['id']}")
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+    assert client.get(f"/users/{user['id']}").status_code == 404
+    again = client.delete(f"/users/{user['id']}")
+    assert again.status_code == 404
+    assert "no user" in again.json()["message"]
+    assert items(dynamodb, TABLE) == []
+
+
+@pytest.mark.parametrize("user_id", ["0b5c1a4e-0000-4000-8000-000000000000", "a.b"])
+def test_delete_of_an_unknown_user_is_404(client: TestClient, user_id: str) -> None:
+    assert client.delete(f"/users/{user_id}").status_code == 404
+
+
+class LostAnswers:
+    """A DynamoDB client whose first call of each named operation is applied and then times
+    out (its answer lost), as a read timeout does; botocore's own retries are off."""
+
+    def __init__(self, real: Any, *operations: str, delay: float = 0.0) -> None:
+        self.real = real
+        self.pending = set(operations)
+        self.delay = delay
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.real, name)
+
+        def call(**kwargs: Any) -> Any:
+            answer = method(**kwargs)
+            if name in self.pending:
+                self.pending.discard(name)
+                time.sleep(self.delay)
+                from botocore.exceptions import ReadTimeoutError
+
+                raise ReadTimeoutError(endpoint_url="http://dynamodb")
+            return answer
+
+        return call
+
+
+def lossy_client(dynamodb: Any, *operations: str, delay: float = 0.0) -> Iterator[TestClient]:
+    create_table(dynamodb, TABLE)
+    lossy = LostAnswers(dynamodb, *operations, delay=delay)
+    app = create_app(Settings(table_name=TABLE, region=REGION), dynamodb=lossy)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_a_create_whose_answer_was_lost_is_201_not_503(dynamodb: Any) -> None:
+    # The put is applied, its answer lost; the retry's condition fails on the id the service
+    # just generated: already written, so the answer is the user, once.
+    for client in lossy_client(dynamodb, "put_item"):
+        created = client.post("/users", json={"name": "Ada", "email": "ada@example.com"})
+        assert created.status_code == 201, created.text
+        stored = items(dynamodb, TABLE)
+        assert [i["id"]["S"] for i in stored] == [created.json()["id"]]
+
+
+def test_a_delete_whose_answer_was_lost_is_204_not_404(dynamodb: Any) -> None:
+    for client in lossy_client(dynamodb, "delete_item"):
+        user = client.post("/users", json={"name": "Ada", "email": "ada@example.com"}).json()
+        assert client.delete(f"/users/{user['id']}").status_code == 204
+        assert items(dynamodb, TABLE) == []
+
+
+def test_out_of_budget_after_an_attempt_says_it_may_have_written(dynamodb: Any) -> None:
+    # A budget that fits one attempt: its answer lost, no retry fits, so the outcome is unknown.
+    for client in lossy_client(dynamodb, "put_item", delay=0.4):
+        answer = client.post(
+            "/users",
+            json={"name": "Ada", "email": "ada@example.com"},
+            headers={"X-Request-Budget-Ms": "1700"},
+        )
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "1"
+        assert "may have been created" in answer.json()["message"]

@@ -7,6 +7,11 @@ unchanged; when there is no answer the gateway says why:
 - 502: the connection was refused or broke, or the answer was not valid HTTP;
 - 503: all its connections stayed busy for half its timeout (100 requests in flight);
 - 504: no answer within the service's timeout.
+
+The gateway waits a service's timeout `T` and tells the service, in `X-Request-Budget-Ms`, that
+it has `T - HOP_MARGIN_SECONDS` (service_kit.budget): the service answers, a 503 included, before
+the gateway gives up, so a 504 is what is left for a service that stopped answering at all. A
+client's own `X-Request-Budget-Ms` is not passed on.
 """
 
 from __future__ import annotations
@@ -29,9 +34,12 @@ from opentelemetry.trace import TracerProvider
 
 from service_kit import (
     AMZN_TRACE_ID_HEADER,
+    BUDGET_HEADER,
     EVERY_REQUEST,
     REQUEST_ID_HEADER,
     RequestContext,
+    budget_header,
+    downstream_seconds,
     env_seconds,
     env_url,
     error_response,
@@ -71,6 +79,7 @@ NOT_FORWARDED = HOP_BY_HOP | {
     "x-amzn-trace-id",
     "traceparent",
     "tracestate",
+    BUDGET_HEADER.lower(),
 }
 NOT_RETURNED = HOP_BY_HOP | {
     "content-length",
@@ -214,6 +223,8 @@ def create_app(
         headers.append((REQUEST_ID_HEADER.encode(), request.state.request_id.encode()))
         if request.state.amzn_trace_id:
             headers.append((AMZN_TRACE_ID_HEADER.encode(), request.state.amzn_trace_id.encode()))
+        for name, value in budget_header(downstream_seconds(downstream.timeout)).items():
+            headers.append((name.encode(), value.encode()))
         body = await request.body()
         client = clients[downstream.name]
         outgoing = client.build_request(request.method, url, headers=headers, content=body)

@@ -1,4 +1,10 @@
-"""user-service's HTTP API: `POST /users`, `GET /users/{id}`, `GET /health`."""
+"""user-service's HTTP API: `POST /users`, `GET /users/{id}`, `DELETE /users/{id}`,
+`GET /health`.
+
+Every DynamoDB call is one attempt of at most ATTEMPT_SECONDS (the client's connect and read
+timeouts, no retry of botocore's), retried by the service while a whole attempt fits in the
+request's budget (service_kit.budget). The service publishes nothing itself: user.created and
+user.deleted come from its table's stream (docs/events.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.trace import TracerProvider
@@ -22,16 +28,21 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from service_kit import (
     EVERY_REQUEST,
     TEXT_REFUSED,
+    Budget,
+    OutOfBudgetError,
     RequestContext,
     declared_responses_only,
+    dynamodb_retryable,
     env_region,
     env_required,
+    error_code,
     error_response,
     error_responses,
     install_error_handlers,
     instrument_app,
     path_id,
     text_field,
+    with_retries,
 )
 
 SERVICE = "user-service"
@@ -47,6 +58,11 @@ UserId = path_id(ID_PATTERN.pattern)
 Name = text_field(max_length=200)
 Email = text_field(max_length=254, pattern=EMAIL_PATTERN)
 STORE_RETRY_AFTER = "1"
+CONNECT_TIMEOUT = 0.3
+READ_TIMEOUT = 1.0
+ATTEMPT_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT
+DEFAULT_BUDGET_SECONDS = 2.5
+"""A request's budget without the gateway's header (service_kit.budget)."""
 
 
 @dataclass(frozen=True)
@@ -62,9 +78,10 @@ class Settings:
 def dynamodb_client(region: str) -> Any:
     """A DynamoDB client; AWS_ENDPOINT_URL_DYNAMODB, when set, points it at a local endpoint."""
     config = Config(
-        connect_timeout=2,
-        read_timeout=5,
-        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        # One attempt per call: the service retries within the request's budget.
+        retries={"mode": "standard", "total_max_attempts": 1},
         max_pool_connections=50,
     )
     return boto3.session.Session().client("dynamodb", region_name=region, config=config)
@@ -114,21 +131,27 @@ def create_app(
     app.add_middleware(RequestContext, logger=logger)
     instrument_app(app, tracer_provider)
 
-    async def store_unavailable(request: Request, error: Exception) -> JSONResponse:
-        code = error.response["Error"]["Code"] if isinstance(error, ClientError) else None
+    def unavailable(error: BaseException, message: str) -> JSONResponse:
+        cause = error.last if isinstance(error, OutOfBudgetError) and error.last else error
         logger.error(
             "the user table is unavailable",
-            exc_info=error,
-            extra={"fields": {"table": table, "errorCode": code}},
+            exc_info=cause,
+            extra={"fields": {"table": table, "errorCode": error_code(cause)}},
         )
-        return error_response(
-            503,
-            "the user store is unavailable; try again",
-            headers={"Retry-After": STORE_RETRY_AFTER},
-        )
+        return error_response(503, message, headers={"Retry-After": STORE_RETRY_AFTER})
+
+    async def store_unavailable(request: Request, error: Exception) -> JSONResponse:
+        return unavailable(error, "the user store is unavailable; nothing was changed; try again")
 
     app.add_exception_handler(BotoCoreError, store_unavailable)
     app.add_exception_handler(ClientError, store_unavailable)
+    app.add_exception_handler(OutOfBudgetError, store_unavailable)
+
+    def call(request: Request, operation: Any) -> Any:
+        budget = Budget.of(request.headers, DEFAULT_BUDGET_SECONDS)
+        return with_retries(
+            operation, budget, attempt_seconds=ATTEMPT_SECONDS, retryable=dynamodb_retryable
+        )
 
     @app.get("/health", responses=error_responses(*EVERY_REQUEST))
     def health() -> dict[str, str]:
@@ -143,18 +166,35 @@ def create_app(
             **error_responses(*EVERY_REQUEST, 422, 503),
         },
     )
-    def create_user(new: NewUser) -> JSONResponse:
+    def create_user(new: NewUser, request: Request) -> JSONResponse:
         user = User(id=str(uuid.uuid4()), name=new.name, email=new.email)
-        client.put_item(
-            TableName=table,
-            Item={
-                "id": {"S": user.id},
-                "name": {"S": user.name},
-                "email": {"S": user.email},
-                "createdAt": {"S": datetime.now(UTC).isoformat(timespec="milliseconds")},
-            },
-            ConditionExpression="attribute_not_exists(id)",
-        )
+        item = {
+            "id": {"S": user.id},
+            "name": {"S": user.name},
+            "email": {"S": user.email},
+            "createdAt": {"S": datetime.now(UTC).isoformat(timespec="milliseconds")},
+        }
+        try:
+            call(
+                request,
+                lambda: client.put_item(
+                    TableName=table, Item=item, ConditionExpression="attribute_not_exists(id)"
+                ),
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            # The id is the one just generated: only this request's earlier attempt, whose
+            # answer was lost, can have written it. The user exists; this is that user.
+            logger.info("user already written", extra={"fields": {"userId": user.id}})
+        except OutOfBudgetError as error:
+            if not error.attempted:
+                raise
+            return unavailable(
+                error,
+                "the user store did not answer in time; the user may have been created; "
+                "look it up before creating it again",
+            )
         logger.info("user created", extra={"fields": {"userId": user.id}})
         return JSONResponse(
             user.model_dump(), status_code=201, headers={"Location": f"/users/{user.id}"}
@@ -165,15 +205,57 @@ def create_app(
         response_model=User,
         responses=error_responses(*EVERY_REQUEST, 404, 503),
     )
-    def get_user(user_id: UserId) -> Any:
+    def get_user(user_id: UserId, request: Request) -> Any:
         if not ID_PATTERN.fullmatch(user_id):
             return error_response(404, f"no user {user_id!r}")
         # Strongly consistent: order-service checks a user it may have been told of just now.
-        found = client.get_item(
-            TableName=table, Key={"id": {"S": user_id}}, ConsistentRead=True
+        found = call(
+            request,
+            lambda: client.get_item(
+                TableName=table, Key={"id": {"S": user_id}}, ConsistentRead=True
+            ),
         ).get("Item")
         if found is None:
             return error_response(404, f"no user {user_id!r}")
         return User(id=found["id"]["S"], name=found["name"]["S"], email=found["email"]["S"])
+
+    @app.delete(
+        "/users/{user_id}",
+        status_code=204,
+        responses=error_responses(*EVERY_REQUEST, 404, 503),
+    )
+    def delete_user(user_id: UserId, request: Request) -> Response:
+        """The user's item is removed; its stream's REMOVE record becomes user.deleted."""
+        if not ID_PATTERN.fullmatch(user_id):
+            return error_response(404, f"no user {user_id!r}")
+        attempts = 0
+
+        def delete() -> Any:
+            nonlocal attempts
+            attempts += 1
+            return client.delete_item(
+                TableName=table,
+                Key={"id": {"S": user_id}},
+                ConditionExpression="attribute_exists(id)",
+            )
+
+        try:
+            call(request, delete)
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            if attempts == 1:
+                return error_response(404, f"no user {user_id!r}")
+            # A retry after an attempt whose answer was lost: that attempt deleted it.
+        except OutOfBudgetError as error:
+            if not error.attempted:
+                raise
+            return unavailable(
+                error,
+                "the user store did not answer in time; the user may have been deleted; "
+                "try again (a user already deleted answers 404)",
+            )
+        logger.info("user deleted", extra={"fields": {"userId": user_id}})
+        return Response(status_code=204)
 
     return app
