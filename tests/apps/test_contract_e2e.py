@@ -98,7 +98,7 @@ def seeded(system: Any) -> dict[str, list[str]]:
     users, orders = [], []
     spare: dict[str, list[str]] = {"public": [], "user-service": []}
     with httpx.Client(base_url=system.gateway_url, timeout=10) as client:
-        for document, ids in spare.items():
+        for ids in spare.values():
             for number in range(SPARE):
                 user = {"name": f"Spare {number}", "email": f"spare{number}@example.com"}
                 created = client.post("/users", json=user)
