@@ -1,4 +1,10 @@
-"""order-service's HTTP API: `POST /orders`, `GET /orders/{id}`, `GET /health`."""
+"""order-service's HTTP API: `POST /orders`, `GET /orders/{id}`, `GET /health`; and, with
+EVENTS_QUEUE_URL, its receive loop of user events into its own view of users (events.py).
+
+An order's user is checked against that view: active, the order is taken without calling
+user-service; deleted (a tombstone), 422; not heard of, user-service is asked, and if it cannot
+answer, 503 with Retry-After, never 201. Every DynamoDB call is one attempt of at most
+ATTEMPT_SECONDS, retried within the request's budget (service_kit.budget)."""
 
 from __future__ import annotations
 
@@ -27,12 +33,16 @@ from starlette.concurrency import run_in_threadpool
 from service_kit import (
     EVERY_REQUEST,
     TEXT_PATTERN,
+    Budget,
+    OutOfBudgetError,
     RequestContext,
     declared_responses_only,
+    dynamodb_retryable,
     env_region,
     env_required,
     env_seconds,
     env_url,
+    error_code,
     error_response,
     error_responses,
     install_error_handlers,
@@ -41,9 +51,11 @@ from service_kit import (
     path_id,
     refuse_control_characters,
     text_field,
+    with_retries,
 )
 
-from .store import KeyTakenError, OrderStore, Replay
+from .events import WAIT_SECONDS, EventConsumer, sqs_client
+from .store import DELETED, KeyTakenError, OrderStore, Replay
 from .users import UserDirectory, UserServiceUnavailableError
 
 SERVICE = "order-service"
@@ -52,6 +64,11 @@ DEFAULT_USER_SERVICE_TIMEOUT = 2.0
 RETRY_AFTER = "1"
 MAX_ITEMS = 100
 MAX_QUANTITY = 1000
+CONNECT_TIMEOUT = 0.3
+READ_TIMEOUT = 1.0
+ATTEMPT_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT
+DEFAULT_BUDGET_SECONDS = 2.5
+"""A request's budget without the gateway's header (service_kit.budget)."""
 OrderId = path_id(ID_PATTERN)
 Sku = text_field(max_length=64)
 
@@ -62,6 +79,8 @@ class Settings:
     region: str
     user_service_url: str
     user_service_timeout: float = DEFAULT_USER_SERVICE_TIMEOUT
+    events_queue_url: str | None = None
+    events_wait_seconds: int = WAIT_SECONDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -72,15 +91,20 @@ class Settings:
             user_service_timeout=env_seconds(
                 environ, "USER_SERVICE_TIMEOUT_SECONDS", DEFAULT_USER_SERVICE_TIMEOUT
             ),
+            events_queue_url=environ.get("EVENTS_QUEUE_URL", "").strip() or None,
+            events_wait_seconds=int(
+                env_seconds(environ, "EVENTS_WAIT_SECONDS", WAIT_SECONDS) // 1 or 1
+            ),
         )
 
 
 def dynamodb_client(region: str) -> Any:
     """A DynamoDB client; AWS_ENDPOINT_URL_DYNAMODB, when set, points it at a local endpoint."""
     config = Config(
-        connect_timeout=2,
-        read_timeout=5,
-        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        # One attempt per call: the service retries within the request's budget.
+        retries={"mode": "standard", "total_max_attempts": 1},
         max_pool_connections=50,
     )
     return boto3.session.Session().client("dynamodb", region_name=region, config=config)
@@ -134,13 +158,24 @@ def create_app(
     dynamodb: Any = None,
     user_transport: httpx.AsyncBaseTransport | None = None,
     tracer_provider: TracerProvider | None = None,
+    sqs: Any = None,
 ) -> FastAPI:
-    """`tracer_provider`: the global one unless given (tests give their own)."""
+    """`tracer_provider`: the global one unless given (tests give their own); `sqs`: the
+    events queue's client (default: boto3's, when EVENTS_QUEUE_URL is set)."""
     logger = logging.getLogger(SERVICE)
     store = OrderStore(
         dynamodb if dynamodb is not None else dynamodb_client(settings.region),
         settings.table_name,
     )
+    consumer = None
+    if settings.events_queue_url is not None:
+        consumer = EventConsumer(
+            sqs if sqs is not None else sqs_client(settings.region, settings.events_wait_seconds),
+            settings.events_queue_url,
+            store,
+            logger,
+            wait_seconds=settings.events_wait_seconds,
+        )
     instrument_dynamodb(tracer_provider)
     users = UserDirectory(
         settings.user_service_url,
@@ -151,7 +186,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if consumer is not None:
+            consumer.start()
         yield
+        if consumer is not None:
+            consumer.stop()
         await users.aclose()
 
     # Its internal API's document at GET /openapi.json (docs/openapi/order-service.json).
@@ -162,18 +201,30 @@ def create_app(
     instrument_app(app, tracer_provider)
 
     async def store_unavailable(request: Request, error: Exception) -> JSONResponse:
-        code = error.response["Error"]["Code"] if isinstance(error, ClientError) else None
+        cause = error.last if isinstance(error, OutOfBudgetError) and error.last else error
         logger.error(
             "the order table is unavailable",
-            exc_info=error,
-            extra={"fields": {"table": settings.table_name, "errorCode": code}},
+            exc_info=cause,
+            extra={"fields": {"table": settings.table_name, "errorCode": error_code(cause)}},
         )
         return error_response(
-            503, "the order store is unavailable; try again", headers={"Retry-After": RETRY_AFTER}
+            503,
+            "the order store is unavailable; no order was created; try again",
+            headers={"Retry-After": RETRY_AFTER},
         )
 
     app.add_exception_handler(BotoCoreError, store_unavailable)
     app.add_exception_handler(ClientError, store_unavailable)
+    app.add_exception_handler(OutOfBudgetError, store_unavailable)
+    app.state.events = consumer
+
+    def retrying(budget: Budget) -> Any:
+        def call(operation: Any) -> Any:
+            return with_retries(
+                operation, budget, attempt_seconds=ATTEMPT_SECONDS, retryable=dynamodb_retryable
+            )
+
+        return call
 
     def created(order: dict[str, Any], *, replayed: bool) -> JSONResponse:
         headers = {"Location": f"/orders/{order['id']}"}
@@ -224,28 +275,38 @@ def create_app(
         ] = None,
     ) -> JSONResponse:
         request_fingerprint = fingerprint(new)
+        budget = Budget.of(request.headers, DEFAULT_BUDGET_SECONDS)
+        call = retrying(budget)
         if idempotency_key is not None:
-            first = await run_in_threadpool(store.replay, idempotency_key)
+            first = await run_in_threadpool(store.replay, idempotency_key, call)
             if first is not None:
                 return replay(first, request_fingerprint)
-        try:
-            known = await users.exists(new.user_id, outgoing_headers(request))
-        except UserServiceUnavailableError as error:
-            logger.warning(
-                "user-service unavailable; no order created",
-                extra={"fields": {"userId": new.user_id, "error": str(error)}},
-            )
-            return error_response(
-                503,
-                "user-service is unavailable, so the order was not created; try again",
-                headers={"Retry-After": RETRY_AFTER},
-            )
-        if not known:
+        state = await run_in_threadpool(store.user_state, new.user_id, call)
+        if state == DELETED:
             return error_response(
                 422,
-                f"userId: no user {new.user_id!r}",
-                fields=[{"field": "userId", "message": "no such user"}],
+                f"userId: user {new.user_id!r} was deleted",
+                fields=[{"field": "userId", "message": "deleted"}],
             )
+        if state is None:  # no event of this user yet: ask user-service
+            try:
+                known = await users.exists(new.user_id, outgoing_headers(request), budget)
+            except UserServiceUnavailableError as error:
+                logger.warning(
+                    "user-service unavailable; no order created",
+                    extra={"fields": {"userId": new.user_id, "error": str(error)}},
+                )
+                return error_response(
+                    503,
+                    "user-service is unavailable, so the order was not created; try again",
+                    headers={"Retry-After": RETRY_AFTER},
+                )
+            if not known:
+                return error_response(
+                    422,
+                    f"userId: no user {new.user_id!r}",
+                    fields=[{"field": "userId", "message": "no such user"}],
+                )
         order = {
             "id": str(uuid.uuid4()),
             "userId": new.user_id,
@@ -255,13 +316,27 @@ def create_app(
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         try:
             await run_in_threadpool(
-                store.create, order, created_at, idempotency_key, request_fingerprint
+                store.create, order, created_at, idempotency_key, request_fingerprint, call
             )
         except KeyTakenError:
             assert idempotency_key is not None
-            first = await run_in_threadpool(store.replay, idempotency_key)
+            first = await run_in_threadpool(store.replay, idempotency_key, call)
             assert first is not None
             return replay(first, request_fingerprint)
+        except OutOfBudgetError as error:
+            if not error.attempted:
+                raise
+            logger.error(
+                "the order table did not answer in time; the order may have been created",
+                exc_info=error.last,
+                extra={"fields": {"orderId": order["id"]}},
+            )
+            return error_response(
+                503,
+                "the order store did not answer in time; the order may have been created; "
+                "retry with the same Idempotency-Key",
+                headers={"Retry-After": RETRY_AFTER},
+            )
         logger.info("order created", extra={"fields": {"orderId": order["id"]}})
         return created(order, replayed=False)
 
@@ -270,10 +345,11 @@ def create_app(
         response_model=Order,
         responses=error_responses(*EVERY_REQUEST, 404, 503),
     )
-    async def get_order(order_id: OrderId) -> Any:
+    async def get_order(order_id: OrderId, request: Request) -> Any:
         if not re.fullmatch(ID_PATTERN, order_id):
             return error_response(404, f"no order {order_id!r}")
-        order = await run_in_threadpool(store.get_order, order_id)
+        call = retrying(Budget.of(request.headers, DEFAULT_BUDGET_SECONDS))
+        order = await run_in_threadpool(store.get_order, order_id, call)
         if order is None:
             return error_response(404, f"no order {order_id!r}")
         return order
