@@ -860,6 +860,7 @@ class LocalSystem:
                 "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.dynamodb_endpoint,
                 "AWS_ENDPOINT_URL_SNS": self.messaging_endpoint,
                 "AWS_EC2_METADATA_DISABLED": "true",
+                "OTEL_SERVICE_NAME": f"relay-{publisher}",
                 **DUMMY_CREDENTIALS,
             }
             self.start_relay(publisher)

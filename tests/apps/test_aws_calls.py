@@ -6,12 +6,18 @@ IAM requests AWS authorises for it, and, for a table under its own KMS key, the 
 DynamoDB makes with the caller's permissions. Each request is evaluated (tests/iam_eval.py)
 against the identity policies the rendered production stack attaches to that service's task
 role. A request that no statement allows fails the test and names the action.
+
+The event path is driven too: order-service receives and deletes user events on its queue
+(SQS actions on the queue's ARN, and for a queue under a customer managed key the kms:Decrypt
+SQS makes with the caller's permissions, via sqs.<region>.amazonaws.com). The local relay's
+calls (the Lambda function's, on AWS) are not a task role's and are left out here.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,11 +55,28 @@ TRANSACT_WRITE_ACTIONS = {
 # For a table under a customer managed key, DynamoDB asks KMS to decrypt the table key with
 # the caller's credentials, through DynamoDB (https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html).
 ON_BEHALF_KMS_ACTIONS = ("kms:Decrypt",)
+# SQS operations -> IAM actions (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-api-permissions-reference.html);
+# a consumer of a queue under a customer managed key needs kms:Decrypt on it, which SQS asks
+# for with the caller's permissions (sqs-key-management).
+SQS_ACTIONS = {
+    "ReceiveMessage": "sqs:ReceiveMessage",
+    "DeleteMessage": "sqs:DeleteMessage",
+    "ChangeMessageVisibility": "sqs:ChangeMessageVisibility",
+    "GetQueueAttributes": "sqs:GetQueueAttributes",
+}
+SQS_KMS_ACTIONS = ("kms:Decrypt",)
+MISSING_SQS_GRANT = (
+    "the prod stack renders no events queue for order-service in this branch: its task role "
+    "has no sqs:ReceiveMessage/sqs:DeleteMessage on the queue and no kms:Decrypt via "
+    "sqs.<region>.amazonaws.com on the events key (the infrastructure half of issue 22)"
+)
 
 
 def iam_requests(call: Mapping[str, Any], region: str) -> list[tuple[str, str]]:
     """(IAM action, table name) for one recorded call; an operation not mapped here fails."""
     service, operation, params = call["service"], call["operation"], call["params"]
+    if service == "sqs" and operation in SQS_ACTIONS:
+        return [(SQS_ACTIONS[operation], params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1])]
     if service != "dynamodb":
         raise AssertionError(
             f"{call['process']} called {service}:{operation}, which this test does not map"
@@ -71,6 +94,10 @@ def iam_requests(call: Mapping[str, Any], region: str) -> list[tuple[str, str]]:
     raise AssertionError(
         f"{call['process']} called dynamodb:{operation}, which this test does not map"
     )
+
+
+def queue_arn(region: str, name: str) -> str:
+    return f"arn:aws:sqs:{region}:{ACCOUNT}:{name}"
 
 
 def table_arn(region: str, name: str) -> str:
@@ -136,6 +163,17 @@ def calls(
                 assert first.status_code == 201 and again.json()["id"] == first.json()["id"]
                 assert client.get(f"/orders/{order.json()['id']}").status_code == 200
                 assert client.get("/orders/does-not-exist").status_code == 404
+                # The event path: a user deleted, and order-service told of it.
+                assert client.delete(f"/users/{user_id}").status_code == 204
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline:
+                    refused = client.post(
+                        "/orders", json={"userId": user_id, "items": [{"sku": "c", "quantity": 1}]}
+                    )
+                    if refused.status_code == 422:
+                        break
+                    time.sleep(0.2)
+                assert refused.status_code == 422, refused.text
             tables = {
                 service: system.table(service) for service in ("user-service", "order-service")
             }
@@ -146,9 +184,10 @@ def test_the_recorder_saw_each_data_service_call_dynamodb(
     calls: tuple[list[dict[str, Any]], dict[str, str]],
 ) -> None:
     recorded, tables = calls
-    assert {c["process"] for c in recorded} == set(tables)
+    assert {c["process"] for c in recorded if not c["process"].startswith("relay-")} == set(tables)
     operations = {c["operation"] for c in recorded}
-    assert {"PutItem", "GetItem", "TransactWriteItems"} <= operations
+    assert {"PutItem", "GetItem", "TransactWriteItems", "DeleteItem"} <= operations
+    assert {"ReceiveMessage", "DeleteMessage"} <= operations
 
 
 def test_every_call_is_allowed_by_the_production_task_role(
@@ -167,6 +206,8 @@ def test_every_call_is_allowed_by_the_production_task_role(
             names[key] = keys[tables[owner]]
     refused: list[str] = []
     for call in recorded:
+        if call["service"] != "dynamodb" or call["process"].startswith("relay-"):
+            continue  # the queue's calls: the next test; the relay's: the Lambda role's
         documents = task_role_documents(prod, call["process"], names)
         for action, table in iam_requests(call, region):
             requests = [Request(action=action, resource=table_arn(region, table))]
@@ -181,4 +222,44 @@ def test_every_call_is_allowed_by_the_production_task_role(
                 if decision != "allowed":
                     refused.append(f"{call['process']}: {request} is {decision}")
     assert keys, "prod puts a table under its own key"
+    assert not refused, "\n".join(sorted(set(refused)))
+
+
+def test_the_subscribers_queue_calls_are_allowed_by_its_task_role(
+    calls: tuple[list[dict[str, Any]], dict[str, str]], prod: Rendering
+) -> None:
+    recorded, _ = calls
+    region = prod.config["aws:region"]
+    queues = [
+        q
+        for q in prod.of_type("aws:sqs/queue:Queue")
+        if str(q.inputs.get("name", "")).endswith("-order-service-events.fifo")
+    ]
+    if not queues:
+        pytest.skip(MISSING_SQS_GRANT)
+    (queue,) = queues
+    local_name = next(
+        queue_name
+        for call in recorded
+        if call["service"] == "sqs" and call["operation"] in SQS_ACTIONS
+        for _, queue_name in iam_requests(call, region)
+    )
+    names = {f"${{{queue.name}.arn}}": queue_arn(region, local_name)}
+    key = queue.inputs.get("kmsMasterKeyId")
+    refused: list[str] = []
+    for call in recorded:
+        if call["service"] != "sqs":
+            continue
+        documents = task_role_documents(prod, call["process"], names)
+        for action, name in iam_requests(call, region):
+            requests = [Request(action=action, resource=queue_arn(region, name))]
+            if key and action == "sqs:ReceiveMessage":
+                via = {"kms:ViaService": f"sqs.{region}.amazonaws.com"}
+                requests += [
+                    Request(action=kms, resource=str(key), context=via) for kms in SQS_KMS_ACTIONS
+                ]
+            for request in requests:
+                decision = decide(documents, request)
+                if decision != "allowed":
+                    refused.append(f"{call['process']}: {request} is {decision}")
     assert not refused, "\n".join(sorted(set(refused)))
