@@ -7,6 +7,10 @@ message that cannot be applied stays on the queue: it comes back after the visib
 and after 5 receives goes to the dead-letter queue. The messages of a batch are applied in
 order; after a failure the rest of the batch is left for later, so no user's event overtakes an
 earlier one (the queue is FIFO, grouped by user).
+
+Traces: the long poll itself is not traced (a span every 20 s that carries nothing); each
+message is one trace, a CONSUMER span `<event type> process` with the transaction and the
+delete as its children.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import logging
 import threading
 from datetime import UTC, datetime
 from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from .store import OrderStore
 
@@ -34,29 +41,48 @@ class EventConsumer:
         logger: logging.Logger,
         *,
         wait_seconds: int = WAIT_SECONDS,
+        tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
         self.store = store
         self.logger = logger
         self.wait_seconds = wait_seconds
+        self.tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
 
     def receive_once(self) -> int:
         """One receive, and each message of it applied; the number applied or found applied."""
-        answer = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=self.wait_seconds,
-            AttributeNames=["ApproximateReceiveCount"],
-        )
+        with suppress_instrumentation():
+            answer = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=self.wait_seconds,
+                AttributeNames=["ApproximateReceiveCount"],
+            )
         done = 0
         for message in answer.get("Messages", []):
-            if self.stopping.is_set() or not self.handle(message):
+            if self.stopping.is_set() or not self.traced_handle(message):
                 break
             done += 1
         return done
+
+    def traced_handle(self, message: dict[str, Any]) -> bool:
+        """handle(), in a trace of its own: the message's processing, not the poll's."""
+        with self.tracer.start_as_current_span(
+            "events process",
+            context=trace.set_span_in_context(trace.INVALID_SPAN),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "aws_sqs",
+                "messaging.operation.type": "process",
+                "messaging.message.id": message.get("MessageId", ""),
+            },
+        ) as span:
+            handled = self.handle(message)
+            span.set_attribute("order_service.event.applied", handled)
+            return handled
 
     def handle(self, message: dict[str, Any]) -> bool:
         try:

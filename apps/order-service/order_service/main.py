@@ -175,6 +175,7 @@ def create_app(
             store,
             logger,
             wait_seconds=settings.events_wait_seconds,
+            tracer_provider=tracer_provider,
         )
     instrument_dynamodb(tracer_provider)
     users = UserDirectory(

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import Request
+from starlette.routing import Match
 
 from .edge import BODY_TIMEOUT_SECONDS, SINGLE_HEADERS, duplicate_json_key, refused_path
 from .errors import error_body
@@ -126,23 +127,41 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], *, close: bo
 
 def _head_as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
     """HEAD wherever GET is routed: the application sees a GET (on a copy of the scope: the
-    server reads its own to know it must send no body), and a 405 whose Allow names GET names
-    HEAD too."""
+    server reads its own to know it must send no body), and a 405's Allow names every method
+    the path takes, HEAD wherever GET."""
     if scope["method"] == "HEAD":
         scope = {**scope, "method": "GET"}
-    return scope, _allow_head(send)
+    return scope, _allow_every_method(scope, send)
 
 
-def _allow_head(send: Send) -> Send:
+def _routed_methods(scope: Scope) -> set[str]:
+    """The methods of every route whose path matches, when the router itself refused the
+    method: Starlette's 405 names only the first such route's, so `GET /users/{id}` and
+    `DELETE /users/{id}`, two routes, would each hide the other. A route that took the method
+    answered the 405 itself (the gateway relays its service's): its Allow stands. The router
+    leaves itself in the scope it routed."""
+    methods: set[str] = set()
+    for route in getattr(scope.get("router"), "routes", ()):
+        route_methods = getattr(route, "methods", None)
+        match = route.matches(scope)[0]
+        if match is Match.FULL:
+            return set()
+        if route_methods and match is Match.PARTIAL:
+            methods |= set(route_methods)
+    return methods
+
+
+def _allow_every_method(scope: Scope, send: Send) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start" and message["status"] == 405:
             headers = []
             for key, value in message.get("headers", ()):
                 if key.lower() == b"allow":
-                    methods = {m.strip() for m in value.split(b",") if m.strip()}
-                    if b"GET" in methods:
-                        methods.add(b"HEAD")
-                    value = b", ".join(sorted(methods))
+                    methods = {m.strip().decode() for m in value.split(b",") if m.strip()}
+                    methods |= _routed_methods(scope)
+                    if "GET" in methods:
+                        methods.add("HEAD")
+                    value = ", ".join(sorted(methods)).encode()
                 headers.append((key, value))
             message = {**message, "headers": headers}
         await send(message)
@@ -164,7 +183,7 @@ class RequestContext:
       by Content-Length or actually sent, gets 413; not all of it within `body_timeout`
       seconds, 408 and the connection closed; a JSON body with a key repeated in one object,
       400. The application never sees such a request;
-    - routes HEAD as GET, and adds HEAD to a 405's Allow wherever it names GET;
+    - routes HEAD as GET; a 405's Allow names every route's methods on the path, HEAD with GET;
     - writes one JSON log line per request; an unhandled error becomes a 500 with a JSON body.
     """
 
