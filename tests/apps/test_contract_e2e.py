@@ -93,31 +93,34 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def seeded(system: Any) -> dict[str, list[str]]:
-    """The ids of SEEDED users, and of an order for each, created through the gateway; and SPARE
-    users for each document that has DELETE /users/{user_id}."""
-    users, orders = [], []
-    spare: dict[str, list[str]] = {"public": [], "user-service": []}
+    """Per document that places orders, the ids of SEEDED users and of an order for each
+    (`users-<document>`, `orders-<document>`); per document that has DELETE /users/{user_id},
+    SPARE users for the path's id (`spare-<document>`). Each run has users of its own: a run
+    may delete a user whose id it saw in an answer (schemathesis infers such links), and a
+    later run's orders for that user would all be refused."""
+    found: dict[str, list[str]] = {}
     with httpx.Client(base_url=system.gateway_url, timeout=10) as client:
-        for ids in spare.values():
-            for number in range(SPARE):
-                user = {"name": f"Spare {number}", "email": f"spare{number}@example.com"}
-                created = client.post("/users", json=user)
-                assert created.status_code == 201, created.text
-                ids.append(created.json()["id"])
-        for number in range(SEEDED):
-            user = {"name": f"Seed {number}", "email": f"seed{number}@example.com"}
+
+        def create_user(label: str) -> str:
+            user = {"name": label, "email": f"{label.replace(' ', '.').lower()}@example.com"}
             created = client.post("/users", json=user)
             assert created.status_code == 201, created.text
-            users.append(created.json()["id"])
-            order = {"userId": users[-1], "items": [{"sku": "seed", "quantity": 1}]}
-            created = client.post("/orders", json=order)
-            assert created.status_code == 201, created.text
-            orders.append(created.json()["id"])
-    return {
-        "users": users,
-        "orders": orders,
-        **{f"spare-{document}": ids for document, ids in spare.items()},
-    }
+            return str(created.json()["id"])
+
+        for document in ("public", "user-service"):
+            found[f"spare-{document}"] = [
+                create_user(f"Spare {document} {n}") for n in range(SPARE)
+            ]
+        for document in ("public", "order-service"):
+            users = [create_user(f"Seed {document} {n}") for n in range(SEEDED)]
+            orders = []
+            for user_id in users:
+                order = {"userId": user_id, "items": [{"sku": "seed", "quantity": 1}]}
+                created = client.post("/orders", json=order)
+                assert created.status_code == 201, created.text
+                orders.append(created.json()["id"])
+            found[f"users-{document}"], found[f"orders-{document}"] = users, orders
+    return found
 
 
 def configuration(document: str, seeded: dict[str, list[str]]) -> str:
@@ -127,12 +130,15 @@ def configuration(document: str, seeded: dict[str, list[str]]) -> str:
         f'[dictionaries."{name}"]\nvalues = {json.dumps(ids)}\n' for name, ids in seeded.items()
     ]
     parameters = {
-        "public": {"body.userId": ("users", 0.9), "path.user_id": ("spare-public", 0.5)},
+        "public": {
+            "body.userId": ("users-public", 0.9),
+            "path.user_id": ("spare-public", 0.5),
+        },
         "user-service": {"path.user_id": ("spare-user-service", 0.5)},
-        "order-service": {"body.userId": ("users", 0.9)},
+        "order-service": {"body.userId": ("users-order-service", 0.9)},
     }[document]
     if document != "user-service":
-        parameters["path.order_id"] = ("orders", 0.5)
+        parameters["path.order_id"] = (f"orders-{document}", 0.5)
     lines.append("[parameters]")
     lines += [
         f'"{name}" = {{ dictionary = "{dictionary}", probability = {probability} }}'
