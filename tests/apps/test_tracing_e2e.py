@@ -132,8 +132,10 @@ def log_lines(log: Path) -> list[dict[str, Any]]:
 
 
 def test_one_request_is_one_trace_across_the_three_services(system: Any) -> None:
-    # The user is written straight to the table: the one request through the gateway is the
-    # order's creation, which order-service checks with user-service.
+    # The user is written straight to the table, with user-service's relay stopped so that
+    # order-service never hears of it: the one request through the gateway is the order's
+    # creation, which order-service checks with user-service.
+    system.processes["relay-user-service"].stop()
     user_id = str(uuid.uuid4())
     system.dynamodb().put_item(
         TableName=system.table("user-service"),
