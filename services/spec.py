@@ -58,6 +58,13 @@ class ServiceSpec:
     that set no image and cannot build. None: run `image`."""
     table: bool = False
     """The service owns a DynamoDB table (partition key `id`), named in TABLE_NAME."""
+    publishes: tuple[str, ...] = ()
+    """Events (`<entity>.<verb>`, lowercase) made from its table's changes: `<entity>.created`
+    when an item is inserted, `.updated` when one changes, `.deleted` when one is removed. An
+    event exists exactly when its write committed (docs/events.md); the application publishes
+    nothing itself. Needs `table`."""
+    subscribes: tuple[str, ...] = ()
+    """Events of other services it receives, on its own queue (EVENTS_QUEUE_URL)."""
 
     @property
     def url_variable(self) -> str:

@@ -10,4 +10,6 @@ SPEC = ServiceSpec(
     user="10001",
     image_prepares_tmp=True,
     table=True,
+    # From its table's stream: an insert is user.created, a removal user.deleted.
+    publishes=("user.created", "user.deleted"),
 )
