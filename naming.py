@@ -146,3 +146,8 @@ def relay_log_group(project: str, stack: str, publisher: str) -> str:
     """The relay's log group: the name Lambda logs to by default (`/aws/lambda/<function>`),
     created by the platform with the environment's retention and key."""
     return f"/aws/lambda/{relay_function(project, stack, publisher)}"
+
+
+def relay_failure_queue(project: str, stack: str, publisher: str) -> str:
+    """Where the relay's event source mapping reports the batches it gave up on."""
+    return f"{project}-{stack}-{publisher}-relay-failures"
