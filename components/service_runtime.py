@@ -326,6 +326,7 @@ def relay_args(
         log_group_name=own.relay_log_group_name,
         log_group_arn=own.relay_log_group_arn,
         region=settings.region,
+        account_id=shared.account_id,
         alarm_topic_arn=shared.alerts_topic_arn,
         alarm_prefix=naming.alarm_prefix(settings.project, settings.stack, service.name),
     )

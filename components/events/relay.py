@@ -89,7 +89,8 @@ def relay_policy(
     }
 
 
-def lambda_trust_policy() -> dict[str, Any]:
+def lambda_trust_policy(account_id: str) -> dict[str, Any]:
+    """Lambda may assume the role for functions of this account only."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -97,6 +98,7 @@ def lambda_trust_policy() -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"Service": "lambda.amazonaws.com"},
                 "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
             }
         ],
     }
@@ -120,6 +122,7 @@ class EventRelayArgs:
     log_group_name: pulumi.Input[str]
     log_group_arn: pulumi.Input[str]
     region: str
+    account_id: pulumi.Input[str]
     alarm_topic_arn: pulumi.Input[str]
     alarm_prefix: str
     """`<project>-<stack>-<service>`: the relay's alarms are `<prefix>-relay-*`."""
@@ -160,7 +163,9 @@ class EventRelay(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             description=f"Relays the table stream of {args.publisher} to its event topic",
-            assume_role_policy=json.dumps(lambda_trust_policy()),
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: json.dumps(lambda_trust_policy(account))
+            ),
             opts=child,
         )
         policy = aws.iam.RolePolicy(

@@ -167,9 +167,14 @@ def alarm_lines(rendering: Rendering) -> list[str]:
     alarms = rendering.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     if not alarms:
         return []
-    if not rendering.of_type("aws:sns/topic:Topic"):
+    # The alarm topic; the FIFO topics carry events.
+    if not [t for t in rendering.of_type("aws:sns/topic:Topic") if not t.inputs.get("fifoTopic")]:
         return [f"Alarm notifications: {len(alarms)} alarms notify the platform's topic", ""]
-    addresses = rendering.of_type("aws:sns/topicSubscription:TopicSubscription")
+    addresses = [
+        s
+        for s in rendering.of_type("aws:sns/topicSubscription:TopicSubscription")
+        if s.inputs.get("protocol") == "email"
+    ]
     if not addresses:
         return [
             f"Alarm notifications: nobody (alerts.emails is empty): the {len(alarms)} alarms act "
