@@ -208,6 +208,12 @@ class Platform(pulumi.ComponentResource):
                             relay_log_group_name=naming.relay_log_group(
                                 settings.project, settings.stack, service.name
                             ),
+                            failure_queue_name=naming.relay_failure_queue(
+                                settings.project, settings.stack, service.name
+                            ),
+                            alarm_prefix=naming.alarm_prefix(
+                                settings.project, settings.stack, service.name
+                            ),
                         )
                         for service in settings.publishers
                     ),
@@ -216,6 +222,7 @@ class Platform(pulumi.ComponentResource):
                     log_retention_days=settings.logs.retention_days,
                     log_kms_key_arn=log_key_arn,
                     retain_on_delete=settings.logs_on_destroy == "keep",
+                    alarm_topic_arn=self.alerts.topic_arn,
                 ),
                 child,
             )
@@ -236,6 +243,7 @@ class Platform(pulumi.ComponentResource):
                             topic_arn=outputs.topic_arn,
                             relay_log_group_name=outputs.relay_log_group_name,
                             relay_log_group_arn=outputs.relay_log_group_arn,
+                            failure_queue_arn=outputs.failure_queue_arn,
                         )
                         for publisher, outputs in self.events.publishers.items()
                     },
@@ -364,6 +372,7 @@ class Platform(pulumi.ComponentResource):
                         "topicArn": outputs.topic_arn,
                         "relayLogGroupName": outputs.relay_log_group_name,
                         "relayLogGroupArn": outputs.relay_log_group_arn,
+                        "relayFailureQueueArn": outputs.failure_queue_arn,
                     }
                     for name, outputs in (
                         self.events.publishers.items() if self.events is not None else ()

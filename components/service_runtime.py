@@ -57,6 +57,7 @@ class PublisherValues:
     topic_arn: pulumi.Input[str]
     relay_log_group_name: pulumi.Input[str]
     relay_log_group_arn: pulumi.Input[str]
+    failure_queue_arn: pulumi.Input[str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -314,9 +315,7 @@ def relay_args(
     return EventRelayArgs(
         publisher=service.name,
         function_name=naming.relay_function(settings.project, settings.stack, service.name),
-        failure_queue_name=naming.relay_failure_queue(
-            settings.project, settings.stack, service.name
-        ),
+        failure_queue_arn=own.failure_queue_arn,
         code_path=RELAY_CODE,
         code_hash=context_hash(PROJECT_ROOT / RELAY_CODE),
         publishes=service.publishes,
@@ -409,6 +408,7 @@ def platform_values(settings: StackSettings) -> tuple[SharedValues, dict[str, En
                         topic_arn=p.topic_arn,
                         relay_log_group_name=p.relay_log_group_name,
                         relay_log_group_arn=p.relay_log_group_arn,
+                        failure_queue_arn=p.failure_queue_arn,
                     )
                     for name, p in contract.events.publishers.items()
                 },

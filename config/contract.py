@@ -29,8 +29,9 @@ CONTRACT_VERSION = 3
 """Raised whenever a field service stacks read changes meaning or goes away, or a platform
 may now need something of its service stacks that an older program would not do. 2: the
 discovery mode (a Service Connect platform's services must join Service Connect) and the
-namespace ARN. 3: the events (the events key, each publisher's topic and relay log group):
-a publisher's service stack must now run its relay, a subscriber's its queue."""
+namespace ARN. 3: the events (the events key; each publisher's topic, relay log group and
+relay failure queue): a publisher's service stack must now run its relay, a subscriber's its
+queue."""
 VERSION_OUTPUT = "contractVersion"
 CONTRACT_OUTPUT = "platform"
 PLATFORM_KEYS_IN_SERVICE_STACK = ("platform", "services")
@@ -53,11 +54,13 @@ class EndpointContract:
 
 @dataclass(frozen=True, kw_only=True)
 class PublisherContract:
-    """What the platform holds for one publisher: its topic and its relay's log group."""
+    """What the platform holds for one publisher: its topic, its relay's log group and the
+    queue its relay reports given-up batches to."""
 
     topic_arn: str
     relay_log_group_name: str
     relay_log_group_arn: str
+    failure_queue_arn: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,12 +198,13 @@ def parse_contract(
             discovery=DiscoveryConfig.model_validate(document["discovery"]),
             namespace_arn=document["namespaceArn"],
             events=EventsContract(
-                key_arn=document["events"]["keyArn"],
+                key_arn=document["events"].get("keyArn"),
                 publishers={
                     name: PublisherContract(
                         topic_arn=p["topicArn"],
                         relay_log_group_name=p["relayLogGroupName"],
                         relay_log_group_arn=p["relayLogGroupArn"],
+                        failure_queue_arn=p["relayFailureQueueArn"],
                     )
                     for name, p in document["events"]["publishers"].items()
                 },

@@ -127,8 +127,9 @@ def expected_platform_resources(stack: str) -> int:
         count += 3  # Transaction Search: its component, the Logs resource policy, the destination
     publishers = [spec for spec in CATALOG.values() if spec.publishes]
     if publishers:
-        # The event transport: its component and key, a topic and a relay log group each.
-        count += 2 + 2 * len(publishers)
+        # The event transport: its component and key; a topic, a relay log group, a relay
+        # failure queue and its alarm each.
+        count += 2 + 4 * len(publishers)
     balancer = stack_block(stack, "loadBalancer")
     ports = 2 if balancer.get("certificateArn") else 1
     # The ALB's group admits each ingress CIDR on each listener port, one rule each.
@@ -169,9 +170,9 @@ def expected_service_resources(stack: str, name: str) -> int:
         # The scalable target and CPU policy, and a policy per optional metric.
         count += 2 + ("memoryTarget" in band) + ("requestsPerTarget" in band)
     if spec.publishes:
-        # The relay component: its role and policy, function, event source mapping, failure
-        # queue, and alarms on its iterator age and its failures.
-        count += 1 + 7
+        # The relay component: its role and policy, function, event source mapping, and the
+        # alarm on its iterator age (its failure queue is the platform's).
+        count += 1 + 5
     if spec.subscribes:
         # The queue component: the queue, its dead-letter queue, its policy, a subscription per
         # publisher, alarms on the dead-letter queue and the oldest message; the task role's

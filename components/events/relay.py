@@ -7,8 +7,9 @@ relay, which publishes each record that makes one of the publisher's events to i
 topic, one at a time, grouped by the item's id and deduplicated by the record's eventID. A
 failing record is retried (the batch is halved around it, and the relay reports the first
 record it could not publish, so that nothing after it in the shard is published before it)
-until the stream would drop it (24 hours); then its metadata goes to the failure queue, which
-alarms. The relay's code is the package `event_relay` (apps/event-relay/). docs/events.md.
+until the stream would drop it (24 hours); then its metadata goes to the failure queue (the
+platform's, which alarms). The relay's code is the package `event_relay` (apps/event-relay/).
+docs/events.md.
 
 Where it logs: the platform's log group for it (`/aws/lambda/<function>`), named in the
 function's logging configuration, so that this stack creates no log group.
@@ -36,8 +37,6 @@ MAXIMUM_RECORD_AGE_SECONDS = 86400
 ITERATOR_AGE_ALARM_MS = 300_000
 """Alarm when the relay is 5 minutes behind its stream: it is failing, long before any record
 is given up."""
-FAILURE_RETENTION_SECONDS = 1_209_600
-"""14 days, SQS's longest: the metadata of a batch given up, to replay by hand."""
 TOPIC_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
 """A publisher to a topic under a customer-managed key needs these on the key
 (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html)."""
@@ -108,7 +107,8 @@ def lambda_trust_policy(account_id: str) -> dict[str, Any]:
 class EventRelayArgs:
     publisher: str
     function_name: str
-    failure_queue_name: str
+    failure_queue_arn: pulumi.Input[str]
+    """The platform's queue for the batches the mapping gives up (it alarms there)."""
     code_path: str
     """The relay's code, a directory from the project's root (`apps/event-relay`)."""
     code_hash: str
@@ -136,7 +136,6 @@ class EventRelayArgs:
 class EventRelay(pulumi.ComponentResource):
     function_arn: pulumi.Output[str]
     role_arn: pulumi.Output[str]
-    failure_queue_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: EventRelayArgs, opts: pulumi.ResourceOptions | None = None
@@ -146,18 +145,6 @@ class EventRelay(pulumi.ComponentResource):
             raise ValueError("EventRelayArgs.stream_arn and stream_grant: the relay reads a table")
         child = pulumi.ResourceOptions(parent=self)
         fixed_name = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
-
-        # --- failures: a batch given up, and the alarm on it ------------------------------
-        failures = aws.sqs.Queue(
-            f"{name}-failures",
-            name=args.failure_queue_name,
-            # A mapping's on-failure destination is a standard queue (Lambda's guide,
-            # services-dynamodb-errors); SQS-managed encryption needs no key grants.
-            fifo_queue=False,
-            sqs_managed_sse_enabled=True,
-            message_retention_seconds=FAILURE_RETENTION_SECONDS,
-            opts=fixed_name,
-        )
 
         # --- the function and its role -------------------------------------------------------
         role = aws.iam.Role(
@@ -175,7 +162,7 @@ class EventRelay(pulumi.ComponentResource):
                 args.stream_grant,
                 args.topic_arn,
                 args.key_arn,
-                failures.arn,
+                args.failure_queue_arn,
                 args.log_group_arn,
             ).apply(
                 lambda values: json.dumps(
@@ -229,54 +216,33 @@ class EventRelay(pulumi.ComponentResource):
             function_response_types=["ReportBatchItemFailures"],
             maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS,
             maximum_record_age_in_seconds=MAXIMUM_RECORD_AGE_SECONDS,
-            destination_config={"on_failure": {"destination_arn": failures.arn}},
+            destination_config={"on_failure": {"destination_arn": args.failure_queue_arn}},
             filter_criteria={
                 "filters": [{"pattern": json.dumps({"eventName": sorted(args.stream_event_names)})}]
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
 
-        # --- alarms --------------------------------------------------------------------------
-        for suffix, description, metric in (
-            (
-                "relay-iterator-age",
-                f"The relay of {args.publisher} is over 5 minutes behind its table's stream: "
-                "its events are late, and are given up after 24 hours",
-                {
-                    "namespace": "AWS/Lambda",
-                    "metric_name": "IteratorAge",
-                    "dimensions": {"FunctionName": function.name},
-                    "threshold": ITERATOR_AGE_ALARM_MS,
-                },
-            ),
-            (
-                "relay-failures",
-                f"The relay of {args.publisher} gave up records: their events were not "
-                f"published (metadata in {args.failure_queue_name})",
-                {
-                    "namespace": "AWS/SQS",
-                    "metric_name": "ApproximateNumberOfMessagesVisible",
-                    "dimensions": {"QueueName": failures.name},
-                    "threshold": 1,
-                },
-            ),
-        ):
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-alarm-{suffix.removeprefix('relay-')}",
-                name=f"{args.alarm_prefix}-{suffix}",
-                alarm_description=description,
-                alarm_actions=[args.alarm_topic_arn],
-                ok_actions=[args.alarm_topic_arn],
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                statistic="Maximum",
-                period=60,
-                evaluation_periods=1,
-                treat_missing_data="notBreaching",
-                **metric,
-                opts=fixed_name,
-            )
+        # --- alarm: the relay is behind its stream ---------------------------------------------
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-alarm-iterator-age",
+            name=f"{args.alarm_prefix}-relay-iterator-age",
+            alarm_description=f"The relay of {args.publisher} is over 5 minutes behind its "
+            "table's stream: its events are late, and are given up after 24 hours",
+            alarm_actions=[args.alarm_topic_arn],
+            ok_actions=[args.alarm_topic_arn],
+            namespace="AWS/Lambda",
+            metric_name="IteratorAge",
+            dimensions={"FunctionName": function.name},
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            statistic="Maximum",
+            threshold=ITERATOR_AGE_ALARM_MS,
+            period=60,
+            evaluation_periods=1,
+            treat_missing_data="notBreaching",
+            opts=fixed_name,
+        )
 
         self.function_arn = function.arn
         self.role_arn = role.arn
-        self.failure_queue_arn = failures.arn
         self.register_outputs({"functionArn": self.function_arn, "roleArn": self.role_arn})
