@@ -276,3 +276,25 @@ def test_dev_has_the_same_transport(dev: Rendering) -> None:
     assert named(dev, "dev-order-service-events-queue").inputs["kmsMasterKeyId"] == (
         "${dev-events-key.arn}"
     )
+
+
+def test_the_graph_and_the_preview_show_the_asynchronous_edges(prod: Rendering) -> None:
+    from offline.preview.graph import architecture, to_dot, to_mermaid
+    from offline.preview.report import preview_text
+
+    topic = "topic_microservices_prod_user_service_events_fifo"
+    mermaid = to_mermaid(architecture(prod))
+    assert (
+        f'  svc_user_service -.->|"events user.created, user.deleted (table stream, relay)"| '
+        f"{topic}\n"
+    ) in mermaid
+    assert (
+        f'  {topic} -.->|"user.created, user.deleted (SQS FIFO {QUEUE})"| svc_order_service\n'
+    ) in mermaid
+    assert f"{topic} -> svc_order_service" in to_dot(architecture(prod))
+    assert "style=dashed" in to_dot(architecture(prod))
+    text = preview_text(prod)
+    assert (
+        "    microservices-prod-user-service-events.fifo -> order-service: user.created, "
+        f"user.deleted (SQS FIFO {QUEUE})\n"
+    ) in text

@@ -459,6 +459,15 @@ def test_a_service_stacks_graph_shows_its_platforms_alb_and_its_callers(
         assert "alb" not in text
     (row,) = service_rows(rendering)
     assert f"tasks {row.count}" in text and f"cpu/mem {row.size}" in text
+    # Its events: the platform's topic, drawn dashed, from its relay or to its queue.
+    asynchronous = set(re.findall(r'^  (\w+) -\.->\|".*"\| (\w+)$', text, re.M))
+    topic = "topic_microservices_prod_user_service_events_fifo"
+    expected_events = set()
+    if spec.publishes:
+        expected_events.add((node(service), topic))
+    if spec.subscribes:
+        expected_events.add((topic, node(service)))
+    assert asynchronous == expected_events
 
 
 def test_a_service_stack_prices_its_tasks_logs(

@@ -189,6 +189,31 @@ def alarm_lines(rendering: Rendering) -> list[str]:
     ]
 
 
+def event_lines(rendering: Rendering) -> list[str]:
+    """The asynchronous edges: each publisher's events to its topic, each topic's events to a
+    subscriber's queue (docs/events.md)."""
+    from offline.preview.graph import event_edges  # graph reads this module's rows
+
+    _, edges = event_edges(rendering, set())
+    if not edges:
+        return []
+    names = {
+        **{e.source: e.source.removeprefix("svc_").replace("_", "-") for e in edges},
+        **{e.target: e.target.removeprefix("svc_").replace("_", "-") for e in edges},
+    }
+    topics = {
+        node.id: node.lines[1]
+        for node in event_edges(rendering, set())[0]
+        if node.id.startswith("topic_")
+    }
+    lines = ["Events (asynchronous: publisher -> topic -> subscriber's queue):"]
+    for edge in edges:
+        source = topics.get(edge.source, names[edge.source])
+        target = topics.get(edge.target, names[edge.target])
+        lines.append(f"    {source} -> {target}: {edge.label}")
+    return [*lines, ""]
+
+
 def tracing_lines(rendering: Rendering) -> list[str]:
     """Whether the stack's tasks trace: a collector beside the application, the share of new
     traces recorded, and whether this stack turns on the account's Transaction Search."""
@@ -508,6 +533,7 @@ def preview_text(rendering: Rendering) -> str:
         "",
         *discovery_lines(rendering),
         *alarm_lines(rendering),
+        *event_lines(rendering),
         *tracing_lines(rendering),
         "Services:",
         *service_table_lines(services),
