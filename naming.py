@@ -114,3 +114,40 @@ def tracing_component(platform_name: str) -> str:
 def transaction_search_policy(project: str, stack: str) -> str:
     """The Logs resource policy letting X-Ray write spans: names are per account and region."""
     return f"{project}-{stack}-transaction-search"
+
+
+def events_component(platform_name: str) -> str:
+    """The platform's event transport: the events key and one topic per publisher."""
+    return f"{platform_name}-events"
+
+
+def events_topic(project: str, stack: str, publisher: str) -> str:
+    """A publisher's SNS FIFO topic: topic names are per account and region."""
+    return f"{project}-{stack}-{publisher}-events.fifo"
+
+
+def events_queue(project: str, stack: str, subscriber: str) -> str:
+    """A subscriber's SQS FIFO queue: queue names are per account and region."""
+    return f"{project}-{stack}-{subscriber}-events.fifo"
+
+
+def events_dead_letter_queue(project: str, stack: str, subscriber: str) -> str:
+    """Where a subscriber's queue moves a message it failed to process (a FIFO queue's
+    dead-letter queue is FIFO too)."""
+    return f"{project}-{stack}-{subscriber}-events-dlq.fifo"
+
+
+def relay_function(project: str, stack: str, publisher: str) -> str:
+    """The Lambda function that relays a publisher's table stream to its topic."""
+    return f"{project}-{stack}-{publisher}-relay"
+
+
+def relay_log_group(project: str, stack: str, publisher: str) -> str:
+    """The relay's log group: the name Lambda logs to by default (`/aws/lambda/<function>`),
+    created by the platform with the environment's retention and key."""
+    return f"/aws/lambda/{relay_function(project, stack, publisher)}"
+
+
+def relay_failure_queue(project: str, stack: str, publisher: str) -> str:
+    """Where the relay's event source mapping reports the batches it gave up on."""
+    return f"{project}-{stack}-{publisher}-relay-failures"

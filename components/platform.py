@@ -22,6 +22,7 @@ from components.edge.endpoint import (
     ServiceEndpointArgs,
 )
 from components.edge.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.events import EventTransport, EventTransportArgs, PublisherArgs
 from components.network.namespace import ServiceNamespace, ServiceNamespaceArgs
 from components.network.network import ExistingVpcArgs, FlowLogsArgs, Network, NetworkArgs
 from components.observability.alerts import (
@@ -32,7 +33,14 @@ from components.observability.alerts import (
 )
 from components.observability.log_key import LogEncryptionKey, LogEncryptionKeyArgs
 from components.observability.tracing import TransactionSearch, TransactionSearchArgs
-from components.service_runtime import EndpointValues, SharedValues, capacity_strategy, runtime_args
+from components.service_runtime import (
+    EndpointValues,
+    EventValues,
+    PublisherValues,
+    SharedValues,
+    capacity_strategy,
+    runtime_args,
+)
 from config import (
     PRIVATE_SUBNET_PREFIX,
     PUBLIC_SUBNET_PREFIX,
@@ -59,6 +67,8 @@ class Platform(pulumi.ComponentResource):
     transaction_search: TransactionSearch | None
     """X-Ray's span destination for the account, when this environment traces."""
     alerts: AlertTopic
+    events: EventTransport | None
+    """The events key and each publisher's topic; None when no service publishes."""
     dashboard: aws.cloudwatch.Dashboard
     endpoints: dict[str, ServiceEndpoint]
     services: dict[str, EcsService]
@@ -184,6 +194,38 @@ class Platform(pulumi.ComponentResource):
             ),
             child,
         )
+        self.events = None
+        if settings.publishers:
+            self.events = EventTransport(
+                naming.events_component(name),
+                EventTransportArgs(
+                    publishers=tuple(
+                        PublisherArgs(
+                            name=service.name,
+                            topic_name=naming.events_topic(
+                                settings.project, settings.stack, service.name
+                            ),
+                            relay_log_group_name=naming.relay_log_group(
+                                settings.project, settings.stack, service.name
+                            ),
+                            failure_queue_name=naming.relay_failure_queue(
+                                settings.project, settings.stack, service.name
+                            ),
+                            alarm_prefix=naming.alarm_prefix(
+                                settings.project, settings.stack, service.name
+                            ),
+                        )
+                        for service in settings.publishers
+                    ),
+                    account_id=account_id,
+                    partition=partition,
+                    log_retention_days=settings.logs.retention_days,
+                    log_kms_key_arn=log_key_arn,
+                    retain_on_delete=settings.logs_on_destroy == "keep",
+                    alarm_topic_arn=self.alerts.topic_arn,
+                ),
+                child,
+            )
         shared = SharedValues(
             cluster_arn=self.cluster.cluster_arn,
             cluster_name=self.cluster.cluster_name,
@@ -193,6 +235,22 @@ class Platform(pulumi.ComponentResource):
             account_id=account_id,
             partition=partition,
             namespace_arn=self.namespace.namespace_arn,
+            events=(
+                EventValues(
+                    key_arn=self.events.key_arn,
+                    publishers={
+                        publisher: PublisherValues(
+                            topic_arn=outputs.topic_arn,
+                            relay_log_group_name=outputs.relay_log_group_name,
+                            relay_log_group_arn=outputs.relay_log_group_arn,
+                            failure_queue_arn=outputs.failure_queue_arn,
+                        )
+                        for publisher, outputs in self.events.publishers.items()
+                    },
+                )
+                if self.events is not None
+                else None
+            ),
         )
         # Callers come first, so each service can admit the groups of the services that call it.
         self.endpoints = {}
@@ -307,6 +365,20 @@ class Platform(pulumi.ComponentResource):
             "privateSubnetIds": self._shared.private_subnet_ids,
             "loadBalancerArnSuffix": self._shared.load_balancer_arn_suffix,
             "alertsTopicArn": self._shared.alerts_topic_arn,
+            "events": {
+                "keyArn": self.events.key_arn if self.events is not None else None,
+                "publishers": {
+                    name: {
+                        "topicArn": outputs.topic_arn,
+                        "relayLogGroupName": outputs.relay_log_group_name,
+                        "relayLogGroupArn": outputs.relay_log_group_arn,
+                        "relayFailureQueueArn": outputs.failure_queue_arn,
+                    }
+                    for name, outputs in (
+                        self.events.publishers.items() if self.events is not None else ()
+                    )
+                },
+            },
             "endpoints": {
                 name: {
                     "securityGroupId": endpoint.security_group_id,

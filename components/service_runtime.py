@@ -5,7 +5,7 @@ values of the resources it just declared, a service stack the values its platfor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +23,14 @@ from components.compute.ecs_service import (
     ServiceConnectArgs,
     TargetGroupArgs,
 )
-from components.compute.image import ImageBuild, ServiceImageArgs, image_build
+from components.compute.image import ImageBuild, ServiceImageArgs, context_hash, image_build
 from components.data.table import ServiceTableArgs
+from components.events import EventQueueArgs, EventRelayArgs, EventSourceArgs
 from components.observability.alarms import ServiceAlarmArgs, ServiceConnectMetricsArgs
 from components.observability.tracing import CollectorArgs
 from config import ServiceSettings, StackSettings
-from config.limits import SERVICE_CONNECT_PROXY_MEMORY
+from config.events import verb
+from config.limits import SERVICE_CONNECT_PROXY_MEMORY, STREAM_EVENT_VERBS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +46,24 @@ class SharedValues:
     partition: pulumi.Input[str]
     namespace_arn: pulumi.Input[str] | None = None
     """The Cloud Map namespace; services join it under Service Connect."""
+    events: EventValues | None = None
+    """The events key and each publisher's topic; None when no service publishes."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublisherValues:
+    """What the platform holds for one publisher (its EventTransport's outputs)."""
+
+    topic_arn: pulumi.Input[str]
+    relay_log_group_name: pulumi.Input[str]
+    relay_log_group_arn: pulumi.Input[str]
+    failure_queue_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventValues:
+    key_arn: pulumi.Input[str]
+    publishers: Mapping[str, PublisherValues]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +83,8 @@ class EndpointValues:
 
 # Build contexts in service specs are relative to the project's root.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RELAY_CODE = "apps/event-relay"
+"""The relay's package (`event_relay`), from the project's root: the Lambda function's code."""
 
 ECS_STRATEGIES = {
     "rolling": "ROLLING",
@@ -207,10 +229,13 @@ def runtime_args(
                     production=settings.production,
                     protect=settings.data_on_destroy == "protect",
                     retain_on_delete=settings.data_on_destroy == "keep",
+                    stream=bool(service.publishes),
                 )
                 if service.table
                 else None
             ),
+            relay=relay_args(settings, service, shared) if service.publishes else None,
+            events_queue=(queue_args(settings, service, shared) if service.subscriptions else None),
             collector=(
                 CollectorArgs(
                     cpu=settings.observability.collector_cpu,
@@ -275,6 +300,62 @@ def runtime_args(
     )
 
 
+def _events(shared: SharedValues) -> EventValues:
+    if shared.events is None:
+        raise ValueError("a publisher or a subscriber needs the environment's EventValues")
+    return shared.events
+
+
+def relay_args(
+    settings: StackSettings, service: ServiceSettings, shared: SharedValues
+) -> EventRelayArgs:
+    """A publisher's relay, from its table's stream to its topic."""
+    events = _events(shared)
+    own = events.publishers[service.name]
+    return EventRelayArgs(
+        publisher=service.name,
+        function_name=naming.relay_function(settings.project, settings.stack, service.name),
+        failure_queue_arn=own.failure_queue_arn,
+        code_path=RELAY_CODE,
+        code_hash=context_hash(PROJECT_ROOT / RELAY_CODE),
+        publishes=service.publishes,
+        stream_event_names=sorted({STREAM_EVENT_VERBS[verb(e)] for e in service.publishes}),
+        topic_arn=own.topic_arn,
+        key_arn=events.key_arn,
+        log_group_name=own.relay_log_group_name,
+        log_group_arn=own.relay_log_group_arn,
+        region=settings.region,
+        account_id=shared.account_id,
+        alarm_topic_arn=shared.alerts_topic_arn,
+        alarm_prefix=naming.alarm_prefix(settings.project, settings.stack, service.name),
+    )
+
+
+def queue_args(
+    settings: StackSettings, service: ServiceSettings, shared: SharedValues
+) -> EventQueueArgs:
+    """A subscriber's queue, subscribed to the topic of each publisher it receives from."""
+    events = _events(shared)
+    return EventQueueArgs(
+        subscriber=service.name,
+        queue_name=naming.events_queue(settings.project, settings.stack, service.name),
+        dead_letter_queue_name=naming.events_dead_letter_queue(
+            settings.project, settings.stack, service.name
+        ),
+        key_arn=events.key_arn,
+        sources=tuple(
+            EventSourceArgs(
+                publisher=publisher,
+                topic_arn=events.publishers[publisher].topic_arn,
+                events=names,
+            )
+            for publisher, names in sorted(service.subscriptions.items())
+        ),
+        alarm_topic_arn=shared.alerts_topic_arn,
+        alarm_prefix=naming.alarm_prefix(settings.project, settings.stack, service.name),
+    )
+
+
 # The name of the application's port mapping, which its Service Connect endpoint refers to.
 SERVICE_CONNECT_PORT_NAME = "http"
 
@@ -319,6 +400,22 @@ def platform_values(settings: StackSettings) -> tuple[SharedValues, dict[str, En
         account_id=identity.account_id,
         partition=aws.get_partition_output().partition,
         namespace_arn=contract.namespace_arn,
+        events=(
+            EventValues(
+                key_arn=contract.events.key_arn,
+                publishers={
+                    name: PublisherValues(
+                        topic_arn=p.topic_arn,
+                        relay_log_group_name=p.relay_log_group_name,
+                        relay_log_group_arn=p.relay_log_group_arn,
+                        failure_queue_arn=p.failure_queue_arn,
+                    )
+                    for name, p in contract.events.publishers.items()
+                },
+            )
+            if contract.events.key_arn is not None
+            else None
+        ),
     )
     endpoints = {
         name: EndpointValues(

@@ -25,11 +25,13 @@ from config.schema import (
     ObservabilityConfig,
 )
 
-CONTRACT_VERSION = 2
+CONTRACT_VERSION = 3
 """Raised whenever a field service stacks read changes meaning or goes away, or a platform
 may now need something of its service stacks that an older program would not do. 2: the
 discovery mode (a Service Connect platform's services must join Service Connect) and the
-namespace ARN."""
+namespace ARN. 3: the events (the events key; each publisher's topic, relay log group and
+relay failure queue): a publisher's service stack must now run its relay, a subscriber's its
+queue."""
 VERSION_OUTPUT = "contractVersion"
 CONTRACT_OUTPUT = "platform"
 PLATFORM_KEYS_IN_SERVICE_STACK = ("platform", "services")
@@ -48,6 +50,24 @@ class EndpointContract:
     alternate_target_group_arn: str | None = None
     alternate_target_group_arn_suffix: str | None = None
     production_listener_rule_arn: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublisherContract:
+    """What the platform holds for one publisher: its topic, its relay's log group and the
+    queue its relay reports given-up batches to."""
+
+    topic_arn: str
+    relay_log_group_name: str
+    relay_log_group_arn: str
+    failure_queue_arn: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventsContract:
+    key_arn: str | None = None
+    """The events key (topics and queues); None when no service publishes."""
+    publishers: Mapping[str, PublisherContract] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +93,7 @@ class PlatformContract:
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     """The mode its services join, and their default per-request timeout."""
     namespace_arn: str | None = None
+    events: EventsContract = field(default_factory=EventsContract)
 
 
 def settings_document(
@@ -176,6 +197,18 @@ def parse_contract(
             observability=ObservabilityConfig.model_validate(document.get("observability", {})),
             discovery=DiscoveryConfig.model_validate(document["discovery"]),
             namespace_arn=document["namespaceArn"],
+            events=EventsContract(
+                key_arn=document["events"].get("keyArn"),
+                publishers={
+                    name: PublisherContract(
+                        topic_arn=p["topicArn"],
+                        relay_log_group_name=p["relayLogGroupName"],
+                        relay_log_group_arn=p["relayLogGroupArn"],
+                        failure_queue_arn=p["relayFailureQueueArn"],
+                    )
+                    for name, p in document["events"]["publishers"].items()
+                },
+            ),
         )
     except (KeyError, TypeError, AttributeError, ValidationError) as error:
         return None, [
@@ -220,4 +253,17 @@ def missing_endpoint_issue(name: str, contract: PlatformContract) -> ConfigIssue
         f"{', '.join(sorted(contract.endpoints)) or 'none'}); add the service to the catalog "
         "(services/) and run pulumi up on the platform first",
         fix=rm_command(f"services.{name}"),
+    )
+
+
+def missing_topic_issue(name: str, publisher: str, contract: PlatformContract) -> ConfigIssue:
+    """A service stack's service publishes, or subscribes to a publisher, for which its
+    platform has no topic: the platform was deployed from an older catalog."""
+    what = "publishes" if name == publisher else f"subscribes to events of '{publisher}'"
+    return ConfigIssue(
+        path=f"services.{name}",
+        message=f"{what}, and the platform {contract.reference} has no event topic for "
+        f"'{publisher}' (allowed: {', '.join(sorted(contract.events.publishers)) or 'none'}); "
+        "run pulumi up on the platform first, from the catalog with these events",
+        fix=f"pulumi up --stack {contract.reference}",
     )

@@ -121,3 +121,23 @@ def is_dns_name(name: str) -> bool:
 # the proxy (AWS's Service Connect guide, "Service Connect proxy" and "considerations":
 # https://github.com/awsdocs/amazon-ecs-developer-guide/blob/49232cf2ab3bbe78781a45fb1a4c4cf7eee8790a/doc_source/service-connect.md).
 SERVICE_CONNECT_PROXY_MEMORY = 64
+
+# Events (docs/events.md). An event's name: `<entity>.<verb>`, lowercase; the verbs a table's
+# stream makes (INSERT, MODIFY, REMOVE records: DynamoDB's StreamRecord eventName,
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_Record.html).
+EVENT_NAME = re.compile(r"^[a-z][a-z0-9]*\.[a-z][a-z0-9]*$")
+STREAM_EVENT_VERBS: Mapping[str, str] = MappingProxyType(
+    {"created": "INSERT", "updated": "MODIFY", "deleted": "REMOVE"}
+)
+# SQS: "A queue name can have up to 80 characters. Valid values: alphanumeric characters,
+# hyphens (-), and underscores (_). A FIFO queue name must end with the .fifo suffix"
+# (CreateQueue, QueueName: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html).
+SQS_FIFO_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,75}\.fifo$")
+# SNS: topic names of up to 256 alphanumerics, hyphens and underscores; a FIFO topic's ends in
+# .fifo (CreateTopic, Name: https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html).
+SNS_FIFO_TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,251}\.fifo$")
+# Lambda: function names of up to 64 letters, digits, hyphens and underscores
+# (CreateFunction, FunctionName: https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html).
+LAMBDA_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# SNS FIFO: 100 subscriptions per topic (https://aws.amazon.com/sns/features/, "FIFO topics").
+FIFO_TOPIC_SUBSCRIPTIONS_MAX = 100

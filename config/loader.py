@@ -12,10 +12,12 @@ from config import rules
 from config.calls import callers_first
 from config.contract import (
     missing_endpoint_issue,
+    missing_topic_issue,
     parse_contract,
     reference_issue,
     service_stack_key_issues,
 )
+from config.events import subscriptions
 from config.issues import ConfigError, ConfigIssue, Findings, rm_command, show, unknown_key_issue
 from config.schema import (
     BLOCKS,
@@ -150,6 +152,7 @@ def load_settings(
     if blocks["network"] is not None:
         rules.check_other_stacks(blocks["network"], region, other_stacks, findings)
     rules.check_catalog(stack, catalog, findings)
+    rules.check_events(project, stack, catalog, findings)
     if blocks["observability"] is not None and all_services_parsed and not platform_stack:
         rules.check_collector_room(
             {name: services.get(name, ServiceConfig()) for name in catalog},
@@ -284,6 +287,13 @@ def _load_service_stack(
             issues.append(missing_endpoint_issue(key, contract))
             continue
         issues += claimed_elsewhere_issues(stack, key, reference, other_stacks)
+        spec = catalog[key]
+        for publisher in (
+            *((key,) if spec.publishes else ()),
+            *subscriptions(spec, catalog),
+        ):
+            if publisher not in contract.events.publishers:
+                issues.append(missing_topic_issue(key, publisher, contract))
         parsed = parse(ServiceConfig, {} if value is None else value, ("services", key), issues)
         if parsed is None:
             continue

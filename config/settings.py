@@ -9,6 +9,7 @@ from typing import Literal
 
 from config.calls import callers_of
 from config.contract import PlatformContract
+from config.events import subscriptions
 from config.limits import SPOT_ARCHITECTURES
 from config.schema import (
     PER_REQUEST_TIMEOUT_DEFAULT,
@@ -168,6 +169,12 @@ class ServiceSettings:
     table: bool = False
     per_request_timeout_seconds: int = PER_REQUEST_TIMEOUT_DEFAULT
     """Service Connect: how long a caller's proxy waits for this service's response."""
+    publishes: tuple[str, ...] = ()
+    """The events its table's stream is relayed as (docs/events.md)."""
+    subscriptions: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    """Publisher -> the events of it this service receives on its queue."""
 
     @property
     def name(self) -> str:
@@ -239,6 +246,12 @@ class StackSettings:
     @property
     def deletion_protection(self) -> bool:
         return self.load_balancer.deletion_protection and self.teardown is None
+
+    @property
+    def publishers(self) -> tuple[ServiceSettings, ...]:
+        """The services whose table's changes are events (every catalog service is in a
+        platform's or an all-in-one stack's settings)."""
+        return tuple(s for s in self.services if s.publishes)
 
     def service(self, name: str) -> ServiceSettings:
         return next(s for s in self.services if s.name == name)
@@ -315,6 +328,8 @@ def merge(
         build=spec.build if config.image is None else None,
         cpu_architecture=config.cpu_architecture,
         table=spec.table,
+        publishes=spec.publishes,
+        subscriptions=MappingProxyType(subscriptions(spec, catalog)),
         per_request_timeout_seconds=(
             config.per_request_timeout_seconds
             if config.per_request_timeout_seconds is not None

@@ -31,6 +31,9 @@ BUCKET_ENCRYPTION = (
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 WEB_ACL_RULE = "aws:wafv2/webAclRule:WebAclRule"
 WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+TABLE = "aws:dynamodb/table:Table"
+RELAY_ENVIRONMENT = frozenset({"EVENTS_TOPIC_ARN", "PUBLISHES"})
 
 
 def _refers_to(value: Any, resource: Resource, *attributes: str) -> bool:
@@ -107,6 +110,32 @@ def forwarded_only_from_https(resources: Sequence[Resource], target_group: Resou
             if not on:
                 return False
     return bool(protocols) and all(protocol == "HTTPS" for protocol in protocols)
+
+
+def stream_relay(resources: Sequence[Resource], function: Resource) -> bool:
+    """The function is an event relay (docs/events.md): invoked only by one event source
+    mapping on a table's stream, one batch per shard at a time, that reports the batches it
+    gives up to a queue; its environment names its topic and events, nothing secret."""
+    mappings = [
+        m
+        for m in _of_type(resources, EVENT_SOURCE_MAPPING)
+        if _refers_to(m["inputs"].get("functionName"), function, "arn", "name")
+    ]
+    tables = _of_type(resources, TABLE)
+    variables = ((function["inputs"].get("environment") or {}).get("variables")) or {}
+    return (
+        len(mappings) == 1
+        and any(
+            _refers_to(mappings[0]["inputs"].get("eventSourceArn"), t, "streamArn") for t in tables
+        )
+        and mappings[0]["inputs"].get("parallelizationFactor") == 1
+        and bool(
+            ((mappings[0]["inputs"].get("destinationConfig") or {}).get("onFailure") or {}).get(
+                "destinationArn"
+            )
+        )
+        and set(variables) <= RELAY_ENVIRONMENT
+    )
 
 
 def alb_access_log_bucket(resources: Sequence[Resource], bucket: Resource) -> bool:
@@ -261,5 +290,57 @@ ALLOWED_FAILURES: tuple[Allowed, ...] = (
         "demands AWSManagedRulesAnonymousIpList, which blocks clients behind VPNs, Tor and hosting "
         "providers, an access policy and no Log4j control",
         waf_blocks_log4j,
+    ),
+    # The event relays (docs/events.md, "What Checkov says about the relay").
+    Allowed(
+        "CKV_AWS_116",
+        "aws_lambda_function",
+        "a function's dead-letter queue receives failed asynchronous invocations; a stream's event "
+        "source mapping invokes the relay synchronously, and sends the records it gives up to its "
+        "on-failure destination (the relay's failure queue, which alarms)",
+        stream_relay,
+    ),
+    Allowed(
+        "CKV_AWS_115",
+        "aws_lambda_function",
+        "the mapping bounds the relay's concurrency: one batch per stream shard at a time "
+        "(parallelization factor 1, which keeps an item's events in order); a reserved limit "
+        "below the shard count would throttle it and delay events",
+        stream_relay,
+        accepted=True,
+    ),
+    Allowed(
+        "CKV_AWS_117",
+        "aws_lambda_function",
+        "the relay reaches nothing in the VPC: Lambda reads the stream for it, and it calls SNS; "
+        "in the VPC it would need a NAT gateway or an SNS interface endpoint to do the same",
+        stream_relay,
+        accepted=True,
+    ),
+    Allowed(
+        "CKV_AWS_173",
+        "aws_lambda_function",
+        "the environment holds the relay's topic ARN and its event names, nothing secret; Lambda "
+        "encrypts it at rest with its AWS managed key",
+        stream_relay,
+        accepted=True,
+    ),
+    Allowed(
+        "CKV_AWS_272",
+        "aws_lambda_function",
+        "the code is apps/event-relay of this repository, uploaded by the stack's deploy role, "
+        "which alone (with the account's administrators) may update it (docs/deploy-"
+        "permissions.md); code signing would need an AWS Signer profile and a signing step",
+        stream_relay,
+        accepted=True,
+    ),
+    Allowed(
+        "CKV_AWS_50",
+        "aws_lambda_function",
+        "active tracing needs xray:PutTraceSegments, which has no resource-level permission: a "
+        "statement on `*` that the relay's role does not get; the relay is watched by its "
+        "iterator-age alarm, its failure queue's alarm and its logs",
+        stream_relay,
+        accepted=True,
     ),
 )

@@ -85,6 +85,10 @@ TERRAFORM_TYPES: dict[str, str] = {
     "aws:sns/topic:Topic": "aws_sns_topic",
     "aws:sns/topicSubscription:TopicSubscription": "aws_sns_topic_subscription",
     "aws:kms/alias:Alias": "aws_kms_alias",
+    "aws:lambda/eventSourceMapping:EventSourceMapping": "aws_lambda_event_source_mapping",
+    "aws:lambda/function:Function": "aws_lambda_function",
+    "aws:sqs/queue:Queue": "aws_sqs_queue",
+    "aws:sqs/queuePolicy:QueuePolicy": "aws_sqs_queue_policy",
     "aws:kms/key:Key": "aws_kms_key",
     "aws:lb/listener:Listener": "aws_lb_listener",
     "aws:lb/listenerRule:ListenerRule": "aws_lb_listener_rule",
@@ -152,6 +156,7 @@ BLOCK_NAMES: dict[str, dict[str, str]] = {
         "volumes": "volume",
         "inferenceAccelerators": "inference_accelerator",
     },
+    "aws_lambda_event_source_mapping": {"filterCriteria.filters": "filter"},
     "aws_lb": {"subnetMappings": "subnet_mapping"},
     "aws_lb_listener": {
         "defaultActions": "default_action",
@@ -177,8 +182,9 @@ PLURAL_BLOCKS: dict[str, frozenset[str]] = {
     "aws_service_discovery_service": frozenset({"dnsConfig.dnsRecords"}),
 }
 
-# Arguments that are maps in Terraform, not blocks.
-MAP_ARGUMENTS = frozenset({"tags", "tagsAll"})
+# Arguments that are maps in Terraform, not blocks (`variables`: a Lambda function's
+# environment).
+MAP_ARGUMENTS = frozenset({"tags", "tagsAll", "variables"})
 
 
 REFERENCE = re.compile(r"\$\{([^}]+)\}")

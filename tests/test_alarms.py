@@ -198,7 +198,11 @@ def test_dev_topic_uses_no_key_and_emails_subscribe(dev: Rendering) -> None:
     rendering = render_with(
         "dev", [("alerts.emails[0]", "ops@example.com"), ("alerts.emails[1]", "dev@example.com")]
     )
-    subscriptions = rendering.of_type("aws:sns/topicSubscription:TopicSubscription")
+    subscriptions = [
+        s
+        for s in rendering.of_type("aws:sns/topicSubscription:TopicSubscription")
+        if s.inputs["topic"] == "${dev-alerts-topic.arn}"
+    ]
     assert sorted(s.inputs["endpoint"] for s in subscriptions) == [
         "dev@example.com",
         "ops@example.com",

@@ -56,6 +56,7 @@ from offline.delivery.deploy_policy import (
     table_arn,
     task_definition_arn,
 )
+from offline.delivery.deploy_policy.events import EventScope
 from offline.render.environments import environment_document
 from offline.render.harness import RecordedResource, Rendering, render
 from services import CATALOG
@@ -74,7 +75,9 @@ Policy = dict[str, Any]
 TABLE_OWNERS = ("user-service", "order-service")
 VARIANTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
     "as the catalog has them": {},
-    "nothing built, no table": {name: {"build": None, "table": False} for name in CATALOG},
+    "nothing built, no table": {
+        name: {"build": None, "table": False, "publishes": (), "subscribes": ()} for name in CATALOG
+    },
     "all built, two tables": {
         name: {"build": f"apps/{name}", "table": name in TABLE_OWNERS} for name in CATALOG
     },
@@ -227,6 +230,13 @@ def resources_of(project: str, platform: str, service: str, stack: str) -> dict[
             partition, region, ACCOUNT, f"{component}-image-repository-9f8e7d6"
         ),
         "table": table_arn(partition, region, ACCOUNT, f"{component}-data-table-5c4b3a2"),
+        "relay function": f"arn:aws:lambda:{region}:{ACCOUNT}:function:"
+        + naming.relay_function(project, platform, service),
+        "relay role": role_arn(partition, ACCOUNT, f"{component}-relay-role-1a2b3c4"),
+        "events queue": f"arn:aws:sqs:{region}:{ACCOUNT}:"
+        + naming.events_queue(project, platform, service),
+        "events dead-letter queue": f"arn:aws:sqs:{region}:{ACCOUNT}:"
+        + naming.events_dead_letter_queue(project, platform, service),
         "state": s3_object_arn(partition, BUCKET, state_file(project, stack)),
         "lock": s3_object_arn(
             partition, BUCKET, f".pulumi/locks/organization/{project}/{stack}/1.json"
@@ -315,8 +325,20 @@ def test_patterns_name_the_stack_or_are_the_documented_account_wide_ones(
             f":alarm:{naming.alarm_prefix(scope.project, scope.platform_stack, service)}-",
             f"/{scope.stack}.",
             f"/{scope.stack}/",
+            # A relay's function, a subscriber's queues (names are the account's).
+            f":function:{naming.relay_function(scope.project, scope.platform_stack, service)}",
+            f":sqs:us-east-1:{ACCOUNT}:{scope.project}-{scope.platform_stack}-{service}-",
         )
+        (own_service,) = scope.services
+        # The platform's topics it subscribes to, and its subscriptions to them.
+        topics = {
+            f"arn:aws:sns:us-east-1:{ACCOUNT}:{topic}{suffix}"
+            for topic in own_service.events.topics
+            for suffix in ("", ":*")
+        }
         account_wide = {
+            *topics,
+            f"arn:aws:lambda:us-east-1:{ACCOUNT}:event-source-mapping:*",
             f"arn:aws:application-autoscaling:us-east-1:{ACCOUNT}:scalable-target/*",
             f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:*",
             f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*",
@@ -433,6 +455,20 @@ def test_its_own_resources_are_covered(
             for action in ("kms:CreateKey", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion"):
                 assert granted(policy, action, KEY), action
         assert granted(policy, "kms:PutKeyPolicy", KEY) is bool(own_service.key_policies)
+        events = own_service.events
+        if events.functions:
+            for action in (
+                "lambda:CreateFunction",
+                "lambda:UpdateFunctionCode",
+                "lambda:DeleteFunction",
+                "lambda:TagResource",
+            ):
+                assert granted(policy, action, own["relay function"]), action
+            for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:PassRole"):
+                assert granted(policy, action, own["relay role"]), action
+        for kind in ("events queue", "events dead-letter queue"):
+            for action in ("sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:DeleteQueue"):
+                assert granted(policy, action, own[kind]) is bool(events.queues), (action, kind)
 
 
 def test_no_log_permission_at_all(variant_policies: Policies) -> None:
@@ -466,6 +502,10 @@ def test_services_run_only_their_stacks_task_definitions(
         prefix = f"arn:aws:iam::{ACCOUNT}:role/"
         assert passes.pop("ecs-tasks.amazonaws.com") == [
             f"{prefix}{role}-???????" for role in own.task_roles
+        ]
+        # A publisher's relay role goes to Lambda, and to nothing else.
+        assert passes.pop("lambda.amazonaws.com", []) == [
+            f"{prefix}{role}-???????" for role in own.events.function_roles
         ]
         assert passes == (
             {"ecs.amazonaws.com": [f"{prefix}{r}-???????" for r in own.infrastructure_roles]}
@@ -616,8 +656,8 @@ def changed(rendering: Rendering, name: str, **changes: Any) -> Rendering:
         ),
         (
             "prod-user-service-data-table",
-            {"inputs": {"streamEnabled": True}},
-            "prod-user-service-data-table (aws:dynamodb/table:Table) sets streamEnabled",
+            {"inputs": {"ttl": {"enabled": True, "attributeName": "expires"}}},
+            "prod-user-service-data-table (aws:dynamodb/table:Table) sets ttl",
         ),
         (
             "prod-user-service-data-table",
@@ -895,7 +935,13 @@ EXAMPLE = StackScope(
             task_roles=("prod-order-service-execution-role", "prod-order-service-task-role"),
             alarm_names=tuple(
                 f"microservices-prod-order-service-{suffix}"
-                for suffix in ("cpu-high", "memory-high", "running-tasks-low")
+                for suffix in (
+                    "cpu-high",
+                    "events-dlq-depth",
+                    "events-oldest-message",
+                    "memory-high",
+                    "running-tasks-low",
+                )
             ),
             scales=True,
             repositories=("prod-order-service-image-repository",),
@@ -906,11 +952,19 @@ EXAMPLE = StackScope(
             keyed_tables=("prod-order-service-data-table",),
             keys=(("prod-order-service-data-key", 30),),
             key_policies=("prod-order-service-data-key",),
+            events=EventScope(
+                queues=(
+                    "microservices-prod-order-service-events-dlq.fifo",
+                    "microservices-prod-order-service-events.fifo",
+                ),
+                subscribed_queues=("microservices-prod-order-service-events.fifo",),
+                topics=("microservices-prod-user-service-events.fifo",),
+            ),
         ),
     ),
 )
 """The documented example: order-service's stack of prod split into service stacks, order-service
-building its image and owning a table."""
+building its image, owning a table and subscribing to user-service's events."""
 
 
 def documented_block(marker: str) -> str:
@@ -989,3 +1043,27 @@ def test_the_command_prints_the_notes_on_stderr_and_the_policy_alone_on_stdout(
         captured = capsys.readouterr()
         policy = json.loads(captured.out)
         assert captured.err.splitlines() == broad_key_notes(policy), service
+
+
+def test_a_subscriber_subscribes_only_its_own_queue_by_sqs_and_a_publisher_creates_no_queue(
+    policies: Policies,
+) -> None:
+    """order-service subscribes to user-service's topic: Subscribe on that topic only, with
+    its own queue as the endpoint; user-service's relay reports to the platform's failure
+    queue, so its stack has no SQS or SNS permission."""
+    policy, scope = policies["order-service"]
+    (subscribe,) = [s for s in statements(policy) if "sns:Subscribe" in s["Action"]]
+    topic = naming.events_topic(scope.project, scope.platform_stack, "user-service")
+    assert subscribe["Resource"] == [f"arn:aws:sns:us-east-1:{ACCOUNT}:{topic}"]
+    queue = naming.events_queue(scope.project, scope.platform_stack, "order-service")
+    assert subscribe["Condition"] == {
+        "StringEquals": {
+            "sns:Protocol": "sqs",
+            "sns:Endpoint": [f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}"],
+        }
+    }
+    assert not [a for s in statements(policy) for a in s["Action"] if a.startswith("lambda:")]
+    policy, _ = policies["user-service"]
+    actions = [a for s in statements(policy) for a in s["Action"]]
+    assert not [a for a in actions if a.startswith(("sqs:", "sns:"))]
+    assert "lambda:CreateFunction" in actions

@@ -277,6 +277,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             if args.typ.startswith("aws:lb/"):
                 state["dnsName"] = f"{args.name}.elb.mock"
                 state["arnSuffix"] = f"{kind}/{args.name}"
+            if args.typ == "aws:sqs/queue:Queue":
+                state["url"] = f"https://sqs.mock/{state['name']}"
+            if args.typ == "aws:dynamodb/table:Table":
+                state["streamArn"] = f"{state['arn']}/stream/mock"
         self.resources.append(
             Resource(type=args.typ, name=args.name, id=id_, inputs=inputs, state=state)
         )

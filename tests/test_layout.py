@@ -13,7 +13,7 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
 COMPOSITION = ("components.platform", "components.platform_reference", "components.service_runtime")
-PARTS = ("network", "edge", "compute", "data", "observability")
+PARTS = ("network", "edge", "compute", "data", "observability", "events")
 # offline/'s jobs and what each may import from offline/ (text.py: anyone).
 OFFLINE_ALLOWED = {
     "render": {"render"},
@@ -65,14 +65,16 @@ def test_the_parts_import_neither_config_nor_offline_nor_the_composition_layer()
 
 
 def test_a_part_imports_another_part_only_for_what_it_builds_on() -> None:
-    # compute builds on observability (alarms, tracing) and data (its table); nothing else
+    # compute builds on observability (alarms, tracing), data (its table) and events (its
+    # relay and its queue); nothing else
     # crosses between parts: the composition layer wires them together.
     allowed = {
         "network": set(),
         "edge": set(),
-        "compute": {"observability", "data"},
+        "compute": {"observability", "data", "events"},
         "data": set(),
         "observability": set(),
+        "events": set(),
     }
     for part in PARTS:
         for path in python_files(f"components/{part}"):

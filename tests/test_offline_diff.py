@@ -7,6 +7,7 @@ import dataclasses
 import importlib
 import inspect
 import json
+import keyword
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,8 @@ def _input_names(type_: str) -> set[str]:
     """The resource's inputs in camelCase, from the installed SDK's resource class."""
     package, module, name = type_.split(":")
     folder = module.partition("/")[0]
+    # A Python keyword takes a trailing underscore (`lambda` -> `lambda_`).
+    folder = f"{folder}_" if keyword.iskeyword(folder) else folder
     # Through the package, as the program reaches it: importing one of pulumi_aws's modules
     # directly would leave its lazily loaded package without the other classes.
     sdk = getattr(importlib.import_module(f"pulumi_{package}"), folder)

@@ -300,7 +300,14 @@ def test_dot_graph_edges(tmp_path: Path) -> None:
     output = tmp_path / "prod.dot"
     assert main(["graph", "--stack", "prod", "--format", "dot", "-o", str(output)]) == 0
     text = output.read_text()
-    assert set(re.findall(r"^  (\w+) -> (\w+) \[", text, re.MULTILINE)) == EDGES
+    calls = set(re.findall(r'^  (\w+) -> (\w+) \[label="[^"]*"\];$', text, re.MULTILINE))
+    assert calls == EDGES
+    # The events' edges, dashed: publisher -> its topic -> subscriber.
+    topic = "topic_microservices_prod_user_service_events_fifo"
+    assert set(re.findall(r"^  (\w+) -> (\w+) \[.*style=dashed\];$", text, re.MULTILINE)) == {
+        (node("user-service"), topic),
+        (topic, node("order-service")),
+    }
     assert 'label="Internet"' in text
     assert "tasks 3 (3..10)" in text and "cpu/mem 512/1024" in text
     for name, spec in CATALOG.items():

@@ -50,6 +50,14 @@ RUNTIME_TYPES = {
     "microservices:service_table:ServiceTable",
     "aws:dynamodb/table:Table",
     "aws:kms/key:Key",
+    # Its events: a publisher's relay, a subscriber's queue (issue 22).
+    "microservices:events:EventRelay",
+    "aws:lambda/function:Function",
+    "aws:lambda/eventSourceMapping:EventSourceMapping",
+    "microservices:events:EventQueue",
+    "aws:sqs/queue:Queue",
+    "aws:sqs/queuePolicy:QueuePolicy",
+    "aws:sns/topicSubscription:TopicSubscription",
 }
 
 
@@ -92,6 +100,16 @@ def test_the_split_registers_what_the_all_in_one_stack_registers(
     for rendering in service_stacks.values():
         split_total += registered(rendering)
     all_in_one = registered(prod)
+    # The events are part of the proof: topics, key, relays, queues, subscriptions.
+    events = {t for t, _, _ in all_in_one if t.startswith(("aws:sns/", "aws:sqs/", "aws:lambda/"))}
+    assert events >= {
+        "aws:sns/topic:Topic",
+        "aws:sns/topicSubscription:TopicSubscription",
+        "aws:sqs/queue:Queue",
+        "aws:sqs/queuePolicy:QueuePolicy",
+        "aws:lambda/function:Function",
+        "aws:lambda/eventSourceMapping:EventSourceMapping",
+    }
     assert split_total - all_in_one == Counter(), "the split registers more"
     assert all_in_one - split_total == Counter(), "the split misses resources"
 
@@ -228,6 +246,54 @@ def test_a_missing_platform_stack_file_is_named(project: SplitProject) -> None:
 
 def _contract_outputs(platform: Rendering) -> dict[str, Any]:
     return json.loads(json.dumps(platform.outputs))
+
+
+def test_the_platform_holds_the_topics_and_key_and_exports_them(
+    platform: Rendering, order_stack: Rendering
+) -> None:
+    """Topics, the events key and each relay's log group and failure queue are the platform's;
+    the contract exports them; a subscriber's stack subscribes to the exported topic."""
+    publishers = sorted(name for name, spec in CATALOG.items() if spec.publishes)
+    fifo = [r for r in platform.of_type("aws:sns/topic:Topic") if r.inputs.get("fifoTopic")]
+    assert sorted(r.inputs["name"] for r in fifo) == [
+        f"microservices-prod-{p}-events.fifo" for p in publishers
+    ]
+    events = platform.outputs["platform"]["events"]
+    assert events["keyArn"] == "${prod-events-key.arn}"
+    assert sorted(events["publishers"]) == publishers
+    for name, exported in events["publishers"].items():
+        assert exported == {
+            "topicArn": f"${{prod-events-{name}-topic.arn}}",
+            "relayLogGroupName": f"/aws/lambda/microservices-prod-{name}-relay",
+            "relayLogGroupArn": f"${{prod-events-{name}-relay-logs.arn}}",
+            "relayFailureQueueArn": f"${{prod-events-{name}-relay-failures.arn}}",
+        }
+    assert not platform.of_type("aws:lambda/function:Function")
+    assert not [q for q in platform.of_type("aws:sqs/queue:Queue") if "fifo" in q.inputs["name"]]
+    (subscription,) = order_stack.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert subscription.inputs["topic"] == "${prod-events-user-service-topic.arn}"
+
+
+def test_a_subscriber_whose_platform_has_no_topic_for_its_publisher_is_refused(
+    platform: Rendering,
+) -> None:
+    """A platform deployed from an older catalog: the service stack says which topic is
+    missing and that the platform is to be deployed first."""
+    outputs = _contract_outputs(platform)
+    del outputs["platform"]["events"]["publishers"]["user-service"]
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            {"platform": "acme/microservices/prod", "services": {"order-service": {}}},
+            stack="prod-order-service",
+            region="us-east-1",
+            platform=outputs,
+        )
+    assert [str(issue) for issue in raised.value.issues] == [
+        "services.order-service: subscribes to events of 'user-service', and the platform "
+        "acme/microservices/prod has no event topic for 'user-service' (allowed: none); run "
+        "pulumi up on the platform first, from the catalog with these events; fix: pulumi up "
+        "--stack acme/microservices/prod"
+    ]
 
 
 def test_a_service_the_platform_has_no_endpoint_for_is_refused(platform: Rendering) -> None:
@@ -393,6 +459,15 @@ def test_a_service_stacks_graph_shows_its_platforms_alb_and_its_callers(
         assert "alb" not in text
     (row,) = service_rows(rendering)
     assert f"tasks {row.count}" in text and f"cpu/mem {row.size}" in text
+    # Its events: the platform's topic, drawn dashed, from its relay or to its queue.
+    asynchronous = set(re.findall(r'^  (\w+) -\.->\|".*"\| (\w+)$', text, re.M))
+    topic = "topic_microservices_prod_user_service_events_fifo"
+    expected_events = set()
+    if spec.publishes:
+        expected_events.add((node(service), topic))
+    if spec.subscribes:
+        expected_events.add((topic, node(service)))
+    assert asynchronous == expected_events
 
 
 def test_a_service_stack_prices_its_tasks_logs(

@@ -125,6 +125,11 @@ def expected_platform_resources(stack: str) -> int:
     count += len(stack_block(stack, "alerts").get("emails", []))  # a subscription each
     if traces(stack) and stack_block(stack, "observability").get("manageTransactionSearch", True):
         count += 3  # Transaction Search: its component, the Logs resource policy, the destination
+    publishers = [spec for spec in CATALOG.values() if spec.publishes]
+    if publishers:
+        # The event transport: its component and key; a topic, a relay log group, a relay
+        # failure queue and its alarm each.
+        count += 2 + 4 * len(publishers)
     balancer = stack_block(stack, "loadBalancer")
     ports = 2 if balancer.get("certificateArn") else 1
     # The ALB's group admits each ingress CIDR on each listener port, one rule each.
@@ -164,6 +169,16 @@ def expected_service_resources(stack: str, name: str) -> int:
     if band is not None:
         # The scalable target and CPU policy, and a policy per optional metric.
         count += 2 + ("memoryTarget" in band) + ("requestsPerTarget" in band)
+    if spec.publishes:
+        # The relay component: its role and policy, function, event source mapping, and the
+        # alarm on its iterator age (its failure queue is the platform's).
+        count += 1 + 5
+    if spec.subscribes:
+        # The queue component: the queue, its dead-letter queue, its policy, a subscription per
+        # publisher, alarms on the dead-letter queue and the oldest message; the task role's
+        # policy on the queue.
+        publishers = {p for e in spec.subscribes for p, s in CATALOG.items() if e in s.publishes}
+        count += 1 + 3 + len(publishers) + 2 + 1
     return count
 
 
@@ -206,7 +221,8 @@ def test_resource_counts(stack: str, dev: Rendering, prod: Rendering) -> None:
     # flow-logs delivery role where flow logs are on.
     flow_logs = bool(stack_block(stack, "network").get("flowLogs"))
     shifting = sum(strategy_of(stack, name) != "rolling" for name in SERVICES)
-    assert counts["aws:iam/role:Role"] == 2 * len(SERVICES) + shifting + flow_logs
+    relays = sum(bool(spec.publishes) for spec in CATALOG.values())
+    assert counts["aws:iam/role:Role"] == 2 * len(SERVICES) + shifting + flow_logs + relays
     # A routed service's target group, and the alternate one a release shifts traffic to.
     assert counts.get("aws:lb/targetGroup:TargetGroup", 0) == 2 * len(ROUTED)
     assert counts.get("aws:lb/listenerRule:ListenerRule", 0) == sum(
@@ -430,7 +446,11 @@ def test_callers_get_callee_urls(stack: str, dev: Rendering, prod: Rendering) ->
     # Every service gets exactly its callees' URLs, at their Cloud Map names.
     for service, spec in CATALOG.items():
         environment = environment_of(container(rendering, service))
-        urls = {key: value for key, value in environment.items() if key.endswith("_URL")}
+        urls = {
+            key: value
+            for key, value in environment.items()
+            if key.endswith("_URL") and key != "EVENTS_QUEUE_URL"
+        }
         assert urls == {
             CATALOG[callee].url_variable: (
                 f"http://{CATALOG[callee].discovery_name}.{stack}.internal:"
@@ -653,9 +673,15 @@ def test_prod_log_groups_use_a_rotating_customer_managed_key(
         )
     }
     groups = prod.of_type("aws:cloudwatch/logGroup:LogGroup")
-    assert len(groups) == len(SERVICES) + 2  # one per service, flow logs, WAF
+    publishers = [name for name in SERVICES if CATALOG[name].publishes]
+    # One per service and per publisher's relay, flow logs, WAF.
+    assert len(groups) == len(SERVICES) + len(publishers) + 2
     assert {g.inputs.get("kmsKeyId") for g in groups} == {"${prod-logs-key.arn}"}
-    assert not dev.of_type("aws:kms/key:Key")
+    # Development's only key is the events key: SNS delivers into encrypted queues only under
+    # a customer-managed key (docs/events.md).
+    assert {k.name for k in dev.of_type("aws:kms/key:Key")} == (
+        {"dev-events-key"} if publishers else set()
+    )
     assert all("kmsKeyId" not in g.inputs for g in dev.of_type("aws:cloudwatch/logGroup:LogGroup"))
 
 

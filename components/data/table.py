@@ -70,6 +70,50 @@ def table_policy(table_arn: str, *, key_arn: str | None = None, region: str = ""
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+STREAM_READ_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+)
+"""What a stream's reader (a Lambda event source mapping, as the function's role) needs on the
+stream. Lambda's guide also names dynamodb:ListStreams, which takes no resource (Service
+Authorization Reference, DynamoDB: ListStreams has no resource type), so it could only be
+granted on `*`; a mapping is given its stream's ARN, and the grant leaves it out
+(docs/events.md, "Not verified without AWS")."""
+
+
+def stream_read_statements(
+    stream_arn: str, *, key_arn: str | None = None, region: str = ""
+) -> list[dict[str, Any]]:
+    """Everything a reader of the table's stream needs: the stream and, for a table under its
+    own key, kms:Decrypt on that key through DynamoDB ("DynamoDB streams are always encrypted
+    with a table-level encryption key": encryption.usagenotes; aws-cdk's grantStreamRead grants
+    the key's Decrypt the same way)."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadOwnTableStream",
+            "Effect": "Allow",
+            "Action": list(STREAM_READ_ACTIONS),
+            "Resource": stream_arn,
+        }
+    ]
+    if key_arn is not None:
+        if not region:
+            raise ValueError("a table key's grant names the region DynamoDB uses it in")
+        statements.append(
+            {
+                "Sid": "OwnTableKeyThroughDynamoDB",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": key_arn,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}
+                },
+            }
+        )
+    return statements
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServiceTableArgs:
     production: bool = False
@@ -81,6 +125,13 @@ class ServiceTableArgs:
     account_id: pulumi.Input[str] = ""
     """Required in production: the key's policy names the account."""
     partition: pulumi.Input[str] = "aws"
+    stream: bool = False
+    """Write every committed change of an item to the table's stream, with the item before and
+    after (a publisher's: its relay makes events of them, docs/events.md)."""
+
+
+# What a publisher's stream records carry: the item after an insert or change, before a removal.
+STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
 
 
 class ServiceTable(pulumi.ComponentResource):
@@ -88,6 +139,8 @@ class ServiceTable(pulumi.ComponentResource):
     table_arn: pulumi.Output[str]
     key_arn: pulumi.Output[str] | None
     """The table's own key; None under the AWS owned key."""
+    stream_arn: pulumi.Output[str] | None
+    """The table's stream, where it has one."""
 
     def __init__(
         self, name: str, args: ServiceTableArgs, opts: pulumi.ResourceOptions | None = None
@@ -121,12 +174,24 @@ class ServiceTable(pulumi.ComponentResource):
             point_in_time_recovery={"enabled": args.production},
             deletion_protection_enabled=args.production and args.protect,
             server_side_encryption=encryption,
+            # Said either way: a stream left out of the inputs would stay as it was.
+            stream_enabled=args.stream,
+            stream_view_type=STREAM_VIEW_TYPE if args.stream else None,
             opts=kept,
         )
         self.table_name = table.name
         self.table_arn = table.arn
+        self.stream_arn = table.stream_arn if args.stream else None
         self.register_outputs(
             {"tableName": self.table_name, "tableArn": self.table_arn, "keyArn": self.key_arn}
+        )
+
+    def stream_read_grant(self, region: str) -> pulumi.Output[list[dict[str, Any]]]:
+        """The statements a reader of this table's stream needs (its relay's role)."""
+        if self.stream_arn is None:
+            raise ValueError("the table has no stream")
+        return pulumi.Output.all(self.stream_arn, self.key_arn).apply(
+            lambda values: stream_read_statements(values[0], key_arn=values[1], region=region)
         )
 
     def access_policy(self, region: str) -> pulumi.Output[str]:

@@ -7,7 +7,8 @@ why, and every finding carries the command that fixes it.
 One module per topic, as the schema's blocks go: service.py (one service's config),
 cluster.py (cluster, deployment, draining, architecture capacity), network.py, discovery.py
 (namespace, Service Connect), edge.py (load balancer, certificate), observability.py (alerts,
-logs, collector room), catalog.py (the catalog and the stack as a whole), production.py;
+logs, collector room), catalog.py (the catalog and the stack as a whole), events.py (the
+catalog's publishes and subscribes), production.py;
 common.py holds what several share. Every check_* is re-exported here, so `rules.check_x`
 holds for config/loader.py.
 """
@@ -37,6 +38,7 @@ from config.rules.edge import (
     check_certificate,
     check_load_balancer,
 )
+from config.rules.events import check_events
 from config.rules.network import (
     check_network,
     check_other_stacks,
@@ -73,6 +75,7 @@ __all__ = [
     "check_deployment",
     "check_discovery",
     "check_draining",
+    "check_events",
     "check_load_balancer",
     "check_logs",
     "check_namespace",

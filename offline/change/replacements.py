@@ -294,6 +294,67 @@ _RULES: tuple[ReplacementRule, ...] = (
         note="an email subscription pending confirmation cannot be deleted; Pulumi forgets it",
     ),
     _rule(
+        "aws:lambda/function:Function",
+        ("name", "packageType"),
+        identities=(
+            Identity(
+                paths=("name",),
+                what="function name (the resource's id; CreateFunction refuses one that "
+                "already exists: ResourceConflictException)",
+                source=TF + "lambda/function.go (d.SetId(functionName))",
+            ),
+        ),
+        source=TF + "lambda/function.go: function_name, package_type ForceNew (Pulumi's "
+        "`name`); code, role, runtime, handler, environment, logging_config update in place",
+    ),
+    _rule(
+        "aws:lambda/eventSourceMapping:EventSourceMapping",
+        (
+            "eventSourceArn",
+            "startingPosition",
+            "startingPositionTimestamp",
+            "queues",
+            "topics",
+            "selfManagedEventSource",
+            "amazonManagedKafkaEventSourceConfig",
+            "selfManagedKafkaEventSourceConfig",
+        ),
+        source=TF + "lambda/event_source_mapping.go: event_source_arn, starting_position, "
+        "starting_position_timestamp, queues, topics, self_managed_event_source, "
+        "amazon_managed_kafka_event_source_config, self_managed_kafka_event_source_config "
+        "ForceNew; function_name, batching, retries, destination and filters update in place",
+        note="a new mapping on a stream starts at its starting position (TRIM_HORIZON: the "
+        "records of the last 24 hours again; the relay's deduplication ids make SNS drop "
+        "those published in the last 5 minutes, the subscribers' inboxes the rest)",
+    ),
+    _rule(
+        "aws:sqs/queue:Queue",
+        ("name", "namePrefix", "fifoQueue"),
+        identities=(
+            Identity(
+                paths=("name",),
+                what="queue name (the URL is the resource's id; CreateQueue with a name in use "
+                "and other attributes fails: QueueAlreadyExists)",
+                source=TF + "sqs/queue.go (d.SetId(queueURL))",
+            ),
+        ),
+        source=TF + "sqs/queue.go: name, name_prefix, fifo_queue ForceNew",
+        note="a replaced queue is a new, empty queue: messages waiting in the old one are lost",
+    ),
+    _rule(
+        "aws:sqs/queuePolicy:QueuePolicy",
+        ("queueUrl",),
+        identities=(
+            Identity(
+                paths=("queueUrl",),
+                what="the policy of its queue (SetQueueAttributes Policy overwrites it; "
+                "deleting the old one after creating the new one removes both)",
+                source=TF + "sqs/queue_policy.go (d.SetId(queueURL))",
+            ),
+        ),
+        source=TF + "sqs/queue_policy.go: queue_url ForceNew",
+    ),
+    _rule(
         "aws:ecr/repository:Repository",
         ("name", "encryptionConfigurations"),
         source=TF + "ecr/repository.go: name, encryption_configuration (encryption_type, "

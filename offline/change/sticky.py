@@ -34,6 +34,13 @@ ECS_SERVICE_SOURCE = "terraform-provider-aws internal/service/ecs/service.go @ 8
 SCHEMA_SOURCE = (
     "terraform-provider-aws v6.47.0 schema (lonegunmanb/terraform-aws-schema @ 6812d622)"
 )
+LAMBDA_FUNCTION_SOURCE = (
+    "terraform-provider-aws internal/service/lambda/function.go (ephemeral_storage, "
+    "logging_config, tracing_config: Optional and Computed blocks)"
+)
+LAMBDA_MAPPING_SOURCE = (
+    "terraform-provider-aws internal/service/lambda/event_source_mapping.go (destination_config)"
+)
 SHIFTING = ("BLUE_GREEN", "LINEAR", "CANARY")
 
 
@@ -145,8 +152,36 @@ STICKY: Mapping[str, tuple[StickyInput, ...]] = {
     ): _schema("rules.bucketKeyEnabled", "rules.applyServerSideEncryptionByDefault.kmsMasterKeyId"),
     "aws:servicediscovery/service:Service": _schema("namespaceId", "type"),
     "aws:sns/topic:Topic": _schema(
-        "fifoThroughputScope", "policy", "signatureVersion", "tracingConfig"
+        "fifoThroughputScope", "name", "policy", "signatureVersion", "tracingConfig"
     ),
+    "aws:sns/topicSubscription:TopicSubscription": _schema("filterPolicyScope"),
+    "aws:lambda/function:Function": (
+        *_schema("architectures", "sourceCodeHash", "loggingConfig.logGroup"),
+        *(
+            StickyInput(path=block, source=LAMBDA_FUNCTION_SOURCE)
+            for block in ("ephemeralStorage", "loggingConfig", "tracingConfig")
+        ),
+    ),
+    "aws:lambda/eventSourceMapping:EventSourceMapping": (
+        *_schema("maximumRecordAgeInSeconds", "maximumRetryAttempts", "parallelizationFactor"),
+        StickyInput(
+            path="destinationConfig",
+            source=LAMBDA_MAPPING_SOURCE,
+            why="verify.SuppressMissingOptionalConfigurationBlock",
+        ),
+    ),
+    "aws:sqs/queue:Queue": _schema(
+        "deduplicationScope",
+        "fifoThroughputLimit",
+        "kmsDataKeyReusePeriodSeconds",
+        "name",
+        "policy",
+        "redriveAllowPolicy",
+        "redrivePolicy",
+        "sqsManagedSseEnabled",
+    ),
+    # Its only inputs, queue_url and policy, are Required.
+    "aws:sqs/queuePolicy:QueuePolicy": (),
 }
 
 

@@ -1,4 +1,6 @@
-"""The architecture as a graph: internet -> ALB -> routed services -> the services they call.
+"""The architecture as a graph: internet -> ALB -> routed services -> the services they call,
+and the events: publisher -> its topic -> each subscriber (dashed: asynchronous, through the
+publisher's table stream and relay, and the subscriber's queue; docs/events.md).
 
 A call's edge names the DNS name and port the caller uses: a Cloud Map DNS record, or under
 ECS Service Connect the callee's client alias.
@@ -12,13 +14,15 @@ or PNG.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from offline.preview.report import LOAD_BALANCER, ServiceRow, service_rows
-from offline.render.harness import Rendering
+from offline.render.harness import RecordedResource, Rendering
 
 INTERNET = "internet"
 ALB = "alb"
@@ -41,6 +45,8 @@ class Edge:
     source: str
     target: str
     label: str
+    asynchronous: bool = False
+    """An event's way: drawn dashed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,7 +142,7 @@ def _service_stack_architecture(rendering: Rendering, platform: Rendering) -> Ar
 
 def architecture(rendering: Rendering) -> Architecture:
     if rendering.platform is not None:
-        return _service_stack_architecture(rendering, rendering.platform)
+        return _with_events(rendering, _service_stack_architecture(rendering, rendering.platform))
     rows = service_rows(rendering)
     listeners = _listener_summary(rendering)
     nodes = [
@@ -160,7 +166,96 @@ def architecture(rendering: Rendering) -> Architecture:
                         label=_call_label(row),
                     )
                 )
-    return Architecture(nodes=tuple(nodes), edges=tuple(edges))
+    return _with_events(rendering, Architecture(nodes=tuple(nodes), edges=tuple(edges)))
+
+
+def _topic_id(name: str) -> str:
+    return "topic_" + re.sub(r"[^A-Za-z0-9]", "_", name)
+
+
+def _reference(value: object) -> str | None:
+    """`${<logical name>.<attribute>}` -> the logical name."""
+    match = re.fullmatch(r"\$\{([^.}]+)\.[^}]+\}", value) if isinstance(value, str) else None
+    return match.group(1) if match else None
+
+
+def _service_of(resource: RecordedResource, resources: Sequence[RecordedResource]) -> str | None:
+    """The ECS service whose component holds `resource` (a relay's function, a queue)."""
+    by_urn = {r.urn: r for r in resources}
+    parent = resource.parent
+    while parent is not None and parent in by_urn:
+        component = by_urn[parent]
+        if component.type == "microservices:ecs_service:EcsService":
+            services = [
+                r
+                for r in resources
+                if r.type == "aws:ecs/service:Service" and r.parent == component.urn
+            ]
+            return str(services[0].inputs["name"]) if services else None
+        parent = component.parent
+    return None
+
+
+def event_edges(rendering: Rendering, known: set[str]) -> tuple[list[Node], list[Edge]]:
+    """Each publisher's relay to its topic, and the topic to each subscriber's queue; topics
+    and services not among `known` node ids (another stack's) get a node of their own."""
+    platform = rendering.platform.resources if rendering.platform is not None else []
+    everything = [*rendering.resources, *platform]
+    topics = {
+        r.name: str(r.inputs.get("name"))
+        for r in everything
+        if r.type == "aws:sns/topic:Topic" and r.inputs.get("fifoTopic")
+    }
+    nodes: dict[str, Node] = {}
+    edges: list[Edge] = []
+
+    def node(node_id: str, lines: tuple[str, ...]) -> None:
+        if node_id not in known and node_id not in nodes:
+            nodes[node_id] = Node(id=node_id, lines=lines)
+
+    for function in rendering.of_type("aws:lambda/function:Function"):
+        variables = (function.inputs.get("environment") or {}).get("variables") or {}
+        topic = _reference(variables.get("EVENTS_TOPIC_ARN"))
+        publisher = _service_of(function, rendering.resources)
+        if topic not in topics or publisher is None:
+            continue
+        node(_topic_id(topics[topic]), ("SNS FIFO topic", topics[topic]))
+        label = "events " + str(variables.get("PUBLISHES", "")).replace(",", ", ")
+        edges.append(
+            Edge(
+                source=_node_id(publisher),
+                target=_topic_id(topics[topic]),
+                label=f"{label} (table stream, relay)",
+                asynchronous=True,
+            )
+        )
+    queues = {r.name: r for r in rendering.of_type("aws:sqs/queue:Queue")}
+    for subscription in rendering.of_type("aws:sns/topicSubscription:TopicSubscription"):
+        topic = _reference(subscription.inputs.get("topic"))
+        queue = queues.get(_reference(subscription.inputs.get("endpoint")) or "")
+        subscriber = _service_of(queue, rendering.resources) if queue is not None else None
+        if topic not in topics or queue is None or subscriber is None:
+            continue
+        node(_topic_id(topics[topic]), ("SNS FIFO topic", topics[topic]))
+        node(_node_id(subscriber), (subscriber, "(its own stack)"))
+        events = json.loads(subscription.inputs.get("filterPolicy") or "{}").get("type", [])
+        edges.append(
+            Edge(
+                source=_topic_id(topics[topic]),
+                target=_node_id(subscriber),
+                label=f"{', '.join(events)} (SQS FIFO {queue.inputs.get('name')})",
+                asynchronous=True,
+            )
+        )
+    for edge in edges:
+        if edge.source.startswith("svc_"):
+            node(edge.source, (edge.source.removeprefix("svc_"), "(its own stack)"))
+    return list(nodes.values()), edges
+
+
+def _with_events(rendering: Rendering, graph: Architecture) -> Architecture:
+    nodes, edges = event_edges(rendering, {n.id for n in graph.nodes})
+    return Architecture(nodes=(*graph.nodes, *nodes), edges=(*graph.edges, *edges))
 
 
 def _mermaid_text(text: str) -> str:
@@ -176,7 +271,8 @@ def to_mermaid(graph: Architecture) -> str:
         else:
             lines.append(f'  {node.id}["{label}"]')
     for edge in graph.edges:
-        lines.append(f'  {edge.source} -->|"{_mermaid_text(edge.label)}"| {edge.target}')
+        arrow = "-.->" if edge.asynchronous else "-->"
+        lines.append(f'  {edge.source} {arrow}|"{_mermaid_text(edge.label)}"| {edge.target}')
     return "\n".join(lines) + "\n"
 
 
@@ -195,7 +291,8 @@ def to_dot(graph: Architecture) -> str:
         label = "\\n".join(_dot_text(line) for line in node.lines)
         lines.append(f'  {node.id} [shape={node.shape}, label="{label}"];')
     for edge in graph.edges:
-        lines.append(f'  {edge.source} -> {edge.target} [label="{_dot_text(edge.label)}"];')
+        style = ", style=dashed" if edge.asynchronous else ""
+        lines.append(f'  {edge.source} -> {edge.target} [label="{_dot_text(edge.label)}"{style}];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -167,9 +167,14 @@ def alarm_lines(rendering: Rendering) -> list[str]:
     alarms = rendering.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     if not alarms:
         return []
-    if not rendering.of_type("aws:sns/topic:Topic"):
+    # The alarm topic; the FIFO topics carry events.
+    if not [t for t in rendering.of_type("aws:sns/topic:Topic") if not t.inputs.get("fifoTopic")]:
         return [f"Alarm notifications: {len(alarms)} alarms notify the platform's topic", ""]
-    addresses = rendering.of_type("aws:sns/topicSubscription:TopicSubscription")
+    addresses = [
+        s
+        for s in rendering.of_type("aws:sns/topicSubscription:TopicSubscription")
+        if s.inputs.get("protocol") == "email"
+    ]
     if not addresses:
         return [
             f"Alarm notifications: nobody (alerts.emails is empty): the {len(alarms)} alarms act "
@@ -182,6 +187,31 @@ def alarm_lines(rendering: Rendering) -> list[str]:
         "after it confirms AWS's subscription email",
         "",
     ]
+
+
+def event_lines(rendering: Rendering) -> list[str]:
+    """The asynchronous edges: each publisher's events to its topic, each topic's events to a
+    subscriber's queue (docs/events.md)."""
+    from offline.preview.graph import event_edges  # graph reads this module's rows
+
+    _, edges = event_edges(rendering, set())
+    if not edges:
+        return []
+    names = {
+        **{e.source: e.source.removeprefix("svc_").replace("_", "-") for e in edges},
+        **{e.target: e.target.removeprefix("svc_").replace("_", "-") for e in edges},
+    }
+    topics = {
+        node.id: node.lines[1]
+        for node in event_edges(rendering, set())[0]
+        if node.id.startswith("topic_")
+    }
+    lines = ["Events (asynchronous: publisher -> topic -> subscriber's queue):"]
+    for edge in edges:
+        source = topics.get(edge.source, names[edge.source])
+        target = topics.get(edge.target, names[edge.target])
+        lines.append(f"    {source} -> {target}: {edge.label}")
+    return [*lines, ""]
 
 
 def tracing_lines(rendering: Rendering) -> list[str]:
@@ -503,6 +533,7 @@ def preview_text(rendering: Rendering) -> str:
         "",
         *discovery_lines(rendering),
         *alarm_lines(rendering),
+        *event_lines(rendering),
         *tracing_lines(rendering),
         "Services:",
         *service_table_lines(services),

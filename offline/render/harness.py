@@ -59,6 +59,8 @@ _COMPUTED: Mapping[str, tuple[str, ...]] = {
     "aws:lb/targetGroup:TargetGroup": ("arnSuffix",),
     "aws:s3/bucket:Bucket": ("bucket",),
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": ("hostedZone",),
+    "aws:sqs/queue:Queue": ("url",),
+    "aws:dynamodb/table:Table": ("streamArn",),
 }
 
 
@@ -278,6 +280,8 @@ def _plain(value: Any) -> Any:
         return UNKNOWN
     if rpc.is_rpc_secret(value):
         return SECRET_PLACEHOLDER
+    if isinstance(value, pulumi.FileArchive):
+        return {"fileArchive": value.path}  # as the program names it: from the project's root
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in sorted(value.items())}
     if isinstance(value, list | tuple):

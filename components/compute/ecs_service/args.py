@@ -14,6 +14,7 @@ from components.compute import release_time
 from components.compute.cluster import CapacityProviderShare
 from components.compute.image import ServiceImageArgs
 from components.data.table import ServiceTableArgs
+from components.events import EventQueueArgs, EventRelayArgs
 from components.observability.alarms import ServiceAlarmArgs
 from components.observability.tracing import CollectorArgs
 
@@ -54,6 +55,15 @@ class ContainerArgs:
     """Give the service a DynamoDB table of its own, named in TABLE_NAME."""
     collector: CollectorArgs | None = None
     """Run a trace collector beside the application, with this share of the task."""
+    relay: EventRelayArgs | None = None
+    """Relay the table's changes to the service's event topic (needs `table`, whose stream the
+    relay reads)."""
+    events_queue: EventQueueArgs | None = None
+    """Receive events on a queue of the service's own, named in EVENTS_QUEUE_URL."""
+
+    def __post_init__(self) -> None:
+        if self.relay is not None and (self.table is None or not self.table.stream):
+            raise ValueError("ContainerArgs.relay needs a table with its stream on")
 
 
 @dataclass(frozen=True, kw_only=True)

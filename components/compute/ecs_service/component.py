@@ -7,6 +7,7 @@ takes those as plain inputs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -30,6 +31,7 @@ from components.compute.ecs_service.scaling import autoscaling
 from components.compute.image import ServiceImage
 from components.compute.task_iam import assume_role_policy, execution_policy, task_policy
 from components.data.table import ServiceTable
+from components.events import EventQueue, EventRelay
 from components.observability.alarms import alarm_definitions
 from components.observability.tracing import exporter_policy, tracing_environment
 
@@ -330,6 +332,23 @@ class EcsService(pulumi.ComponentResource):
                 f"{name}-data", container.table, pulumi.ResourceOptions(parent=self)
             )
             table_name = table.table_name
+            if container.relay is not None:
+                EventRelay(
+                    f"{name}-relay",
+                    dataclasses.replace(
+                        container.relay,
+                        stream_arn=table.stream_arn,
+                        stream_grant=table.stream_read_grant(args.region),
+                    ),
+                    pulumi.ResourceOptions(parent=self),
+                )
+        queue = (
+            EventQueue(
+                f"{name}-events", container.events_queue, pulumi.ResourceOptions(parent=self)
+            )
+            if container.events_queue is not None
+            else None
+        )
 
         # Two roles: the agent's (pull image, write logs, read secrets) and the
         # application's, which has no permissions of its own. AWS documents the source-ARN
@@ -380,6 +399,15 @@ class EcsService(pulumi.ComponentResource):
                 opts=child,
             )
 
+        if queue is not None:
+            # Its own queue's messages, and the events key through SQS.
+            aws.iam.RolePolicy(
+                f"{name}-events-policy",
+                role=task_role.id,
+                policy=queue.consumer_policy(args.region),
+                opts=child,
+            )
+
         sc = args.service_connect
         proxy_memory = sc.proxy_memory if sc is not None else 0
         collector = container.collector
@@ -393,10 +421,12 @@ class EcsService(pulumi.ComponentResource):
             )
 
         def container_definitions(values: list[Any]) -> str:
-            log_group, image_uri, own_table = values
+            log_group, image_uri, own_table, queue_url = values
             environment = dict(container.environment)
             if own_table is not None:
                 environment["TABLE_NAME"] = own_table
+            if queue_url is not None:
+                environment["EVENTS_QUEUE_URL"] = queue_url
             if collector is not None:
                 environment = {
                     **tracing_environment(args.service_name, collector),
@@ -445,7 +475,10 @@ class EcsService(pulumi.ComponentResource):
             volumes=[{"name": TMP_VOLUME}],
             # Read from the log group's output, so that the log group exists first.
             container_definitions=pulumi.Output.all(
-                container.log_group_name, image, table_name
+                container.log_group_name,
+                image,
+                table_name,
+                queue.queue_url if queue is not None else None,
             ).apply(container_definitions),
             # The agent must hold its permissions before a task starts: IAM changes reach ECS
             # only once the policy is attached.

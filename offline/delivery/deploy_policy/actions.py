@@ -116,6 +116,36 @@ RESOURCE_TYPES: Mapping[str, tuple[str, ...]] = {
     "kms:ReEncryptTo": ("key",),
     "kms:GenerateDataKey": ("key",),
     "kms:GenerateDataKeyWithoutPlaintext": ("key",),
+    # Lambda
+    "lambda:CreateFunction": ("function",),
+    "lambda:GetFunction": ("function",),
+    "lambda:GetFunctionConfiguration": ("function",),
+    "lambda:GetFunctionCodeSigningConfig": ("function",),
+    "lambda:ListVersionsByFunction": ("function",),
+    "lambda:UpdateFunctionCode": ("function",),
+    "lambda:UpdateFunctionConfiguration": ("function",),
+    "lambda:DeleteFunction": ("function",),
+    "lambda:TagResource": ("eventSourceMapping", "function"),
+    "lambda:UntagResource": ("eventSourceMapping", "function"),
+    "lambda:ListTags": ("eventSourceMapping", "function"),
+    "lambda:CreateEventSourceMapping": (),
+    "lambda:GetEventSourceMapping": ("eventSourceMapping",),
+    "lambda:UpdateEventSourceMapping": ("eventSourceMapping",),
+    "lambda:DeleteEventSourceMapping": ("eventSourceMapping",),
+    # SQS
+    "sqs:CreateQueue": ("queue",),
+    "sqs:GetQueueUrl": ("queue",),
+    "sqs:GetQueueAttributes": ("queue",),
+    "sqs:SetQueueAttributes": ("queue",),
+    "sqs:DeleteQueue": ("queue",),
+    "sqs:TagQueue": ("queue",),
+    "sqs:UntagQueue": ("queue",),
+    "sqs:ListQueueTags": ("queue",),
+    # SNS
+    "sns:Subscribe": ("topic",),
+    "sns:GetSubscriptionAttributes": ("topic",),
+    "sns:SetSubscriptionAttributes": ("topic",),
+    "sns:Unsubscribe": ("topic",),
 }
 """Every action the policy may grant, with the resource types the SAR lists for it. An empty
 tuple: the action supports no resource-level permissions, and its statement must name `*`."""
@@ -147,6 +177,16 @@ CONDITION_KEYS: Mapping[str, frozenset[str]] = {
         )
     },
     "kms:CreateKey": frozenset({"kms:KeySpec", "kms:KeyUsage"}),
+    **{
+        f"lambda:{action}": frozenset({"lambda:FunctionArn"})
+        for action in (
+            "CreateEventSourceMapping",
+            "GetEventSourceMapping",
+            "UpdateEventSourceMapping",
+            "DeleteEventSourceMapping",
+        )
+    },
+    "sns:Subscribe": frozenset({"sns:Endpoint", "sns:Protocol"}),
     "kms:ScheduleKeyDeletion": frozenset({"kms:ScheduleKeyDeletionPendingWindowInDays"}),
     **{
         f"kms:{action}": frozenset({"kms:ViaService"})

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import naming
 from offline.delivery.deploy_policy.arns import PLATFORM_KEY
+from offline.delivery.deploy_policy.events import (
+    EVENT_INPUTS,
+    EVENT_TYPES,
+    EventScope,
+    event_scope,
+)
 from offline.render.harness import RecordedResource, Rendering, is_reference
 
 
@@ -52,10 +58,14 @@ class ServiceScope:
     an id it assigns, so no ARN pattern tells one key from another."""
     key_policies: tuple[str, ...] = ()
     """Those of its keys created with a key policy of the program's (not KMS's default)."""
+    events: EventScope = field(default_factory=EventScope)
+    """Its relay (a publisher's) and its queues and subscriptions (a subscriber's)."""
 
     @property
     def role_names(self) -> tuple[str, ...]:
-        return tuple(sorted({*self.task_roles, *self.infrastructure_roles}))
+        return tuple(
+            sorted({*self.task_roles, *self.infrastructure_roles, *self.events.function_roles})
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +128,7 @@ COVERED_TYPES = frozenset(
         LIFECYCLE_POLICY_TYPE,
         TABLE_TYPE,
         KEY_TYPE,
+        *EVENT_TYPES,
     }
 )
 """The resource types a service stack may register that the policy has permissions for."""
@@ -151,6 +162,8 @@ SUPPORTED_INPUTS: Mapping[str, frozenset[str]] = {
             "pointInTimeRecovery",
             "rangeKey",
             "serverSideEncryption",
+            "streamEnabled",
+            "streamViewType",
             "tags",
         }
     ),
@@ -160,6 +173,7 @@ SUPPORTED_INPUTS: Mapping[str, frozenset[str]] = {
     IMAGE_TYPE: frozenset(
         {"args", "context", "dockerfile", "imageName", "imageTag", "platform", "repositoryUrl"}
     ),
+    **EVENT_INPUTS,
 }
 CLUSTER_ARN = re.compile(r"^arn:[a-z-]+:ecs:[a-z0-9-]+:[0-9]{12}:cluster/(?P<name>[A-Za-z0-9_-]+)$")
 SCALING_RESOURCE_ID = re.compile(r"^service/(?P<cluster>[^/]+)/(?P<service>[^/]+)$")
@@ -297,7 +311,10 @@ def _table_scope(name: str, members: Sequence[RecordedResource]) -> dict[str, An
 
 
 def _service_scope(
-    ecs_service: RecordedResource, members: Sequence[RecordedResource], partition: str
+    ecs_service: RecordedResource,
+    members: Sequence[RecordedResource],
+    partition: str,
+    platform: Rendering | None = None,
 ) -> ServiceScope:
     """`members`: every resource of the service's component, its children's too."""
     name = _literal(ecs_service.inputs.get("name"), "an ECS service's name")
@@ -316,7 +333,8 @@ def _service_scope(
         for balancer in ecs_service.inputs.get("loadBalancers") or []
         if (advanced := balancer.get("advancedConfiguration")) and advanced.get("roleArn")
     }
-    unpassed = set(roles) - task_roles - infrastructure_roles
+    events = EventScope(**event_scope(name, members, platform, _supported))
+    unpassed = set(roles) - task_roles - infrastructure_roles - set(events.function_roles)
     if unpassed:
         raise ValueError(f"roles of {name} that nothing passes: {sorted(unpassed)}")
     attached = set()
@@ -341,6 +359,7 @@ def _service_scope(
         routed=bool(ecs_service.inputs.get("loadBalancers")),
         **_image_scope(name, members),
         **_table_scope(name, members),
+        events=events,
     )
 
 
@@ -402,7 +421,7 @@ def scope_from_rendering(rendering: Rendering) -> StackScope:
     for ecs_service in rendering.of_type(SERVICE_TYPE):
         members = _members(ecs_service.parent, acting, parents)
         covered.update(r.urn for r in members)
-        service = _service_scope(ecs_service, members, partition)
+        service = _service_scope(ecs_service, members, partition, rendering.platform)
         targets = [r.inputs for r in members if r.type == SCALING_TARGET_TYPE]
         clusters.add(
             _cluster_name(service.name, ecs_service.inputs.get("cluster"), targets, default_cluster)

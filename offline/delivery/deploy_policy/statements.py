@@ -32,6 +32,7 @@ from offline.delivery.deploy_policy.arns import (
     via_service,
 )
 from offline.delivery.deploy_policy.backend import own_state_keys, read_only_state_keys
+from offline.delivery.deploy_policy.events import event_statements
 from offline.delivery.deploy_policy.scope import StackScope
 
 
@@ -267,6 +268,14 @@ def build_policy(
             ),
         ]
     statements += image_statements(scope, account) + table_statements(scope, account)
+    statements += event_statements(
+        [s.events for s in services],
+        partition=p,
+        region=region,
+        account=account,
+        statement=_statement,
+        role_arn=lambda name: autonamed_role_arn(p, account, name),
+    )
     # SAR: no resource types. AWS documents that GetCallerIdentity needs no permission at all
     # (STS API reference); it is listed because the program and the provider call it.
     statements.append(_statement("CallerIdentity", ["sts:GetCallerIdentity"], "*"))

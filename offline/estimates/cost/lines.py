@@ -664,6 +664,25 @@ def _discovery(rendering: Rendering, services: list[_Service], out: _Lines) -> N
         )
 
 
+def _events(rendering: Rendering, out: _Lines) -> None:
+    """The events' transport (docs/events.md): each topic's publishes and deliveries, each
+    queue's requests, each relay's invocations. The events key is priced with the other keys;
+    the relay's log group with the platform's log groups."""
+    for topic in rendering.of_type("aws:sns/topic:Topic"):
+        if topic.inputs.get("fifoTopic"):
+            label = str(topic.inputs.get("name") or topic.name)
+            out.add("sns", label, "FIFO publishes and deliveries", Range.fixed(1), "sns.fifo")
+    for queue in rendering.of_type("aws:sqs/queue:Queue"):
+        label = str(queue.inputs.get("name") or queue.name)
+        if queue.inputs.get("fifoQueue"):
+            out.add("sqs", label, "FIFO requests", Range.fixed(1), "sqs.fifoRequests")
+        else:
+            out.add("sqs", label, "standard requests", Range.fixed(1), "sqs.standardRequests")
+    for function in rendering.of_type("aws:lambda/function:Function"):
+        label = str(function.inputs.get("name") or function.name)
+        out.add("lambda", label, "invocations and GB-seconds", Range.fixed(1), "lambda.invocations")
+
+
 def _traces(services: list[_Service], a: Mapping[str, Assumption], out: _Lines) -> None:
     ratios = [s.sampling_ratio for s in services if s.sampling_ratio is not None]
     if not ratios:
@@ -703,6 +722,7 @@ def estimate(
     _access_logs(rendering, a, out)
     _discovery(rendering, services, out)
     _traces(services, a, out)
+    _events(rendering, out)
     return Estimate(
         stack=rendering.stack,
         region=region,
