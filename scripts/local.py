@@ -560,8 +560,7 @@ class LocalSystem:
         sns = client_for("sns", self.messaging_endpoint, self.region)
         sqs = self.sqs()
         self._wait_for(moto, sqs.list_queues, deadline)
-        prefix = f"{project_name()}-{self.stack}"
-        self.topics, self.queues = create_event_path(sns, sqs, prefix, CATALOG)
+        self.topics, self.queues = create_event_path(sns, sqs, project_name(), self.stack, CATALOG)
 
     def start_relay(self, publisher: str) -> None:
         """Start (or restart, from its checkpoint) a publisher's relay."""

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import naming
+from config.events import subscriptions
 from services import ServiceSpec
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -22,6 +24,7 @@ DYNAMODB_LOCAL_JVM = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
 LOCAL_VISIBILITY_SECONDS = 5
 """A received event not deleted comes back after this (the stack's is longer)."""
 MAX_RECEIVE_COUNT = 5
+"""As the stack's (components/events/queue.py): receives before the dead-letter queue."""
 
 
 class LocalError(Exception):
@@ -111,54 +114,36 @@ def project_name() -> str:
 
 def publishers(catalog: Mapping[str, ServiceSpec]) -> dict[str, tuple[str, ...]]:
     """Service -> the events it publishes (from its table's stream)."""
-    return {
-        n: tuple(getattr(s, "publishes", ()))
-        for n, s in catalog.items()
-        if getattr(s, "publishes", ())
-    }
-
-
-def subscribers(catalog: Mapping[str, ServiceSpec]) -> dict[str, tuple[str, ...]]:
-    return {
-        n: tuple(getattr(s, "subscribes", ()))
-        for n, s in catalog.items()
-        if getattr(s, "subscribes", ())
-    }
-
-
-def topic_name(prefix: str, publisher: str) -> str:
-    return f"{prefix}-{publisher}-events.fifo"
-
-
-def queue_name(prefix: str, subscriber: str, *, dead_letter: bool = False) -> str:
-    return f"{prefix}-{subscriber}-events{'-dlq' if dead_letter else ''}.fifo"
+    return {name: spec.publishes for name, spec in catalog.items() if spec.publishes}
 
 
 def create_event_path(
-    sns: Any, sqs: Any, prefix: str, catalog: Mapping[str, ServiceSpec]
+    sns: Any, sqs: Any, project: str, stack: str, catalog: Mapping[str, ServiceSpec]
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Each publisher's topic and each subscriber's queue, dead-letter queue and subscriptions
-    (raw delivery, a filter policy on `type`), as the stack has them. Returns the topics' ARNs
-    by publisher and the queues' URLs by subscriber."""
+    (raw delivery, a filter policy on `type`), named and set as the stack's (naming.py,
+    components/events/). Returns the topics' ARNs by publisher and the queues' URLs by
+    subscriber."""
     topics = {
         publisher: sns.create_topic(
-            Name=topic_name(prefix, publisher),
+            Name=naming.events_topic(project, stack, publisher),
             Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "false"},
         )["TopicArn"]
         for publisher in publishers(catalog)
     }
-    by_event = {event: p for p, events in publishers(catalog).items() for event in events}
     queues: dict[str, str] = {}
-    for subscriber, events in subscribers(catalog).items():
+    for subscriber, spec in catalog.items():
+        if not spec.subscribes:
+            continue
         dead = sqs.create_queue(
-            QueueName=queue_name(prefix, subscriber, dead_letter=True),
+            QueueName=naming.events_dead_letter_queue(project, stack, subscriber),
             Attributes={"FifoQueue": "true"},
         )["QueueUrl"]
         dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
         url = sqs.create_queue(
-            QueueName=queue_name(prefix, subscriber),
+            QueueName=naming.events_queue(project, stack, subscriber),
             Attributes={
                 "FifoQueue": "true",
                 "ContentBasedDeduplication": "false",
@@ -172,16 +157,14 @@ def create_event_path(
             "QueueArn"
         ]
         queues[subscriber] = url
-        for publisher in sorted({by_event[e] for e in events if e in by_event}):
+        for publisher, events in subscriptions(spec, catalog).items():
             sns.subscribe(
                 TopicArn=topics[publisher],
                 Protocol="sqs",
                 Endpoint=arn,
                 Attributes={
                     "RawMessageDelivery": "true",
-                    "FilterPolicy": json.dumps(
-                        {"type": [e for e in events if by_event.get(e) == publisher]}
-                    ),
+                    "FilterPolicy": json.dumps({"type": list(events)}),
                 },
             )
     return topics, queues
