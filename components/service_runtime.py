@@ -25,7 +25,7 @@ from components.compute.ecs_service import (
 )
 from components.compute.image import ImageBuild, ServiceImageArgs, context_hash, image_build
 from components.data.table import ServiceTableArgs
-from components.events import EventQueueArgs, EventRelayArgs, EventSourceArgs
+from components.events import RELAY_PACKAGE, EventQueueArgs, EventRelayArgs, EventSourceArgs
 from components.observability.alarms import ServiceAlarmArgs, ServiceConnectMetricsArgs
 from components.observability.tracing import CollectorArgs
 from config import ServiceSettings, StackSettings
@@ -317,7 +317,7 @@ def relay_args(
         function_name=naming.relay_function(settings.project, settings.stack, service.name),
         failure_queue_arn=own.failure_queue_arn,
         code_path=RELAY_CODE,
-        code_hash=context_hash(PROJECT_ROOT / RELAY_CODE),
+        code_hash=context_hash(PROJECT_ROOT / RELAY_CODE, paths=[RELAY_PACKAGE]),
         publishes=service.publishes,
         stream_event_names=sorted({STREAM_EVENT_VERBS[verb(e)] for e in service.publishes}),
         topic_arn=own.topic_arn,

@@ -6,6 +6,7 @@ aws:SourceArn, and alarms; each IAM statement names its resource (none is on `*`
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ KEY = "${prod-events-key.arn}"
 TOPIC = "${prod-events-user-service-topic.arn}"
 QUEUE = "microservices-prod-order-service-events.fifo"
 DLQ = "microservices-prod-order-service-events-dlq.fifo"
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 
 def named(rendering: Rendering, name: str) -> RecordedResource:
@@ -148,7 +151,15 @@ def test_the_relay_reads_the_stream_in_order_and_reports_what_it_gives_up(
     function = named(prod, "prod-user-service-relay-function").inputs
     assert function["runtime"] == "python3.12"
     assert function["handler"] == "event_relay.handler.lambda_handler"
-    assert function["code"] == {"fileArchive": "apps/event-relay"}
+    # Its zip: the package's modules alone, at the handler's import path.
+    files = sorted(
+        p.relative_to(PROJECT / "apps/event-relay").as_posix()
+        for p in (PROJECT / "apps/event-relay/event_relay").glob("*.py")
+    )
+    assert "event_relay/handler.py" in files
+    assert function["code"] == {
+        "assetArchive": {f: {"fileAsset": f"apps/event-relay/{f}"} for f in files}
+    }
     assert function["environment"] == {
         "variables": {"EVENTS_TOPIC_ARN": TOPIC, "PUBLISHES": "user.created,user.deleted"}
     }

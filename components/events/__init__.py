@@ -12,7 +12,7 @@ from components.events.queue import (
     filter_policy,
     queue_policy,
 )
-from components.events.relay import EventRelay, EventRelayArgs, relay_policy
+from components.events.relay import RELAY_PACKAGE, EventRelay, EventRelayArgs, relay_policy
 from components.events.transport import (
     EventTransport,
     EventTransportArgs,
@@ -22,6 +22,7 @@ from components.events.transport import (
 
 __all__ = [
     "CONSUMER_ACTIONS",
+    "RELAY_PACKAGE",
     "EventQueue",
     "EventQueueArgs",
     "EventRelay",

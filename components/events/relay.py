@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -27,6 +28,8 @@ import pulumi_aws as aws
 
 RUNTIME = "python3.12"
 HANDLER = "event_relay.handler.lambda_handler"
+RELAY_PACKAGE = HANDLER.split(".")[0]
+"""What the function's zip holds: the package the handler is in."""
 BATCH_SIZE = 10
 TIMEOUT_SECONDS = 60
 """A batch of 10 publishes, each well under a second: a minute leaves room for SNS's retries."""
@@ -40,6 +43,17 @@ is given up."""
 TOPIC_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
 """A publisher to a topic under a customer-managed key needs these on the key
 (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html)."""
+
+
+def relay_archive(code_path: str, package: str = RELAY_PACKAGE) -> pulumi.AssetArchive:
+    """The function's zip: the package's Python files alone, at their paths under `code_path`
+    (no bytecode cache a local run leaves, no README), so that the archive changes exactly when
+    the code does."""
+    root = Path(code_path)
+    files = sorted(p for p in (root / package).rglob("*.py") if "__pycache__" not in p.parts)
+    return pulumi.AssetArchive(
+        {p.relative_to(root).as_posix(): pulumi.FileAsset(p.as_posix()) for p in files}
+    )
 
 
 def relay_policy(
@@ -185,7 +199,7 @@ class EventRelay(pulumi.ComponentResource):
             role=role.arn,
             runtime=RUNTIME,
             handler=HANDLER,
-            code=pulumi.FileArchive(args.code_path),
+            code=relay_archive(args.code_path),
             source_code_hash=args.code_hash,
             architectures=["x86_64"],
             memory_size=128,

@@ -282,6 +282,10 @@ def _plain(value: Any) -> Any:
         return SECRET_PLACEHOLDER
     if isinstance(value, pulumi.FileArchive):
         return {"fileArchive": value.path}  # as the program names it: from the project's root
+    if isinstance(value, pulumi.FileAsset):
+        return {"fileAsset": value.path}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assetArchive": {k: _plain(v) for k, v in sorted(value.assets.items())}}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in sorted(value.items())}
     if isinstance(value, list | tuple):
