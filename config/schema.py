@@ -182,6 +182,8 @@ class CostConfig(Block):
     image_gb: float | None = Field(default=None, ge=0)
     container_insights_metrics_per_cluster: float | None = Field(default=None, ge=0)
     container_insights_metrics_per_service: float | None = Field(default=None, ge=0)
+    events_per_month: float | None = Field(default=None, ge=0)
+    relay_ms_per_event: float | None = Field(default=None, ge=0)
 
 
 class TeardownConfig(Block):

@@ -664,23 +664,79 @@ def _discovery(rendering: Rendering, services: list[_Service], out: _Lines) -> N
         )
 
 
-def _events(rendering: Rendering, out: _Lines) -> None:
-    """The events' transport (docs/events.md): each topic's publishes and deliveries, each
-    queue's requests, each relay's invocations. The events key is priced with the other keys;
-    the relay's log group with the platform's log groups."""
-    for topic in rendering.of_type("aws:sns/topic:Topic"):
-        if topic.inputs.get("fifoTopic"):
-            label = str(topic.inputs.get("name") or topic.name)
-            out.add("sns", label, "FIFO publishes and deliveries", Range.fixed(1), "sns.fifo")
+SUBSCRIBER_LONG_POLL_SECONDS = 20
+"""A subscriber's receive loop waits up to this for a message (apps/order-service,
+EVENTS_WAIT_SECONDS; SQS's longest): while idle, each task makes one receive per this long."""
+EVENT_REQUESTS_PER_SUBSCRIBER = 2
+"""A subscriber's requests per event it receives: the receive and the delete."""
+
+
+def _events(
+    rendering: Rendering, services: list[_Service], a: Mapping[str, Assumption], out: _Lines
+) -> None:
+    """The events' transport (docs/events.md), for `eventsPerMonth` events per publisher: each
+    topic's publishes, each subscriber's queue requests (its idle long polls and a receive and
+    a delete per event), each relay's invocations and duration. A queue, a dead-letter queue
+    and a topic cost nothing while nothing passes through them. The events key is priced with
+    the other keys, the relay's log group with the platform's log groups."""
+    events = a["eventsPerMonth"].value
+    topics = [t for t in rendering.of_type("aws:sns/topic:Topic") if t.inputs.get("fifoTopic")]
+    for topic in topics:
+        label = str(topic.inputs.get("name") or topic.name)
+        out.add(
+            "sns",
+            label,
+            "million FIFO publishes",
+            Range.fixed(events / 1e6),
+            "sns.fifoPublishes",
+            ["eventsPerMonth"],
+        )
+        out.add("sns", label, "FIFO payload data", Range.fixed(1), "sns.fifoPayload")
+    subscriptions: dict[str, int] = {}
+    for subscription in rendering.of_type("aws:sns/topicSubscription:TopicSubscription"):
+        queue = _referenced(subscription.inputs.get("endpoint"))
+        if queue is not None:
+            subscriptions[queue] = subscriptions.get(queue, 0) + 1
+    idle_receives = SECONDS_PER_MONTH / SUBSCRIBER_LONG_POLL_SECONDS
     for queue in rendering.of_type("aws:sqs/queue:Queue"):
+        topics_in = subscriptions.get(queue.name, 0)
+        if not topics_in:
+            continue  # a dead-letter or failure queue: requests only when something fails
         label = str(queue.inputs.get("name") or queue.name)
-        if queue.inputs.get("fifoQueue"):
-            out.add("sqs", label, "FIFO requests", Range.fixed(1), "sqs.fifoRequests")
-        else:
-            out.add("sqs", label, "standard requests", Range.fixed(1), "sqs.standardRequests")
+        readers = [s for s in services if label.endswith(f"-{s.name}-events.fifo")]
+        tasks = readers[0].tasks if readers else Range.fixed(1)
+        per_event = events * topics_in * EVENT_REQUESTS_PER_SUBSCRIBER
+        out.add(
+            "sqs",
+            label,
+            f"million FIFO requests (a {SUBSCRIBER_LONG_POLL_SECONDS} s long poll per task "
+            f"while idle; a receive and a delete per event from {topics_in} topic(s))",
+            Range(
+                (tasks.low * idle_receives + per_event) / 1e6,
+                (tasks.high * idle_receives + per_event) / 1e6,
+            ),
+            "sqs.fifoRequests",
+            ["eventsPerMonth"],
+        )
     for function in rendering.of_type("aws:lambda/function:Function"):
         label = str(function.inputs.get("name") or function.name)
-        out.add("lambda", label, "invocations and GB-seconds", Range.fixed(1), "lambda.invocations")
+        memory_gb = float(function.inputs.get("memorySize") or 128) / 1024
+        out.add(
+            "lambda",
+            label,
+            "million requests (at most one per event: the stream batches them)",
+            Range(0, events / 1e6),
+            "lambda.millionRequests",
+            ["eventsPerMonth"],
+        )
+        out.add(
+            "lambda",
+            label,
+            f"GB-seconds ({memory_gb * 1024:g} MB per event's publish)",
+            Range.fixed(events * a["relayMsPerEvent"].value / 1000 * memory_gb),
+            "lambda.x86GbSecond",
+            ["eventsPerMonth", "relayMsPerEvent"],
+        )
 
 
 def _traces(services: list[_Service], a: Mapping[str, Assumption], out: _Lines) -> None:
@@ -722,7 +778,7 @@ def estimate(
     _access_logs(rendering, a, out)
     _discovery(rendering, services, out)
     _traces(services, a, out)
-    _events(rendering, out)
+    _events(rendering, services, a, out)
     return Estimate(
         stack=rendering.stack,
         region=region,
