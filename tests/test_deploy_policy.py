@@ -56,6 +56,7 @@ from offline.delivery.deploy_policy import (
     table_arn,
     task_definition_arn,
 )
+from offline.delivery.deploy_policy.command import ROLE_INLINE_POLICY_MAX_CHARACTERS, size_note
 from offline.delivery.deploy_policy.events import EventScope
 from offline.render.environments import environment_document
 from offline.render.harness import RecordedResource, Rendering, render
@@ -65,9 +66,7 @@ from tests.split import SplitProject, split
 
 ACCOUNT = "123456789012"
 BUCKET = "acme-pulumi-state"
-ROLE_POLICY_MAX_CHARACTERS = 10240
-"""IAM quotas: a role's inline policies hold at most 10,240 characters together, whitespace not
-counted (IAM User Guide, reference_iam-quotas)."""
+ROLE_POLICY_MAX_CHARACTERS = ROLE_INLINE_POLICY_MAX_CHARACTERS
 
 Policy = dict[str, Any]
 
@@ -1067,3 +1066,13 @@ def test_a_subscriber_subscribes_only_its_own_queue_by_sqs_and_a_publisher_creat
     actions = [a for s in statements(policy) for a in s["Action"]]
     assert not [a for a in actions if a.startswith(("sqs:", "sns:"))]
     assert "lambda:CreateFunction" in actions
+
+
+def test_a_policy_too_long_for_one_role_is_said_so() -> None:
+    statement = {"Sid": "S", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn"}
+    short = {"Version": "2012-10-17", "Statement": [statement]}
+    assert size_note(short) is None
+    long = {"Version": "2012-10-17", "Statement": [statement] * 200}
+    note = size_note(long)
+    assert note is not None and note.startswith("note: this policy has ")
+    assert "at most 10,240" in note and "managed policies" in note

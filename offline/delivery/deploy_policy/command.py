@@ -112,6 +112,24 @@ def broad_key_notes(policy: Mapping[str, Any]) -> list[str]:
     return notes
 
 
+ROLE_INLINE_POLICY_MAX_CHARACTERS = 10_240
+"""IAM quotas: a role's inline policies hold at most 10,240 characters together, whitespace not
+counted; a managed policy 6,144 (IAM User Guide, reference_iam-quotas)."""
+
+
+def size_note(policy: Mapping[str, Any]) -> str | None:
+    """A note when the policy is too long to be one role's inline policy."""
+    characters = len("".join(json.dumps(policy).split()))
+    if characters <= ROLE_INLINE_POLICY_MAX_CHARACTERS:
+        return None
+    return (
+        f"note: this policy has {characters} characters without whitespace; a role's inline "
+        f"policies hold at most {ROLE_INLINE_POLICY_MAX_CHARACTERS:,} (IAM quotas): split its "
+        "statements over customer managed policies (6,144 characters each) attached to the "
+        "deploy role"
+    )
+
+
 def run_deploy_policy(args: argparse.Namespace, project_dir: Path) -> int:
     try:
         policy, scope = policy_for_stack(
@@ -131,5 +149,8 @@ def run_deploy_policy(args: argparse.Namespace, project_dir: Path) -> int:
         )
     for note in broad_key_notes(policy):
         print(note, file=sys.stderr)
+    too_long = size_note(policy)
+    if too_long is not None:
+        print(too_long, file=sys.stderr)
     sys.stdout.write(dumps(policy))
     return EXIT_OK
