@@ -136,10 +136,8 @@ class EventQueue(pulumi.ComponentResource):
             f"{name}-queue",
             name=args.queue_name,
             **common,
-            redrive_policy=dead_letters.arn.apply(
-                lambda arn: json.dumps(
-                    {"deadLetterTargetArn": arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
-                )
+            redrive_policy=pulumi.Output.json_dumps(
+                {"deadLetterTargetArn": dead_letters.arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
             ),
             opts=fixed_name,
         )
