@@ -14,6 +14,7 @@ import pytest
 from offline.render.harness import RecordedResource, Rendering
 from services import CATALOG
 from tests.conftest import container, environment_of
+from tests.test_policies import _policy_resources, rendered_violations, run_stack
 
 ALERTS = "${prod-alerts-topic.arn}"
 KEY = "${prod-events-key.arn}"
@@ -309,3 +310,51 @@ def test_the_graph_and_the_preview_show_the_asynchronous_edges(prod: Rendering) 
         "    microservices-prod-user-service-events.fifo -> order-service: user.created, "
         f"user.deleted (SQS FIFO {QUEUE})\n"
     ) in text
+
+
+# --- the policy pack holds each role to its own queue and topic -----------------------------
+
+OWN_EVENTS = "events-own-queue-and-topic-only"
+
+
+def _grant(role: str, reached: list[tuple[str, str]]) -> list[Any]:
+    """A role policy of `role` whose document reads each (type, name) resource's ARN."""
+    items: list[tuple[str, str, dict[str, Any], dict[str, list[str]]]] = [
+        (type_, name, {}, {}) for type_, name in reached
+    ]
+    items.append(("aws:iam/role:Role", role, {}, {}))
+    items.append(
+        (
+            "aws:iam/rolePolicy:RolePolicy",
+            f"{role}-policy",
+            {"policy": "{}"},
+            {"role": [role], "policy": [name for _, name in reached]},
+        )
+    )
+    return _policy_resources(items)
+
+
+def test_the_rendered_roles_reach_their_own_queue_and_topic_only(prod: Rendering) -> None:
+    assert rendered_violations(prod).get(OWN_EVENTS) is None
+    # The control sees what it checks: the subscriber's role reads its queue's ARN.
+    reads = prod.named("prod-order-service-events-policy").property_dependencies["policy"]
+    assert any(urn.endswith("::prod-order-service-events-queue") for urn in reads)
+
+
+def test_a_role_that_reaches_another_services_queue_or_topic_is_refused() -> None:
+    queue = ("aws:sqs/queue:Queue", "prod-order-service-events-queue")
+    topic = ("aws:sns/topic:Topic", "prod-events-user-service-topic")
+    failures = ("aws:sqs/queue:Queue", "prod-events-user-service-relay-failures")
+    assert run_stack(OWN_EVENTS, _grant("prod-order-service-task-role", [queue])) == []
+    assert run_stack(OWN_EVENTS, _grant("prod-user-service-relay-role", [topic, failures])) == []
+    refused = run_stack(OWN_EVENTS, _grant("prod-user-service-task-role", [queue]))
+    assert [m for m, _ in refused] == [
+        "the role of prod-user-service reaches prod-order-service-events-queue, a queue that "
+        "is not its own: give each service's roles its own events queue and topic only"
+    ]
+    other_topic = ("aws:sns/topic:Topic", "prod-events-order-service-topic")
+    refused = run_stack(OWN_EVENTS, _grant("prod-user-service-relay-role", [other_topic]))
+    assert [m for m, _ in refused] == [
+        "the role of prod-user-service reaches prod-events-order-service-topic, a topic that "
+        "is not its own: give each service's roles its own events queue and topic only"
+    ]

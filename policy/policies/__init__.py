@@ -7,7 +7,8 @@ hold; `allow` lets it pass at preview, because the value is known when `pulumi u
 same policy before creating the resource.
 
 One module per AWS service of the resources checked, as awsguard keeps one per area:
-ecs.py, elb.py, dynamodb.py, ec2.py, iam.py, cloudwatch.py, s3.py, each with its CONTROLS;
+ecs.py, elb.py, dynamodb.py, ec2.py, iam.py, cloudwatch.py, s3.py, messaging.py (SNS and SQS),
+each with its CONTROLS;
 control.py holds the Control, the shared readers and the adapters to CrossGuard. The pack is
 their union, in a fixed order (the generated controls table's), not in the order of imports.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from policies import cloudwatch, dynamodb, ec2, ecs, elb, iam, s3
+from policies import cloudwatch, dynamodb, ec2, ecs, elb, iam, messaging, s3
 from policies.control import Control, resource_policy, stack_policy
 from policies.ecs import TMP_PREPARATION_COMMAND, TMP_PREPARATION_IMAGE
 
@@ -34,6 +35,7 @@ CONTROLS: tuple[Control, ...] = (
     *iam.CONTROLS,
     *cloudwatch.CONTROLS,
     *s3.CONTROLS,
+    *messaging.CONTROLS,
 )
 _names = [control.name for control in CONTROLS]
 if len(set(_names)) != len(_names):
