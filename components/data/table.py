@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.key_policy import account_administers_the_key
+from components.key_policy import account_administers_the_key, key_through_service
 
 # Item-level actions the applications use (TransactWriteItems is authorised per item, as
 # PutItem and ConditionCheckItem): https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/api-permissions-reference.html
@@ -54,18 +54,14 @@ def table_policy(table_arn: str, *, key_arn: str | None = None, region: str = ""
         }
     ]
     if key_arn is not None:
-        if not region:
-            raise ValueError("a table key's grant names the region DynamoDB uses it in")
         statements.append(
-            {
-                "Sid": "OwnTableKeyThroughDynamoDB",
-                "Effect": "Allow",
-                "Action": list(KEY_ACTIONS),
-                "Resource": key_arn,
-                "Condition": {
-                    "StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}
-                },
-            }
+            key_through_service(
+                sid="OwnTableKeyThroughDynamoDB",
+                actions=list(KEY_ACTIONS),
+                key_arn=key_arn,
+                service="dynamodb",
+                region=region,
+            )
         )
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -98,18 +94,14 @@ def stream_read_statements(
         }
     ]
     if key_arn is not None:
-        if not region:
-            raise ValueError("a table key's grant names the region DynamoDB uses it in")
         statements.append(
-            {
-                "Sid": "OwnTableKeyThroughDynamoDB",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": key_arn,
-                "Condition": {
-                    "StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}
-                },
-            }
+            key_through_service(
+                sid="OwnTableKeyThroughDynamoDB",
+                actions="kms:Decrypt",
+                key_arn=key_arn,
+                service="dynamodb",
+                region=region,
+            )
         )
     return statements
 

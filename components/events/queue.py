@@ -18,6 +18,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.key_policy import key_through_service
+
 CONSUMER_ACTIONS = (
     "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
@@ -51,13 +53,13 @@ def consumer_policy(*, queue_arn: str, key_arn: str, region: str) -> dict[str, A
                 "Action": list(CONSUMER_ACTIONS),
                 "Resource": queue_arn,
             },
-            {
-                "Sid": "EventsKeyThroughSqs",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": key_arn,
-                "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
-            },
+            key_through_service(
+                sid="EventsKeyThroughSqs",
+                actions="kms:Decrypt",
+                key_arn=key_arn,
+                service="sqs",
+                region=region,
+            ),
         ],
     }
 

@@ -26,6 +26,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.key_policy import key_through_service
+
 RUNTIME = "python3.12"
 HANDLER = "event_relay.handler.lambda_handler"
 RELAY_PACKAGE = HANDLER.split(".")[0]
@@ -79,13 +81,13 @@ def relay_policy(
                 "Action": "sns:Publish",
                 "Resource": topic_arn,
             },
-            {
-                "Sid": "EventsKeyThroughSns",
-                "Effect": "Allow",
-                "Action": list(TOPIC_KEY_ACTIONS),
-                "Resource": key_arn,
-                "Condition": {"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
-            },
+            key_through_service(
+                sid="EventsKeyThroughSns",
+                actions=list(TOPIC_KEY_ACTIONS),
+                key_arn=key_arn,
+                service="sns",
+                region=region,
+            ),
             {
                 "Sid": "ReportGivenUpBatches",
                 "Effect": "Allow",
